@@ -1,0 +1,242 @@
+//! Writes the new function body from the validated [`Model`].
+//!
+//! ```text
+//! // Input:
+//! #[parallel_run(candidate = total_v2)]
+//! fn total(items: &[Item], currency: &str) -> Money { BODY }
+//!
+//! // Output (detached, sync; paths shortened):
+//! fn total(items: &[Item], currency: &str) -> Money {
+//!     static __PARALLEL_RUN_EXPERIMENT: Experiment = Experiment::new("crate::mod::total", 1.0, Detached, PrimaryFirst);
+//!     let __parallel_run_pending = match __PARALLEL_RUN_EXPERIMENT.decide() {   // two atomics + one draw
+//!         Some(call) => Some(call.with_candidate({
+//!             let c0 = <[Item] as DetachedRef>::detached_owned(items);           // Vec<Item>, before the primary
+//!             let c1 = <str as DetachedRef>::detached_owned(currency);           // String
+//!             move || { let c: Money = total_v2(c0.borrow(), c1.borrow()); c }
+//!         })),
+//!         None => None,
+//!     };
+//!     let __parallel_run_out: Money = (move || { BODY })();                   // the primary, untouched
+//!     if let Some(p) = __parallel_run_pending {
+//!         p.finish_detached(DetachedResult::detached_copy(&__parallel_run_out), DefaultComparator, debug_probe);
+//!     }
+//!     __parallel_run_out
+//! }
+//! ```
+//!
+//! An `async fn` is the same with `async move { BODY }.await` for the primary, an `async move`
+//! block for the candidate and `.await` on the attach and finish steps.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::spanned::Spanned;
+use syn::{Item, ItemFn};
+
+use crate::parse::{self, Mode, Order};
+use crate::validate::{self, Model, Pass};
+
+pub(crate) fn parallel_run(args: TokenStream, item: TokenStream) -> TokenStream {
+    let function: ItemFn = match syn::parse2(item.clone()) {
+        Ok(f) => f,
+        Err(_) => return with_error(not_a_function(&item), item),
+    };
+    match parse::parse(args).and_then(|a| validate::validate(a, function)) {
+        Ok(model) => expand(model),
+        Err(e) => with_error(e, item),
+    }
+}
+
+/// The item unchanged, plus the error: one mistake, one message.
+fn with_error(e: syn::Error, item: TokenStream) -> TokenStream {
+    let mut out = e.to_compile_error();
+    out.extend(item);
+    out
+}
+
+fn not_a_function(item: &TokenStream) -> syn::Error {
+    let found = match syn::parse2::<Item>(item.clone()) {
+        Ok(Item::Struct(s)) => Some((s.struct_token.span(), "a struct")),
+        Ok(Item::Enum(e)) => Some((e.enum_token.span(), "an enum")),
+        Ok(Item::Impl(i)) => Some((i.impl_token.span(), "an impl block")),
+        Ok(Item::Trait(t)) => Some((t.trait_token.span(), "a trait")),
+        Ok(Item::Mod(m)) => Some((m.mod_token.span(), "a module")),
+        Ok(Item::Static(s)) => Some((s.static_token.span(), "a static")),
+        Ok(Item::Const(c)) => Some((c.const_token.span(), "a const")),
+        Ok(Item::Type(t)) => Some((t.type_token.span(), "a type alias")),
+        Ok(Item::Use(u)) => Some((u.use_token.span(), "a use declaration")),
+        _ => None,
+    };
+    let (span, what) = found.unwrap_or_else(|| {
+        let span = item
+            .clone()
+            .into_iter()
+            .next()
+            .map_or_else(proc_macro2::Span::call_site, |t| t.span());
+        (span, "an item that is not a function with a body")
+    });
+    syn::Error::new(
+        span,
+        format!("`#[parallel_run]` applies to functions and methods with a body, not to {what}"),
+    )
+}
+
+fn expand(m: Model) -> TokenStream {
+    let krate = &m.krate;
+    let private = quote!(#krate::__private);
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+        ..
+    } = &m.item;
+    let cand_span = m.candidate.span();
+
+    // The primary: the original body, unchanged, in a closure (sync) or async block, so `return`
+    // and `?` keep their meaning. The dead `if false` pins the block's type to the declared return
+    // type for `?` inference, as tracing-attributes does.
+    let ret_annot = m.ret.as_ref().map(|t| quote!(: #t));
+    let fake_return = m.ret.as_ref().map(|t| {
+        quote! {
+            #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::needless_return)]
+            if false {
+                let __parallel_run_ret: #t = loop {};
+                return __parallel_run_ret;
+            }
+        }
+    });
+    let destructure = &m.destructure;
+    let primary = if m.is_async {
+        quote!(async move { #fake_return #(#destructure)* #block }.await)
+    } else {
+        quote!((move || { #fake_return #(#destructure)* #block })())
+    };
+
+    // The candidate's copies of the arguments, made before the primary can consume them.
+    let mut prep = Vec::new();
+    let mut call_args = Vec::new();
+    for (i, arg) in m.args.iter().enumerate() {
+        let c = format_ident!("__parallel_run_c{}", i);
+        let name = &arg.name;
+        let span = arg.span;
+        match (&arg.pass, m.mode) {
+            (Pass::Value, Mode::Detached) => {
+                prep.push(
+                    quote_spanned!(span=> let #c = #private::DetachedValue::detached_copy(&#name);),
+                );
+                call_args.push(c.to_token_stream());
+            }
+            (Pass::Value, Mode::Inline) => {
+                prep.push(
+                    quote_spanned!(span=> let #c = #private::InlineValue::inline_copy(&#name);),
+                );
+                call_args.push(c.to_token_stream());
+            }
+            (Pass::Ref(t), Mode::Detached) => {
+                prep.push(quote_spanned!(span=> let #c = <#t as #private::DetachedRef>::detached_owned(#name);));
+                call_args.push(quote_spanned!(span=>
+                    <<#t as #private::DetachedRef>::Owned as ::core::borrow::Borrow<#t>>::borrow(&#c)));
+            }
+            (Pass::Ref(_), Mode::Inline) => call_args.push(name.clone()),
+            (Pass::RefMut(t), Mode::Inline) => {
+                prep.push(quote_spanned!(span=>
+                    #[allow(unused_mut)]
+                    let mut #c = <#t as #private::InlineMutCopy>::inline_copy(&*#name);));
+                call_args.push(quote!(&mut #c));
+            }
+            (Pass::RefMut(_), Mode::Detached) => unreachable!("rejected by validate"),
+        }
+    }
+
+    // The candidate call carries the `candidate` path's span, so a signature mismatch (argument
+    // types, return type, sync vs async) is reported at that path.
+    let candidate = &m.candidate;
+    let cand_annot = m.ret.as_ref().map(|t| quote_spanned!(cand_span=> : #t));
+    let call = quote_spanned!(cand_span=> #candidate(#(#call_args),*));
+    let attach = if m.is_async {
+        let call = quote_spanned!(cand_span=> #call.await);
+        quote! {
+            __parallel_run_call.with_candidate_async({
+                #(#prep)*
+                async move {
+                    let __parallel_run_cand #cand_annot = #call;
+                    __parallel_run_cand
+                }
+            }).await
+        }
+    } else {
+        quote! {
+            __parallel_run_call.with_candidate({
+                #(#prep)*
+                move || {
+                    let __parallel_run_cand #cand_annot = #call;
+                    __parallel_run_cand
+                }
+            })
+        }
+    };
+
+    let ret_or_infer = m
+        .ret
+        .as_ref()
+        .map_or_else(|| quote!(_), |t| t.to_token_stream());
+    let compare = match &m.compare {
+        Some(expr) => quote_spanned!(expr.span()=> #private::comparator::<#ret_or_infer, _>(#expr)),
+        None => {
+            let span = m.item.sig.output.span();
+            quote_spanned!(span=> #private::default_comparator::<#ret_or_infer>())
+        }
+    };
+    let debug = quote!(|__parallel_run_v| (&#private::DebugProbe(__parallel_run_v)).__pr_debug());
+    let copy_out = {
+        let span = m.item.sig.output.span();
+        quote_spanned!(span=> #private::DetachedResult::detached_copy(&__parallel_run_out))
+    };
+    let finish = match (m.is_async, m.mode) {
+        (false, Mode::Inline) => {
+            quote!(__parallel_run_pending.finish_inline(&__parallel_run_out, &#compare, #debug);)
+        }
+        (false, Mode::Detached) => {
+            quote!(__parallel_run_pending.finish_detached(#copy_out, #compare, #debug);)
+        }
+        (true, Mode::Inline) => {
+            quote!(__parallel_run_pending.finish_inline_async(&__parallel_run_out, &#compare, #debug).await;)
+        }
+        (true, Mode::Detached) => {
+            quote!(__parallel_run_pending.finish_detached_async(#copy_out, #compare, #debug).await;)
+        }
+    };
+
+    let name = &m.name;
+    let sample = proc_macro2::Literal::f64_suffixed(m.sample);
+    let mode = match m.mode {
+        Mode::Detached => quote!(Detached),
+        Mode::Inline => quote!(Inline),
+    };
+    let order = match m.order {
+        Order::PrimaryFirst => quote!(PrimaryFirst),
+        Order::Random => quote!(Random),
+    };
+    quote! {
+        #(#attrs)*
+        #vis #sig {
+            static __PARALLEL_RUN_EXPERIMENT: #private::Experiment = #private::Experiment::new(
+                #name,
+                #sample,
+                #private::Mode::#mode,
+                #private::Order::#order,
+            );
+            let __parallel_run_pending = match __PARALLEL_RUN_EXPERIMENT.decide() {
+                ::core::option::Option::Some(__parallel_run_call) => ::core::option::Option::Some(#attach),
+                ::core::option::Option::None => ::core::option::Option::None,
+            };
+            let __parallel_run_out #ret_annot = #primary;
+            if let ::core::option::Option::Some(__parallel_run_pending) = __parallel_run_pending {
+                #[allow(unused_imports)]
+                use #private::{ViaDebug as _, ViaNoDebug as _};
+                #finish
+            }
+            __parallel_run_out
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! Parses the attribute's arguments into [`Args`]. Every error is spanned at the offending token;
+//! an unknown key lists the valid ones; a repeated key is rejected in one place ([`set_once`]).
+
+use proc_macro2::{Span, TokenStream};
+use syn::ext::IdentExt;
+use syn::parse::{ParseStream, Parser};
+use syn::{Expr, Ident, Lit, LitStr, Path, Token};
+
+/// The keys the attribute accepts, in the order the docs list them.
+pub(crate) const KEYS: &[&str] = &[
+    "candidate",
+    "compare",
+    "name",
+    "sample",
+    "mode",
+    "order",
+    "crate",
+];
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Detached,
+    Inline,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Order {
+    PrimaryFirst,
+    Random,
+}
+
+/// A value together with the span of its key, for errors that concern the whole argument.
+pub(crate) struct Spanned<T> {
+    pub key: Span,
+    pub value: T,
+}
+
+#[derive(Default)]
+pub(crate) struct Args {
+    pub candidate: Option<Spanned<Path>>,
+    pub compare: Option<Spanned<Expr>>,
+    pub name: Option<Spanned<LitStr>>,
+    pub sample: Option<Spanned<f64>>,
+    pub mode: Option<Spanned<Mode>>,
+    pub order: Option<Spanned<Order>>,
+    pub krate: Option<Spanned<Path>>,
+}
+
+pub(crate) fn parse(tokens: TokenStream) -> syn::Result<Args> {
+    Parser::parse2(parse_args, tokens)
+}
+
+fn parse_args(input: ParseStream) -> syn::Result<Args> {
+    let mut args = Args::default();
+    while !input.is_empty() {
+        let key = input.call(Ident::parse_any)?;
+        let key_name = key.to_string();
+        if !KEYS.contains(&key_name.as_str()) {
+            return Err(syn::Error::new(
+                key.span(),
+                format!(
+                    "unknown `parallel_run` argument `{key_name}`; expected one of: {}",
+                    KEYS.join(", ")
+                ),
+            ));
+        }
+        input.parse::<Token![=]>().map_err(|e| {
+            syn::Error::new(
+                e.span(),
+                format!("expected `=` after `{key_name}`: `{key_name} = ...`"),
+            )
+        })?;
+        match key_name.as_str() {
+            "candidate" => set_once(&mut args.candidate, &key, input.parse::<Path>()?)?,
+            "compare" => set_once(&mut args.compare, &key, input.parse::<Expr>()?)?,
+            "name" => {
+                let lit: LitStr = input.parse()?;
+                if lit.value().trim().is_empty() {
+                    return Err(syn::Error::new(lit.span(), "`name` must not be empty"));
+                }
+                set_once(&mut args.name, &key, lit)?
+            }
+            "sample" => set_once(&mut args.sample, &key, parse_rate(input)?)?,
+            "mode" => {
+                let id: Ident = input.parse()?;
+                let mode = match id.to_string().as_str() {
+                    "detached" => Mode::Detached,
+                    "inline" => Mode::Inline,
+                    other => {
+                        return Err(syn::Error::new(
+                            id.span(),
+                            format!("unknown mode `{other}`; expected `detached` or `inline`"),
+                        ))
+                    }
+                };
+                set_once(&mut args.mode, &key, mode)?
+            }
+            "order" => {
+                let id: Ident = input.parse()?;
+                let order = match id.to_string().as_str() {
+                    "primary_first" => Order::PrimaryFirst,
+                    "random" => Order::Random,
+                    other => {
+                        return Err(syn::Error::new(
+                            id.span(),
+                            format!(
+                                "unknown order `{other}`; expected `primary_first` or `random`"
+                            ),
+                        ))
+                    }
+                };
+                set_once(&mut args.order, &key, order)?
+            }
+            "crate" => {
+                let lit: LitStr = input.parse()?;
+                let path = lit.parse::<Path>().map_err(|_| {
+                    syn::Error::new(lit.span(), "`crate` must be a path such as \"parallel_run\" or \"::my_reexport::parallel_run\"")
+                })?;
+                set_once(&mut args.krate, &key, path)?
+            }
+            _ => unreachable!("checked against KEYS above"),
+        }
+        if input.is_empty() {
+            break;
+        }
+        input.parse::<Token![,]>()?;
+    }
+    Ok(args)
+}
+
+/// Stores a value the first time its key appears; a second time is an error at the second key.
+fn set_once<T>(slot: &mut Option<Spanned<T>>, key: &Ident, value: T) -> syn::Result<()> {
+    if slot.is_some() {
+        return Err(syn::Error::new(
+            key.span(),
+            format!("`{key}` is set more than once; give it once"),
+        ));
+    }
+    *slot = Some(Spanned {
+        key: key.span(),
+        value,
+    });
+    Ok(())
+}
+
+/// A sampling rate literal in `0..=1` (`0.25`, `1`, `0`).
+fn parse_rate(input: ParseStream) -> syn::Result<f64> {
+    let lit: Lit = input.parse()?;
+    let (value, span) = match &lit {
+        Lit::Float(f) => (f.base10_parse::<f64>()?, f.span()),
+        Lit::Int(i) => (i.base10_parse::<f64>()?, i.span()),
+        other => {
+            return Err(syn::Error::new(
+                other.span(),
+                "`sample` must be a number between 0 and 1, such as `sample = 0.1`",
+            ))
+        }
+    };
+    if !(0.0..=1.0).contains(&value) {
+        return Err(syn::Error::new(
+            span,
+            format!("`sample` must be between 0 and 1 (a fraction of calls), found {value}"),
+        ));
+    }
+    Ok(value)
+}

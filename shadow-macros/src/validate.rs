@@ -1,0 +1,178 @@
+//! Checks the parsed arguments against the function and builds the [`Model`] that `expand` writes
+//! from: how each argument reaches the candidate, the return type, the settings.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, ToTokens};
+use syn::spanned::Spanned as _;
+use syn::{Expr, FnArg, Ident, ItemFn, Pat, PatIdent, Path, ReceiverKind, ReturnType, Type};
+
+use crate::parse::{Args, Mode, Order};
+
+/// How an argument is handed to the candidate.
+pub(crate) enum Pass {
+    /// `x: T` (and `self`, `self: Arc<Self>`): the candidate gets a clone made before the primary.
+    Value,
+    /// `x: &T` (and `&self`): inline passes the same reference; detached passes a borrow of a
+    /// `ToOwned` copy of `T`.
+    Ref(Type),
+    /// `x: &mut T` (and `&mut self`): inline only; the candidate gets `&mut` to a clone of `T`, so
+    /// it never mutates what the caller sees.
+    RefMut(Type),
+}
+
+pub(crate) struct Arg {
+    /// The name the body and the candidate call use (`self` for receivers).
+    pub name: TokenStream,
+    pub pass: Pass,
+    /// The whole argument, for error spans.
+    pub span: Span,
+}
+
+pub(crate) struct Model {
+    pub item: ItemFn,
+    /// `let PAT = __parallel_run_argN;` for arguments whose pattern is not a plain name.
+    pub destructure: Vec<TokenStream>,
+    pub args: Vec<Arg>,
+    pub is_async: bool,
+    /// `None` for `impl Trait` returns, which cannot be named inside the body.
+    pub ret: Option<Type>,
+    pub candidate: Path,
+    pub compare: Option<Expr>,
+    pub name: TokenStream,
+    pub sample: f64,
+    pub mode: Mode,
+    pub order: Order,
+    pub krate: Path,
+}
+
+pub(crate) fn validate(args: Args, mut item: ItemFn) -> syn::Result<Model> {
+    let Some(candidate) = args.candidate else {
+        return Err(syn::Error::new(
+            Span::call_site(),
+            "missing `candidate`: name the new implementation, e.g. `#[parallel_run(candidate = process_v2)]`",
+        ));
+    };
+    if let Some(c) = &item.sig.constness {
+        return Err(syn::Error::new(
+            c.span(),
+            "`#[parallel_run]` cannot be used on a `const fn`",
+        ));
+    }
+    if let Some(v) = &item.sig.variadic {
+        return Err(syn::Error::new(
+            v.span(),
+            "`#[parallel_run]` cannot be used on a variadic function",
+        ));
+    }
+    let mode = args.mode.as_ref().map_or(Mode::Detached, |m| m.value);
+    let order = match args.order {
+        Some(o) if o.value == Order::Random && mode == Mode::Detached => {
+            return Err(syn::Error::new(
+                o.key,
+                "`order` applies to `mode = inline`: a detached candidate always starts after the primary",
+            ))
+        }
+        Some(o) => o.value,
+        None => Order::PrimaryFirst,
+    };
+
+    let mut model_args = Vec::new();
+    let mut destructure = Vec::new();
+    for (i, input) in item.sig.inputs.iter_mut().enumerate() {
+        let span = input.span();
+        let (name, ty): (TokenStream, Type) = match input {
+            FnArg::Receiver(r) => {
+                let self_ty: Type = syn::parse_quote!(Self);
+                let ty = match &r.kind {
+                    ReceiverKind::Value => self_ty,
+                    ReceiverKind::Reference(and, lt, mutability) => {
+                        syn::parse_quote!(#and #lt #mutability Self)
+                    }
+                    ReceiverKind::Typed(_, ty) => (**ty).clone(),
+                    _ => return Err(syn::Error::new(span, "unsupported receiver")),
+                };
+                (r.self_token.to_token_stream(), ty)
+            }
+            FnArg::Typed(pt) => {
+                let name = match &*pt.pat {
+                    Pat::Ident(PatIdent {
+                        by_ref: None,
+                        subpat: None,
+                        ident,
+                        ..
+                    }) => ident.to_token_stream(),
+                    other => {
+                        // `(a, b): (u8, u8)`, `_: T`, `ref x: T`: take the argument under a
+                        // generated name and destructure it at the top of the primary's body.
+                        let generated = format_ident!("__parallel_run_arg{}", i);
+                        let pat = other.clone();
+                        destructure.push(quote!(let #pat = #generated;));
+                        *pt.pat = syn::parse_quote!(#generated);
+                        generated.to_token_stream()
+                    }
+                };
+                (name, (*pt.ty).clone())
+            }
+        };
+        let pass = match &ty {
+            Type::Reference(r) if r.mutability.is_some() => {
+                if mode == Mode::Detached {
+                    return Err(syn::Error::new(
+                        span,
+                        format!(
+                            "`&mut` argument `{}` cannot go to a detached candidate: it would see the caller's value change under it; use `mode = inline` (the candidate then gets `&mut` to its own copy)",
+                            name
+                        ),
+                    ));
+                }
+                Pass::RefMut((*r.elem).clone())
+            }
+            Type::Reference(r) => Pass::Ref((*r.elem).clone()),
+            _ => Pass::Value,
+        };
+        model_args.push(Arg { name, pass, span });
+    }
+
+    let ret = match &item.sig.output {
+        ReturnType::Default => Some(syn::parse_quote!(())),
+        ReturnType::Type(_, ty) if contains_impl_trait(ty) => None,
+        ReturnType::Type(_, ty) => Some((**ty).clone()),
+    };
+    let ident: &Ident = &item.sig.ident;
+    let name = match &args.name {
+        Some(n) => n.value.to_token_stream(),
+        None => {
+            let fn_name = ident.to_string();
+            quote!(::core::concat!(::core::module_path!(), "::", #fn_name))
+        }
+    };
+    Ok(Model {
+        is_async: item.sig.asyncness.is_some(),
+        destructure,
+        args: model_args,
+        ret,
+        candidate: candidate.value,
+        compare: args.compare.map(|c| c.value),
+        name,
+        sample: args.sample.map_or(1.0, |s| s.value),
+        mode,
+        order,
+        krate: args
+            .krate
+            .map(|k| k.value)
+            .unwrap_or_else(|| syn::parse_quote!(::parallel_run)),
+        item,
+    })
+}
+
+/// `impl Trait` anywhere in the type (`impl Display`, `Box<impl Fn()>`, `(impl A, u8)`).
+fn contains_impl_trait(ty: &Type) -> bool {
+    fn walk(ts: TokenStream) -> bool {
+        ts.into_iter().any(|t| match t {
+            proc_macro2::TokenTree::Ident(i) => i == "impl",
+            proc_macro2::TokenTree::Group(g) => walk(g.stream()),
+            _ => false,
+        })
+    }
+    walk(ty.to_token_stream())
+}

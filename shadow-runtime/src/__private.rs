@@ -1,0 +1,139 @@
+//! Items the `#[parallel_run]` expansion names by absolute path. Not public API: no stability
+//! promise, may change in any release.
+
+pub use crate::compare::{Comparator, DefaultComparator};
+pub use crate::config::{Mode, Order};
+pub use crate::exec::Pending;
+pub use crate::experiment::{Experiment, ShadowCall};
+
+/// Wraps a value for the `Debug` probe (autoref specialisation): `(&DebugProbe(v)).__pr_debug()`
+/// renders with `{:#?}` when the type implements `Debug`, and yields `None` otherwise.
+pub struct DebugProbe<'a, T: ?Sized>(pub &'a T);
+
+/// Picked when `T: Debug`.
+pub trait ViaDebug {
+    fn __pr_debug(&self) -> Option<String>;
+}
+impl<T: core::fmt::Debug + ?Sized> ViaDebug for DebugProbe<'_, T> {
+    fn __pr_debug(&self) -> Option<String> {
+        Some(format!("{:#?}", self.0))
+    }
+}
+
+/// The fallback, one auto-ref further away.
+pub trait ViaNoDebug {
+    fn __pr_debug(&self) -> Option<String>;
+}
+impl<T: ?Sized> ViaNoDebug for &DebugProbe<'_, T> {
+    fn __pr_debug(&self) -> Option<String> {
+        None
+    }
+}
+
+/// Checks that the comparator fits the result type, with the error at the `compare` expression.
+#[inline(always)]
+pub fn comparator<T: ?Sized, C: Comparator<T>>(c: C) -> C {
+    c
+}
+
+/// An owned, sendable copy of a by-value argument for a detached candidate.
+#[diagnostic::on_unimplemented(
+    message = "detached mode needs an owned copy of this argument, and `{Self}` is not `Clone + Send + 'static`",
+    label = "this argument cannot be copied to the detached candidate",
+    note = "make the type `Clone + Send + 'static` (wrap shared state in an `Arc`), or use `#[parallel_run(mode = inline, ...)]`"
+)]
+pub trait DetachedValue: Sized {
+    fn detached_copy(&self) -> Self;
+}
+impl<T: Clone + Send + 'static> DetachedValue for T {
+    #[inline]
+    fn detached_copy(&self) -> Self {
+        self.clone()
+    }
+}
+
+/// An owned, sendable copy of the pointee of a `&T` argument (`ToOwned`: `&str` → `String`,
+/// `&[T]` → `Vec<T>`) for a detached candidate.
+#[diagnostic::on_unimplemented(
+    message = "detached mode needs an owned copy of this argument, and `{Self}` has no `ToOwned` copy that is `Send + 'static`",
+    label = "this argument cannot be copied to the detached candidate",
+    note = "make the referenced type `Clone + Send + 'static`, or use `#[parallel_run(mode = inline, ...)]`"
+)]
+pub trait DetachedRef {
+    type Owned: core::borrow::Borrow<Self> + Send + 'static;
+    fn detached_owned(&self) -> Self::Owned;
+}
+impl<T: ToOwned + ?Sized> DetachedRef for T
+where
+    T::Owned: Send + 'static,
+{
+    type Owned = T::Owned;
+    #[inline]
+    fn detached_owned(&self) -> T::Owned {
+        self.to_owned()
+    }
+}
+
+/// A copy of the primary's result for a detached comparison.
+#[diagnostic::on_unimplemented(
+    message = "detached mode compares off the caller's path and needs a copy of the result, and `{Self}` is not `Clone + Send + 'static`",
+    label = "the return type must be `Clone + Send + 'static` in detached mode",
+    note = "derive `Clone` for the result type, or use `#[parallel_run(mode = inline, ...)]`"
+)]
+pub trait DetachedResult: Sized {
+    fn detached_copy(&self) -> Self;
+}
+impl<T: Clone + Send + 'static> DetachedResult for T {
+    #[inline]
+    fn detached_copy(&self) -> Self {
+        self.clone()
+    }
+}
+
+/// A copy of the pointee of a `&mut T` argument for an inline candidate, so the candidate never
+/// mutates what the caller sees.
+#[diagnostic::on_unimplemented(
+    message = "the candidate gets its own copy of a `&mut` argument, and `{Self}` is not `Clone`",
+    label = "this `&mut` argument cannot be copied for the candidate",
+    note = "derive `Clone` for the referenced type"
+)]
+pub trait InlineMutCopy: Sized {
+    fn inline_copy(&self) -> Self;
+}
+impl<T: Clone> InlineMutCopy for T {
+    #[inline]
+    fn inline_copy(&self) -> Self {
+        self.clone()
+    }
+}
+
+/// A copy of a by-value argument for an inline candidate (the primary consumes the original).
+#[diagnostic::on_unimplemented(
+    message = "the candidate needs its own copy of this by-value argument, and `{Self}` is not `Clone`",
+    label = "this argument cannot be copied for the candidate",
+    note = "derive `Clone` for the type, or take the argument by reference"
+)]
+pub trait InlineValue: Sized {
+    fn inline_copy(&self) -> Self;
+}
+impl<T: Clone> InlineValue for T {
+    #[inline]
+    fn inline_copy(&self) -> Self {
+        self.clone()
+    }
+}
+
+/// The comparator used when the attribute names none: `PartialEq`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not implement `PartialEq`, which the default comparator needs",
+    label = "the result type must be `PartialEq` to be compared without `compare = ...`",
+    note = "derive `PartialEq` for the result type, or give a comparator: `#[parallel_run(candidate = ..., compare = MyComparator)]`"
+)]
+pub trait DefaultComparable {}
+impl<T: PartialEq + ?Sized> DefaultComparable for T {}
+
+/// The default comparator, checked against the result type at the function's return type.
+#[inline(always)]
+pub fn default_comparator<T: DefaultComparable + ?Sized>() -> DefaultComparator {
+    DefaultComparator
+}

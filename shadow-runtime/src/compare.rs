@@ -1,0 +1,337 @@
+//! Judging a candidate's result against the primary's: [`Comparator`], [`Verdict`], the default
+//! [`PartialEq`] comparator, and the line diff of two `Debug` renderings.
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// What a [`Comparator`] says about one pair of results.
+///
+/// ```
+/// use shadow_runtime::Verdict;
+///
+/// assert!(Verdict::Match.is_match());
+/// assert!(Verdict::acceptable("timestamps 40ms apart").is_match());
+/// assert!(!Verdict::mismatch("amount: 1050 vs 1049").is_match());
+/// // A bare `bool` converts: `true` is a match, `false` a mismatch without a diff.
+/// assert_eq!(Verdict::from(false), Verdict::Mismatch { diff: None });
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// The results are the same.
+    Match,
+    /// The results differ in a way the comparator accepts (a timestamp a few milliseconds apart,
+    /// a rounding within tolerance). Counted separately from matches; the reason is kept.
+    Acceptable {
+        /// Why the difference is acceptable.
+        reason: Cow<'static, str>,
+    },
+    /// The results differ.
+    Mismatch {
+        /// A human-readable description of the difference. When `None`, the runtime renders a
+        /// line diff of both values' `Debug` output (where the type implements `Debug`).
+        diff: Option<String>,
+    },
+}
+
+impl Verdict {
+    /// An acceptable difference, with the reason.
+    ///
+    /// ```
+    /// let v = shadow_runtime::Verdict::acceptable("clock skew");
+    /// assert!(matches!(v, shadow_runtime::Verdict::Acceptable { .. }));
+    /// ```
+    pub fn acceptable(reason: impl Into<Cow<'static, str>>) -> Self {
+        Verdict::Acceptable {
+            reason: reason.into(),
+        }
+    }
+
+    /// A mismatch described by `diff`.
+    ///
+    /// ```
+    /// let v = shadow_runtime::Verdict::mismatch("fee: 30 vs 31");
+    /// assert_eq!(v, shadow_runtime::Verdict::Mismatch { diff: Some("fee: 30 vs 31".into()) });
+    /// ```
+    pub fn mismatch(diff: impl Into<String>) -> Self {
+        Verdict::Mismatch {
+            diff: Some(diff.into()),
+        }
+    }
+
+    /// `true` for [`Verdict::Match`] and [`Verdict::Acceptable`].
+    ///
+    /// ```
+    /// assert!(shadow_runtime::Verdict::Match.is_match());
+    /// ```
+    pub fn is_match(&self) -> bool {
+        !matches!(self, Verdict::Mismatch { .. })
+    }
+}
+
+impl From<bool> for Verdict {
+    fn from(equal: bool) -> Self {
+        if equal {
+            Verdict::Match
+        } else {
+            Verdict::Mismatch { diff: None }
+        }
+    }
+}
+
+/// Compares the primary's result with the candidate's.
+///
+/// Implement it for a unit struct and name it in the attribute (`compare = PaymentComparator`), or
+/// pass a closure `|primary: &T, candidate: &T| -> impl Into<Verdict>` (a `bool` works).
+/// Both `Ok` and `Err` results go through the comparator when the function returns a `Result`.
+///
+/// The comparator runs off the caller's path in detached mode, and a panic inside it is caught and
+/// counted as [`Outcome::ComparatorPanic`](crate::Outcome::ComparatorPanic).
+///
+/// ```
+/// use shadow_runtime::{Comparator, Verdict};
+///
+/// #[derive(Debug, PartialEq)]
+/// struct Payment { cents: i64, at_ms: u64 }
+///
+/// struct PaymentComparator;
+/// impl Comparator<Payment> for PaymentComparator {
+///     fn compare(&self, primary: &Payment, candidate: &Payment) -> Verdict {
+///         if primary.cents != candidate.cents {
+///             return Verdict::mismatch(format!("cents: {} vs {}", primary.cents, candidate.cents));
+///         }
+///         match primary.at_ms.abs_diff(candidate.at_ms) {
+///             0 => Verdict::Match,
+///             d if d <= 1_000 => Verdict::acceptable(format!("timestamps {d}ms apart")),
+///             d => Verdict::mismatch(format!("timestamps {d}ms apart")),
+///         }
+///     }
+/// }
+///
+/// let a = Payment { cents: 100, at_ms: 5 };
+/// assert!(PaymentComparator.compare(&a, &Payment { cents: 100, at_ms: 9 }).is_match());
+/// assert!(!PaymentComparator.compare(&a, &Payment { cents: 99, at_ms: 5 }).is_match());
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot compare results of type `{T}`",
+    label = "this comparator does not implement `Comparator<{T}>`",
+    note = "implement `parallel_run::Comparator<{T}>` for it, or pass a closure `|primary: &{T}, candidate: &{T}| ...` returning `bool` or `Verdict`"
+)]
+pub trait Comparator<T: ?Sized> {
+    /// Judges one pair of results.
+    fn compare(&self, primary: &T, candidate: &T) -> Verdict;
+}
+
+impl<T: ?Sized, F, V> Comparator<T> for F
+where
+    F: Fn(&T, &T) -> V,
+    V: Into<Verdict>,
+{
+    fn compare(&self, primary: &T, candidate: &T) -> Verdict {
+        self(primary, candidate).into()
+    }
+}
+
+/// The comparator used when the attribute names none: [`PartialEq`]. A mismatch carries no diff
+/// of its own; the runtime renders a line diff of both values' `Debug` output.
+///
+/// ```
+/// use shadow_runtime::{Comparator, DefaultComparator, Verdict};
+/// assert_eq!(DefaultComparator.compare(&1, &1), Verdict::Match);
+/// assert!(!DefaultComparator.compare("a", "b").is_match());
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DefaultComparator;
+
+impl<T: PartialEq + ?Sized> Comparator<T> for DefaultComparator {
+    fn compare(&self, primary: &T, candidate: &T) -> Verdict {
+        (primary == candidate).into()
+    }
+}
+
+/// Renders a readable diff of two `Debug` renderings (`{:#?}`, one field per line):
+/// single-line values are shown side by side, multi-line values as a line diff with `-` for the
+/// primary, `+` for the candidate and two lines of context around each change.
+///
+/// ```
+/// let d = shadow_runtime::compare::debug_diff("Money {\n    cents: 10,\n}", "Money {\n    cents: 11,\n}");
+/// assert!(d.contains("-     cents: 10,"));
+/// assert!(d.contains("+     cents: 11,"));
+/// assert_eq!(shadow_runtime::compare::debug_diff("1", "2"), "primary:   1\ncandidate: 2");
+/// ```
+pub fn debug_diff(primary: &str, candidate: &str) -> String {
+    if !primary.contains('\n') && !candidate.contains('\n') {
+        return format!("primary:   {primary}\ncandidate: {candidate}");
+    }
+    let a: Vec<&str> = primary.lines().collect();
+    let b: Vec<&str> = candidate.lines().collect();
+    let ops = line_ops(&a, &b);
+    render_hunks(&ops, 2)
+}
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Op<'a> {
+    Same(&'a str),
+    Del(&'a str),
+    Add(&'a str),
+}
+
+/// Longest-common-subsequence line diff after trimming the common prefix and suffix. Inputs past
+/// a size limit fall back to "all removed, all added" for the middle part, which stays correct.
+fn line_ops<'a>(a: &[&'a str], b: &[&'a str]) -> Vec<Op<'a>> {
+    let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let suffix = a[prefix..]
+        .iter()
+        .rev()
+        .zip(b[prefix..].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    let (am, bm) = (&a[prefix..a.len() - suffix], &b[prefix..b.len() - suffix]);
+    let mut ops: Vec<Op<'a>> = a[..prefix].iter().map(|l| Op::Same(l)).collect();
+    if am.len().saturating_mul(bm.len()) <= 250_000 {
+        // lcs[i][j] = length of the LCS of am[i..] and bm[j..]
+        let w = bm.len() + 1;
+        let mut lcs = vec![0u32; (am.len() + 1) * w];
+        for i in (0..am.len()).rev() {
+            for j in (0..bm.len()).rev() {
+                lcs[i * w + j] = if am[i] == bm[j] {
+                    lcs[(i + 1) * w + j + 1] + 1
+                } else {
+                    lcs[(i + 1) * w + j].max(lcs[i * w + j + 1])
+                };
+            }
+        }
+        let (mut i, mut j) = (0, 0);
+        while i < am.len() || j < bm.len() {
+            if i < am.len() && j < bm.len() && am[i] == bm[j] {
+                ops.push(Op::Same(am[i]));
+                i += 1;
+                j += 1;
+            } else if j < bm.len() && (i == am.len() || lcs[i * w + j + 1] >= lcs[(i + 1) * w + j])
+            {
+                ops.push(Op::Add(bm[j]));
+                j += 1;
+            } else {
+                ops.push(Op::Del(am[i]));
+                i += 1;
+            }
+        }
+    } else {
+        ops.extend(am.iter().map(|l| Op::Del(l)));
+        ops.extend(bm.iter().map(|l| Op::Add(l)));
+    }
+    ops.extend(a[a.len() - suffix..].iter().map(|l| Op::Same(l)));
+    ops
+}
+
+fn render_hunks(ops: &[Op<'_>], context: usize) -> String {
+    let changed: Vec<usize> = (0..ops.len())
+        .filter(|&i| !matches!(ops[i], Op::Same(_)))
+        .collect();
+    let show = |i: usize| changed.iter().any(|&c| c.abs_diff(i) <= context);
+    let mut out = String::new();
+    let mut skipped = false;
+    for (i, op) in ops.iter().enumerate() {
+        if !show(i) {
+            skipped = true;
+            continue;
+        }
+        if skipped {
+            out.push_str("  ...\n");
+        }
+        skipped = false;
+        let (mark, line) = match op {
+            Op::Same(l) => (' ', l),
+            Op::Del(l) => ('-', l),
+            Op::Add(l) => ('+', l),
+        };
+        out.push(mark);
+        out.push(' ');
+        out.push_str(line);
+        out.push('\n');
+    }
+    if skipped {
+        out.push_str("  ...");
+    } else {
+        out.pop();
+    }
+    out
+}
+
+/// A panic payload rendered as text (`&str` and `String` payloads; anything else is named).
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "<non-string panic payload>".to_owned()
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Verdict::Match => f.write_str("match"),
+            Verdict::Acceptable { reason } => write!(f, "acceptable: {reason}"),
+            Verdict::Mismatch { diff: Some(d) } => write!(f, "mismatch:\n{d}"),
+            Verdict::Mismatch { diff: None } => f.write_str("mismatch"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diff_marks_only_changed_lines_with_context() {
+        let a = "A {\n    a: 1,\n    b: 2,\n    c: 3,\n    d: 4,\n    e: 5,\n    f: 6,\n}";
+        let b = "A {\n    a: 1,\n    b: 2,\n    c: 3,\n    d: 40,\n    e: 5,\n    f: 6,\n}";
+        let d = debug_diff(a, b);
+        assert_eq!(
+            d,
+            "  ...\n      b: 2,\n      c: 3,\n-     d: 4,\n+     d: 40,\n      e: 5,\n      f: 6,\n  ..."
+        );
+    }
+
+    #[test]
+    fn diff_handles_insertions_and_deletions() {
+        let ops = line_ops(&["a", "b", "c"], &["a", "x", "c", "d"]);
+        assert_eq!(
+            ops,
+            vec![
+                Op::Same("a"),
+                Op::Add("x"),
+                Op::Del("b"),
+                Op::Same("c"),
+                Op::Add("d")
+            ]
+        );
+    }
+
+    #[test]
+    fn closures_returning_bool_or_verdict_are_comparators() {
+        let by_bool = |a: &i32, b: &i32| a == b;
+        assert_eq!(by_bool.compare(&1, &1), Verdict::Match);
+        let by_verdict = |a: &i32, b: &i32| {
+            if (a - b).abs() <= 1 {
+                Verdict::acceptable("off by one")
+            } else {
+                Verdict::mismatch("far")
+            }
+        };
+        assert!(matches!(
+            by_verdict.compare(&1, &2),
+            Verdict::Acceptable { .. }
+        ));
+        assert!(!by_verdict.compare(&1, &5).is_match());
+    }
+
+    #[test]
+    fn panic_messages_are_extracted() {
+        let p = std::panic::catch_unwind(|| panic!("boom {}", 1)).unwrap_err();
+        assert_eq!(panic_message(&*p), "boom 1");
+        let p = std::panic::catch_unwind(|| panic!("static")).unwrap_err();
+        assert_eq!(panic_message(&*p), "static");
+    }
+}

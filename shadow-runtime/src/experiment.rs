@@ -1,0 +1,281 @@
+//! One [`Experiment`] per annotated function: its static definition, its lazily created state,
+//! and the per-call decision.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Mutex, OnceLock};
+
+use crate::config::{self, Mode, Order};
+use crate::outcome::{Discrepancy, Outcome};
+use crate::sampling::{self, Skip, SkipCounters};
+
+/// An experiment: one annotated function. The attribute declares it as a `static` inside the
+/// function, so every call of that function shares it; its state (counters, configuration from the
+/// environment) is created at the first call and registered for [`snapshot`](crate::snapshot()).
+///
+/// Most users never touch it; it is public so that hand-written integrations (a trait object, a
+/// closure table) can run the same machinery:
+///
+/// ```
+/// use shadow_runtime::{Experiment, Mode, Order};
+///
+/// static EXP: Experiment = Experiment::new("docs::double", 1.0, Mode::Inline, Order::PrimaryFirst);
+///
+/// fn double(x: u32) -> u32 {
+///     let shadow = EXP.decide().map(|call| call.with_candidate(move || x << 1));
+///     let out = x * 2;
+///     if let Some(s) = shadow {
+///         s.finish_inline(&out, &shadow_runtime::DefaultComparator, |v: &u32| Some(format!("{v:?}")));
+///     }
+///     out
+/// }
+///
+/// assert_eq!(double(21), 42);
+/// let snap = shadow_runtime::snapshot::experiment("docs::double").unwrap();
+/// assert_eq!(snap.counts.get(shadow_runtime::Outcome::Match), 1);
+/// ```
+pub struct Experiment {
+    name: &'static str,
+    default_sample: f64,
+    mode: Mode,
+    order: Order,
+    state: OnceLock<State>,
+}
+
+pub(crate) struct State {
+    /// `rate * 2^64`; 0 when the experiment is off.
+    pub(crate) threshold: AtomicU64,
+    pub(crate) sample_bits: AtomicU64,
+    pub(crate) enabled: AtomicBool,
+    pub(crate) skips: SkipCounters,
+    pub(crate) counts: [AtomicU64; Outcome::ALL.len()],
+    pub(crate) shadowed: AtomicU64,
+    pub(crate) in_flight: AtomicU64,
+    pub(crate) retained: Mutex<Vec<Discrepancy>>,
+    pub(crate) warned_no_runtime: AtomicBool,
+    pub(crate) last_skip_publish_ms: AtomicU64,
+}
+
+static REGISTRY: Mutex<Vec<&'static Experiment>> = Mutex::new(Vec::new());
+
+pub(crate) fn registry() -> Vec<&'static Experiment> {
+    REGISTRY.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+impl Experiment {
+    /// Declares an experiment. `sample` is the default rate (`0.0..=1.0`), which the experiment's
+    /// environment variable overrides.
+    ///
+    /// ```
+    /// static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
+    ///     "billing::total", 0.25, shadow_runtime::Mode::Detached, shadow_runtime::Order::PrimaryFirst);
+    /// assert_eq!(EXP.name(), "billing::total");
+    /// ```
+    pub const fn new(name: &'static str, sample: f64, mode: Mode, order: Order) -> Self {
+        Experiment {
+            name,
+            default_sample: sample,
+            mode,
+            order,
+            state: OnceLock::new(),
+        }
+    }
+
+    /// The experiment's name (module path and function name unless the attribute sets `name`).
+    ///
+    /// ```
+    /// # static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
+    /// #     "a::b", 1.0, shadow_runtime::Mode::Inline, shadow_runtime::Order::PrimaryFirst);
+    /// assert_eq!(EXP.name(), "a::b");
+    /// ```
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The execution mode declared by the attribute.
+    ///
+    /// ```
+    /// # static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
+    /// #     "a::c", 1.0, shadow_runtime::Mode::Inline, shadow_runtime::Order::PrimaryFirst);
+    /// assert_eq!(EXP.mode(), shadow_runtime::Mode::Inline);
+    /// ```
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    #[inline]
+    pub(crate) fn state(&'static self) -> &'static State {
+        match self.state.get() {
+            Some(s) => s,
+            None => self.init(),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn init(&'static self) -> &'static State {
+        let mut fresh = false;
+        let st = self.state.get_or_init(|| {
+            fresh = true;
+            let setting = config::experiment_setting(self.name, self.default_sample);
+            let st = State {
+                threshold: AtomicU64::new(0),
+                sample_bits: AtomicU64::new(0),
+                enabled: AtomicBool::new(false),
+                skips: SkipCounters::new(),
+                counts: [const { AtomicU64::new(0) }; Outcome::ALL.len()],
+                shadowed: AtomicU64::new(0),
+                in_flight: AtomicU64::new(0),
+                retained: Mutex::new(Vec::new()),
+                warned_no_runtime: AtomicBool::new(false),
+                last_skip_publish_ms: AtomicU64::new(0),
+            };
+            st.apply(setting);
+            st
+        });
+        if fresh {
+            REGISTRY
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(self);
+        }
+        st
+    }
+
+    /// Decides whether this call is shadowed: `None` (the call is counted as disabled or sampled
+    /// out) or a [`ShadowCall`] that the generated code completes. Reads two atomics and, when
+    /// sampling, one per-thread random draw; never allocates after the experiment's first call.
+    ///
+    /// ```
+    /// # static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
+    /// #     "docs::never", 0.0, shadow_runtime::Mode::Inline, shadow_runtime::Order::PrimaryFirst);
+    /// assert!(EXP.decide().is_none()); // rate 0: never shadowed
+    /// ```
+    #[inline]
+    pub fn decide(&'static self) -> Option<ShadowCall> {
+        let st = self.state();
+        let t = st.threshold.load(Relaxed);
+        if t == 0 || !config::global_enabled() {
+            st.skips.count(Skip::Disabled);
+            return None;
+        }
+        if t != u64::MAX && !st.skips.sample(t) {
+            return None;
+        }
+        Some(self.begin(st))
+    }
+
+    #[cold]
+    fn begin(&'static self, st: &'static State) -> ShadowCall {
+        st.shadowed.fetch_add(1, Relaxed);
+        st.in_flight.fetch_add(1, Relaxed);
+        crate::snapshot::in_flight_add();
+        ShadowCall {
+            ticket: Ticket {
+                exp: self,
+                phase: Phase::Primary,
+                done: false,
+            },
+            candidate_first: self.mode == Mode::Inline
+                && self.order == Order::Random
+                && sampling::coin(),
+        }
+    }
+
+    /// Records the outcome of a shadowed call (exactly once per [`Ticket`]).
+    pub(crate) fn record(&'static self, outcome: Outcome, discrepancy: Option<Discrepancy>) {
+        let st = self.state();
+        st.counts[outcome.index()].fetch_add(1, Relaxed);
+        crate::observe::outcome(self, outcome, discrepancy.as_ref());
+        if let Some(d) = discrepancy {
+            let mut kept = st.retained.lock().unwrap_or_else(|e| e.into_inner());
+            if kept.len() < crate::snapshot::RETAINED {
+                kept.push(d);
+            }
+        }
+        st.in_flight.fetch_sub(1, Relaxed);
+        crate::snapshot::in_flight_sub();
+    }
+}
+
+impl State {
+    pub(crate) fn apply(&self, s: config::Setting) {
+        self.sample_bits.store(s.sample.to_bits(), Relaxed);
+        self.enabled.store(s.enabled, Relaxed);
+        let t = if s.enabled {
+            sampling::threshold(s.sample)
+        } else {
+            0
+        };
+        self.threshold.store(t, Relaxed);
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    Primary,
+    Candidate,
+}
+
+/// The accounting token of one shadowed call: resolved exactly once, with the judged outcome, or
+/// on drop with [`Outcome::PrimaryPanic`] / [`Outcome::Cancelled`]. It is what makes
+/// `shadowed == in_flight + sum(outcomes)` hold whatever the primary, the candidate or the runtime
+/// does.
+pub(crate) struct Ticket {
+    pub(crate) exp: &'static Experiment,
+    pub(crate) phase: Phase,
+    pub(crate) done: bool,
+}
+
+impl Ticket {
+    pub(crate) fn resolve(mut self, outcome: Outcome, discrepancy: Option<Discrepancy>) {
+        self.done = true;
+        self.exp.record(outcome, discrepancy);
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if !self.done {
+            let outcome = if self.phase == Phase::Primary && std::thread::panicking() {
+                Outcome::PrimaryPanic
+            } else {
+                Outcome::Cancelled
+            };
+            self.exp.record(outcome, None);
+        }
+    }
+}
+
+/// A call that was sampled for shadowing. The generated code attaches the candidate
+/// ([`ShadowCall::with_candidate`]) before running the primary and finishes it afterwards. Dropped
+/// unfinished (the primary panicked, or the caller's future was cancelled), it records
+/// [`Outcome::PrimaryPanic`] or [`Outcome::Cancelled`] and never runs the candidate.
+///
+/// ```
+/// # static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
+/// #     "docs::panicky", 1.0, shadow_runtime::Mode::Inline, shadow_runtime::Order::PrimaryFirst);
+/// let r = std::panic::catch_unwind(|| {
+///     let _call = EXP.decide();
+///     panic!("primary failed");
+/// });
+/// assert!(r.is_err());
+/// let snap = shadow_runtime::snapshot::experiment("docs::panicky").unwrap();
+/// assert_eq!(snap.counts.get(shadow_runtime::Outcome::PrimaryPanic), 1);
+/// ```
+pub struct ShadowCall {
+    pub(crate) ticket: Ticket,
+    pub(crate) candidate_first: bool,
+}
+
+impl ShadowCall {
+    /// The experiment this call belongs to.
+    ///
+    /// ```
+    /// # static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
+    /// #     "docs::which", 1.0, shadow_runtime::Mode::Inline, shadow_runtime::Order::PrimaryFirst);
+    /// assert_eq!(EXP.decide().unwrap().experiment().name(), "docs::which");
+    /// ```
+    pub fn experiment(&self) -> &'static Experiment {
+        self.ticket.exp
+    }
+}

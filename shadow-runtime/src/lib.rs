@@ -1,0 +1,42 @@
+//! Runtime of [`parallel-run`](https://docs.rs/parallel-run): everything the `#[parallel_run]`
+//! attribute calls into.
+//!
+//! Users depend on the `parallel-run` facade crate, which re-exports this crate's public API next to
+//! the attribute. The modules are split by concern:
+//!
+//! | module | concern |
+//! |---|---|
+//! | [`config`] | environment variables, the global kill switch, per-experiment settings |
+//! | `sampling` | the per-thread random source and the skip counters of the hot path |
+//! | [`experiment`] | the per-function [`Experiment`] and the per-call decision |
+//! | `exec` | running the candidate: inline, detached on tokio, detached on the worker pool |
+//! | [`compare`] | [`Comparator`], [`Verdict`], the default `PartialEq` comparator and the `Debug` diff |
+//! | [`outcome`] | [`Outcome`] and the retained [`Discrepancy`] records |
+//! | `observe` | `metrics` counters and histograms, `tracing` events |
+//! | [`snapshot`] | the in-process snapshot API used by tests, examples and dashboards |
+//!
+//! ```
+//! // Nothing has run yet in this process, so no experiment is registered.
+//! assert!(shadow_runtime::snapshot::snapshot().is_empty());
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod compare;
+pub mod config;
+mod exec;
+pub mod experiment;
+mod observe;
+pub mod outcome;
+mod pool;
+mod sampling;
+pub mod snapshot;
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use compare::{Comparator, DefaultComparator, Verdict};
+pub use config::{global_enabled, set_global_enabled, Mode, Order};
+pub use experiment::Experiment;
+pub use outcome::{Discrepancy, Outcome};
+pub use snapshot::{snapshot, wait_idle, ExperimentSnapshot, OutcomeCounts};

@@ -1,0 +1,135 @@
+//! What happened to one call: [`Outcome`], and the [`Discrepancy`] records kept for mismatches and
+//! failures.
+
+use std::time::{Duration, SystemTime};
+
+/// The single outcome every call of an annotated function lands in.
+///
+/// The first two are decided on the caller's path without running the candidate; `Shed` means the
+/// call was sampled but the candidate could not be queued; the rest follow a shadowed call.
+///
+/// ```
+/// use shadow_runtime::Outcome;
+/// assert_eq!(Outcome::Mismatch.as_str(), "mismatch");
+/// assert!(Outcome::ALL.iter().all(|o| !o.as_str().is_empty()));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Outcome {
+    /// Shadowing is off: the kill switch, the experiment's variable, or a rate of 0.
+    Disabled,
+    /// Shadowing is on but this call was not sampled.
+    SampledOut,
+    /// Sampled, but the detached candidate could not be started: the worker pool's queue was full or
+    /// too many candidates of this experiment were in flight. The caller never waits for a slot.
+    Shed,
+    /// The comparator said the results are the same.
+    Match,
+    /// The comparator accepted a difference (a reason is attached).
+    Acceptable,
+    /// The results differ.
+    Mismatch,
+    /// The candidate panicked. The caller got the primary's result as usual.
+    CandidatePanic,
+    /// The comparator panicked. Counted apart: it is a bug in the comparison, not in the candidate.
+    ComparatorPanic,
+    /// The primary panicked. The panic reached the caller unchanged; nothing was compared.
+    PrimaryPanic,
+    /// The call was dropped (an `async fn` future cancelled mid-primary) or the candidate's task was
+    /// dropped (its runtime shut down) before a comparison.
+    Cancelled,
+}
+
+impl Outcome {
+    /// Every outcome, in a fixed order.
+    pub const ALL: [Outcome; 10] = [
+        Outcome::Disabled,
+        Outcome::SampledOut,
+        Outcome::Shed,
+        Outcome::Match,
+        Outcome::Acceptable,
+        Outcome::Mismatch,
+        Outcome::CandidatePanic,
+        Outcome::ComparatorPanic,
+        Outcome::PrimaryPanic,
+        Outcome::Cancelled,
+    ];
+
+    /// The label used in metrics, logs and snapshots.
+    ///
+    /// ```
+    /// assert_eq!(shadow_runtime::Outcome::CandidatePanic.as_str(), "candidate_panic");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Disabled => "disabled",
+            Outcome::SampledOut => "sampled_out",
+            Outcome::Shed => "shed",
+            Outcome::Match => "match",
+            Outcome::Acceptable => "acceptable",
+            Outcome::Mismatch => "mismatch",
+            Outcome::CandidatePanic => "candidate_panic",
+            Outcome::ComparatorPanic => "comparator_panic",
+            Outcome::PrimaryPanic => "primary_panic",
+            Outcome::Cancelled => "cancelled",
+        }
+    }
+
+    /// `true` for the outcomes of a shadowed call whose candidate finished (match, acceptable,
+    /// mismatch, candidate panic, comparator panic).
+    ///
+    /// ```
+    /// assert!(shadow_runtime::Outcome::Mismatch.is_judged());
+    /// assert!(!shadow_runtime::Outcome::SampledOut.is_judged());
+    /// ```
+    pub fn is_judged(self) -> bool {
+        matches!(
+            self,
+            Outcome::Match
+                | Outcome::Acceptable
+                | Outcome::Mismatch
+                | Outcome::CandidatePanic
+                | Outcome::ComparatorPanic
+        )
+    }
+
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One mismatch, acceptable difference or panic, as retained in the snapshot (the first
+/// [`RETAINED`](crate::snapshot::RETAINED) per experiment) and logged through `tracing`.
+///
+/// ```
+/// # use shadow_runtime::{Discrepancy, Outcome};
+/// # fn show(d: &Discrepancy) {
+/// println!("{} {}: {}", d.experiment, d.outcome, d.detail);
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Discrepancy {
+    /// The experiment's name.
+    pub experiment: &'static str,
+    /// [`Outcome::Mismatch`], [`Outcome::Acceptable`], [`Outcome::CandidatePanic`] or
+    /// [`Outcome::ComparatorPanic`].
+    pub outcome: Outcome,
+    /// The diff (mismatch), the reason (acceptable) or the panic message.
+    pub detail: String,
+    /// The primary's result, rendered with `Debug` where the type implements it.
+    pub primary: Option<String>,
+    /// The candidate's result, rendered with `Debug` where the type implements it (none after a
+    /// candidate panic).
+    pub candidate: Option<String>,
+    /// Wall time of the primary.
+    pub primary_duration: Duration,
+    /// Wall time of the candidate.
+    pub candidate_duration: Duration,
+    /// When the outcome was judged.
+    pub at: SystemTime,
+}

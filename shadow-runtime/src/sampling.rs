@@ -1,0 +1,243 @@
+//! The hot path's per-thread state: a fast random source for sampling and the counters of skipped
+//! calls (`disabled`, `sampled_out`).
+//!
+//! A skipped call must cost about a nanosecond and never allocate, so it cannot afford a shared
+//! atomic read-modify-write (a `lock xadd` on a cache line other cores also write). Each thread owns
+//! a block of counters that only it writes, with plain relaxed load + store; readers sum all blocks.
+//! When a thread exits, its counts are folded into `RETIRED` and its block is unlinked, both under
+//! the registry lock, so a reader sees every count exactly once.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Counter slots per thread; every experiment takes two. Experiments past the limit use shared
+/// atomic counters instead (slower, still exact).
+const SLOTS: usize = 512;
+
+struct Block {
+    slots: [AtomicU64; SLOTS],
+}
+
+static BLOCKS: Mutex<Vec<Arc<Block>>> = Mutex::new(Vec::new());
+static RETIRED: [AtomicU64; SLOTS] = [const { AtomicU64::new(0) }; SLOTS];
+static NEXT_SLOT: AtomicUsize = AtomicUsize::new(0);
+static SEED: AtomicU64 = AtomicU64::new(0x9e37_79b9_7f4a_7c15);
+
+fn blocks() -> MutexGuard<'static, Vec<Arc<Block>>> {
+    // The lock only guards pushes and removals of Arcs; a panic cannot leave it half-done.
+    BLOCKS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+struct Local {
+    rng: Cell<u64>,
+    block: Arc<Block>,
+}
+
+impl Local {
+    fn new() -> Self {
+        let block = Arc::new(Block {
+            slots: [const { AtomicU64::new(0) }; SLOTS],
+        });
+        blocks().push(block.clone());
+        // Distinct, unpredictable-enough seeds per thread: a global Weyl sequence mixed with the
+        // clock and this thread's block address. Sampling needs uniformity, not secrecy.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        let addr = Arc::as_ptr(&block) as usize as u64;
+        let seed =
+            splitmix(SEED.fetch_add(0x9e37_79b9_7f4a_7c15, Relaxed) ^ nanos ^ addr.rotate_left(32));
+        Local {
+            rng: Cell::new(seed),
+            block,
+        }
+    }
+
+    #[inline]
+    fn next(&self) -> u64 {
+        // wyrand: one multiply, passes PractRand/BigCrush-level tests, period 2^64.
+        let s = self.rng.get().wrapping_add(0xa076_1d64_78bd_642f);
+        self.rng.set(s);
+        let t = u128::from(s) * u128::from(s ^ 0xe703_7ed1_a0b4_28db);
+        ((t >> 64) as u64) ^ (t as u64)
+    }
+
+    #[inline]
+    fn bump(&self, slot: usize) {
+        let c = &self.block.slots[slot];
+        c.store(c.load(Relaxed).wrapping_add(1), Relaxed);
+    }
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        let mut list = blocks();
+        let used = NEXT_SLOT.load(Relaxed).min(SLOTS);
+        for (i, c) in self.block.slots[..used].iter().enumerate() {
+            let n = c.load(Relaxed);
+            if n != 0 {
+                RETIRED[i].fetch_add(n, Relaxed);
+            }
+        }
+        list.retain(|b| !Arc::ptr_eq(b, &self.block));
+    }
+}
+
+thread_local! {
+    static LOCAL: Local = Local::new();
+}
+
+fn splitmix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// A pair of per-thread counters (`disabled`, `sampled_out`) of one experiment, or the shared
+/// fallback counters when the per-thread slots have run out.
+pub(crate) struct SkipCounters {
+    base: usize,
+    shared: [AtomicU64; 2],
+}
+
+/// Which skip counter.
+#[derive(Clone, Copy)]
+pub(crate) enum Skip {
+    Disabled = 0,
+    SampledOut = 1,
+}
+
+impl SkipCounters {
+    pub(crate) fn new() -> Self {
+        let base = NEXT_SLOT.fetch_add(2, Relaxed);
+        SkipCounters {
+            base: if base + 2 <= SLOTS { base } else { usize::MAX },
+            shared: [AtomicU64::new(0), AtomicU64::new(0)],
+        }
+    }
+
+    #[inline]
+    pub(crate) fn count(&self, which: Skip) {
+        if self.base != usize::MAX
+            && LOCAL
+                .try_with(|l| l.bump(self.base + which as usize))
+                .is_ok()
+        {
+            return;
+        }
+        self.shared[which as usize].fetch_add(1, Relaxed);
+    }
+
+    /// One sampling draw: `true` when the call is in (`draw < threshold`), otherwise counts it
+    /// as sampled out. `threshold` is `rate * 2^64`; callers handle rates of 0 and 1 before.
+    #[inline]
+    pub(crate) fn sample(&self, threshold: u64) -> bool {
+        let base = self.base;
+        match LOCAL.try_with(|l| {
+            let inside = l.next() < threshold;
+            if !inside && base != usize::MAX {
+                l.bump(base + Skip::SampledOut as usize);
+                return (false, true);
+            }
+            (inside, false)
+        }) {
+            Ok((true, _)) => true,
+            Ok((false, true)) => false,
+            // Sampled out without a slot, or the thread's locals are gone (thread exit): decide
+            // with a fresh draw from the global sequence and count on the shared counter.
+            Ok((false, false)) => {
+                self.shared[Skip::SampledOut as usize].fetch_add(1, Relaxed);
+                false
+            }
+            Err(_) => {
+                let inside = splitmix(SEED.fetch_add(0x9e37_79b9_7f4a_7c15, Relaxed)) < threshold;
+                if !inside {
+                    self.shared[Skip::SampledOut as usize].fetch_add(1, Relaxed);
+                }
+                inside
+            }
+        }
+    }
+
+    /// The total of one counter over all threads, live and exited.
+    pub(crate) fn read(&self, which: Skip) -> u64 {
+        let shared = self.shared[which as usize].load(Relaxed);
+        if self.base == usize::MAX {
+            return shared;
+        }
+        let slot = self.base + which as usize;
+        let list = blocks();
+        shared
+            + RETIRED[slot].load(Relaxed)
+            + list
+                .iter()
+                .map(|b| b.slots[slot].load(Relaxed))
+                .sum::<u64>()
+    }
+}
+
+/// A fair coin from the per-thread source (for `order = random`).
+pub(crate) fn coin() -> bool {
+    LOCAL
+        .try_with(|l| l.next() >> 63 == 1)
+        .unwrap_or_else(|_| splitmix(SEED.fetch_add(0x9e37_79b9_7f4a_7c15, Relaxed)) >> 63 == 1)
+}
+
+/// `rate` (in `0..=1`) as a threshold on a uniform `u64` draw: 0 never samples, `u64::MAX` always.
+pub(crate) fn threshold(rate: f64) -> u64 {
+    if rate.is_nan() || rate <= 0.0 {
+        0
+    } else if rate >= 1.0 {
+        u64::MAX
+    } else {
+        // 2^64 * rate, computed in f64 (53 bits of precision is plenty for a sampling rate).
+        (rate * 18_446_744_073_709_551_616.0) as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_survive_thread_exit_exactly() {
+        let c = Arc::new(SkipCounters::new());
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let c = c.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..1000 {
+                        c.count(Skip::Disabled);
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        c.count(Skip::Disabled);
+        assert_eq!(c.read(Skip::Disabled), 4001);
+        assert_eq!(c.read(Skip::SampledOut), 0);
+    }
+
+    #[test]
+    fn sampling_rate_is_close_to_the_threshold() {
+        let c = SkipCounters::new();
+        let n = 200_000;
+        let inside = (0..n).filter(|_| c.sample(threshold(0.1))).count();
+        // 10% of 200k: the standard deviation is ~134, so 6 sigma is ~800.
+        assert!((19_200..=20_800).contains(&inside), "{inside}");
+        assert_eq!(c.read(Skip::SampledOut), (n - inside) as u64);
+    }
+
+    #[test]
+    fn thresholds_cover_the_edges() {
+        assert_eq!(threshold(0.0), 0);
+        assert_eq!(threshold(1.0), u64::MAX);
+        assert_eq!(threshold(0.5), 1 << 63);
+        assert_eq!(threshold(f64::NAN), 0);
+    }
+}

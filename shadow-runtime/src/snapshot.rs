@@ -1,0 +1,257 @@
+//! The in-process snapshot API: per experiment, the count of every [`Outcome`], the match rate,
+//! and the first retained discrepancies. Tests, examples and health endpoints read it.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::experiment::registry;
+use crate::outcome::{Discrepancy, Outcome};
+use crate::sampling::Skip;
+
+/// How many discrepancies (mismatches and panics) each experiment keeps for the snapshot: the
+/// first ones seen. Every one of them is also logged through `tracing`.
+pub const RETAINED: usize = 32;
+
+/// Counts per outcome.
+///
+/// ```
+/// let c = shadow_runtime::OutcomeCounts::default();
+/// assert_eq!(c.get(shadow_runtime::Outcome::Match), 0);
+/// assert_eq!(c.total(), 0);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutcomeCounts([u64; Outcome::ALL.len()]);
+
+impl OutcomeCounts {
+    /// The count of one outcome.
+    ///
+    /// ```
+    /// # let c = shadow_runtime::OutcomeCounts::default();
+    /// let mismatches = c.get(shadow_runtime::Outcome::Mismatch);
+    /// # assert_eq!(mismatches, 0);
+    /// ```
+    pub fn get(&self, o: Outcome) -> u64 {
+        self.0[o.index()]
+    }
+
+    /// The sum over all outcomes.
+    ///
+    /// ```
+    /// # let c = shadow_runtime::OutcomeCounts::default();
+    /// assert_eq!(c.total(), 0);
+    /// ```
+    pub fn total(&self) -> u64 {
+        self.0.iter().sum()
+    }
+
+    /// `(outcome, count)` pairs in [`Outcome::ALL`] order.
+    ///
+    /// ```
+    /// # let c = shadow_runtime::OutcomeCounts::default();
+    /// assert_eq!(c.iter().count(), shadow_runtime::Outcome::ALL.len());
+    /// ```
+    pub fn iter(&self) -> impl Iterator<Item = (Outcome, u64)> + '_ {
+        Outcome::ALL.iter().map(move |&o| (o, self.get(o)))
+    }
+}
+
+/// One experiment's state at the moment of the snapshot.
+#[derive(Debug, Clone)]
+pub struct ExperimentSnapshot {
+    /// The experiment's name.
+    pub name: &'static str,
+    /// Whether the experiment's own setting is on (the global kill switch is separate).
+    pub enabled: bool,
+    /// The effective sampling rate.
+    pub sample_rate: f64,
+    /// Calls that were shadowed (sampled and started).
+    pub shadowed: u64,
+    /// Shadowed calls whose outcome is not decided yet (a detached candidate still running).
+    pub in_flight: u64,
+    /// Count per outcome.
+    pub counts: OutcomeCounts,
+    /// The first [`RETAINED`] mismatches and panics.
+    pub discrepancies: Vec<Discrepancy>,
+}
+
+impl ExperimentSnapshot {
+    /// Every call of the function: decided outcomes plus those still in flight.
+    ///
+    /// ```
+    /// # fn f(s: &shadow_runtime::ExperimentSnapshot) {
+    /// assert_eq!(s.calls(), s.counts.total() + s.in_flight);
+    /// # }
+    /// ```
+    pub fn calls(&self) -> u64 {
+        self.counts.total() + self.in_flight
+    }
+
+    /// Shadowed calls not accounted for: `shadowed - in_flight - outcomes of shadowed calls`.
+    /// Always 0 unless the library has a bug; examples and tests check it.
+    ///
+    /// ```
+    /// # fn f(s: &shadow_runtime::ExperimentSnapshot) {
+    /// assert_eq!(s.lost(), 0);
+    /// # }
+    /// ```
+    pub fn lost(&self) -> i64 {
+        let decided: u64 = self
+            .counts
+            .iter()
+            .filter(|(o, _)| !matches!(o, Outcome::Disabled | Outcome::SampledOut))
+            .map(|(_, n)| n)
+            .sum();
+        self.shadowed as i64 - self.in_flight as i64 - decided as i64
+    }
+
+    /// Matches (including acceptable differences) over compared calls, where a candidate panic
+    /// counts as a failed comparison; `None` before the first comparison. Comparator panics,
+    /// shed and cancelled calls are left out: they say nothing about the candidate.
+    ///
+    /// ```
+    /// # fn f(s: &shadow_runtime::ExperimentSnapshot) {
+    /// if let Some(rate) = s.match_rate() { println!("{:.3}%", rate * 100.0) }
+    /// # }
+    /// ```
+    pub fn match_rate(&self) -> Option<f64> {
+        let good = self.counts.get(Outcome::Match) + self.counts.get(Outcome::Acceptable);
+        let compared =
+            good + self.counts.get(Outcome::Mismatch) + self.counts.get(Outcome::CandidatePanic);
+        (compared > 0).then(|| good as f64 / compared as f64)
+    }
+}
+
+/// A snapshot of every experiment that has been called at least once in this process, in order
+/// of first call. Two functions sharing a `name` appear twice.
+///
+/// ```
+/// for e in shadow_runtime::snapshot() {
+///     println!("{}: {:?}", e.name, e.match_rate());
+/// }
+/// ```
+pub fn snapshot() -> Vec<ExperimentSnapshot> {
+    registry()
+        .into_iter()
+        .map(|exp| {
+            let st = exp.state();
+            // Read in_flight first: an outcome recorded meanwhile then shows in the counts, never
+            // in neither.
+            let in_flight = st.in_flight.load(Relaxed);
+            let mut counts = [0u64; Outcome::ALL.len()];
+            for o in Outcome::ALL {
+                counts[o.index()] = st.counts[o.index()].load(Relaxed);
+            }
+            counts[Outcome::Disabled.index()] += st.skips.read(Skip::Disabled);
+            counts[Outcome::SampledOut.index()] += st.skips.read(Skip::SampledOut);
+            ExperimentSnapshot {
+                name: exp.name(),
+                enabled: st.enabled.load(Relaxed),
+                sample_rate: f64::from_bits(st.sample_bits.load(Relaxed)),
+                shadowed: st.shadowed.load(Relaxed),
+                in_flight,
+                counts: OutcomeCounts(counts),
+                discrepancies: st
+                    .retained
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone(),
+            }
+        })
+        .collect()
+}
+
+/// The snapshot of the experiment called `name`; `None` if it has not been called yet. When
+/// several functions share the name, their counts are added.
+///
+/// ```
+/// assert!(shadow_runtime::snapshot::experiment("no::such::experiment").is_none());
+/// ```
+pub fn experiment(name: &str) -> Option<ExperimentSnapshot> {
+    snapshot()
+        .into_iter()
+        .filter(|e| e.name == name)
+        .reduce(|mut a, b| {
+            for o in Outcome::ALL {
+                a.counts.0[o.index()] += b.counts.get(o);
+            }
+            a.shadowed += b.shadowed;
+            a.in_flight += b.in_flight;
+            a.discrepancies.extend(b.discrepancies);
+            a
+        })
+}
+
+/// Publishes the `disabled` and `sampled_out` totals of every experiment to `metrics` now. They
+/// are also published at most once a second as shadowed calls complete.
+///
+/// ```
+/// shadow_runtime::snapshot::publish_metrics();
+/// ```
+pub fn publish_metrics() {
+    for exp in registry() {
+        crate::observe::publish_skips(exp);
+    }
+}
+
+static IN_FLIGHT: AtomicU64 = AtomicU64::new(0);
+static IDLE_LOCK: Mutex<()> = Mutex::new(());
+static IDLE: Condvar = Condvar::new();
+static IDLE_ASYNC: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+pub(crate) fn in_flight_add() {
+    IN_FLIGHT.fetch_add(1, Relaxed);
+}
+
+pub(crate) fn in_flight_sub() {
+    if IN_FLIGHT.fetch_sub(1, Relaxed) == 1 {
+        let _g = IDLE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        IDLE.notify_all();
+        IDLE_ASYNC.notify_waiters();
+    }
+}
+
+/// Blocks until no shadowed call is in flight in any experiment (every detached candidate has
+/// been judged), or `timeout` passes; returns whether it got idle. For tests, examples and
+/// graceful shutdown; do not call it from inside an async task (use [`idle`]).
+///
+/// ```
+/// assert!(shadow_runtime::wait_idle(std::time::Duration::from_millis(10)));
+/// ```
+pub fn wait_idle(timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    let mut g = IDLE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        if IN_FLIGHT.load(Relaxed) == 0 {
+            return true;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        g = IDLE
+            .wait_timeout(g, left.min(Duration::from_millis(50)))
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+    }
+}
+
+/// Waits (asynchronously) until no shadowed call is in flight. Wrap it in a timeout if a
+/// candidate may hang.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// shadow_runtime::snapshot::idle().await;
+/// # });
+/// ```
+pub async fn idle() {
+    loop {
+        let notified = IDLE_ASYNC.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if IN_FLIGHT.load(Relaxed) == 0 {
+            return;
+        }
+        notified.await;
+    }
+}

@@ -1,0 +1,110 @@
+//! # parallel-run
+//!
+//! The *Parallel Run* pattern (shadow testing, dark launching) for Rust. Keep the legacy
+//! implementation as the source of truth, run the rewrite beside it on real calls, compare the two
+//! results, record every discrepancy, and return only the legacy result.
+//!
+//! ```
+//! use parallel_run::parallel_run;
+//!
+//! #[parallel_run(candidate = total_v2, mode = inline)]
+//! fn total(prices: &[u64]) -> u64 {
+//!     prices.iter().sum()
+//! }
+//!
+//! fn total_v2(prices: &[u64]) -> u64 {
+//!     prices.iter().fold(0, |a, p| a + p)
+//! }
+//!
+//! assert_eq!(total(&[1, 2, 3]), 6);
+//! let snap = parallel_run::snapshot::experiment("rust_out::total").unwrap();
+//! assert_eq!(snap.counts.get(parallel_run::Outcome::Match), 1);
+//! ```
+//!
+//! See [`parallel_run`](macro@parallel_run) for the attribute's arguments, [`config`] for the
+//! environment variables, [`Outcome`] for what gets counted and [`snapshot()`] for reading it back.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub use shadow_runtime::{
+    compare, config, experiment, global_enabled, outcome, set_global_enabled, snapshot, wait_idle,
+    Comparator, DefaultComparator, Discrepancy, Experiment, ExperimentSnapshot, Mode, Order,
+    Outcome, OutcomeCounts, Verdict,
+};
+
+/// Runs a candidate implementation beside this function on sampled calls, compares the two
+/// results, records the outcome and returns this function's own result unchanged.
+///
+/// ```
+/// use parallel_run::parallel_run;
+///
+/// #[derive(Debug, Clone, PartialEq)]
+/// struct Money { cents: i64 }
+///
+/// #[parallel_run(candidate = fee_v2, sample = 0.5, name = "billing::fee")]
+/// fn fee(amount: &Money, currency: &str) -> Money {
+///     Money { cents: amount.cents * 3 / 100 }
+/// }
+///
+/// fn fee_v2(amount: &Money, currency: &str) -> Money {
+///     Money { cents: (amount.cents * 3 + 50) / 100 } // rounds half up: differs sometimes
+/// }
+///
+/// assert_eq!(fee(&Money { cents: 1_050 }, "EUR"), Money { cents: 31 });
+/// ```
+///
+/// # Arguments
+///
+/// | argument | meaning | default |
+/// |---|---|---|
+/// | `candidate = path` | the new implementation, same signature (`process_v2`, `Self::v2`, `module::v2`) | required |
+/// | `compare = expr` | a [`Comparator`] for the return type: a unit struct, a value, or a closure `\|primary, candidate\| ...` returning `bool` or [`Verdict`] | [`PartialEq`] |
+/// | `name = "..."` | the experiment's name, in metrics, logs, snapshots and its environment variable | `module_path!()::fn_name` |
+/// | `sample = 0.25` | fraction of calls shadowed, `0..=1`; the environment overrides it | `1.0` |
+/// | `mode = detached \| inline` | where the candidate runs (below) | `detached` |
+/// | `order = primary_first \| random` | inline mode: which side runs first; `random` tosses a coin per call, as Scientist does | `primary_first` |
+/// | `crate = "path"` | where the runtime is, when `parallel_run` is re-exported under another name | `"::parallel_run"` |
+///
+/// # Modes
+///
+/// - **`detached`** (default): the primary runs and returns; the candidate runs off the caller's
+///   path with its own copies of the arguments (`T: Clone`; `&T` through [`ToOwned`], so `&str`
+///   becomes a `String` and `&[T]` a `Vec<T>`), and the comparison happens there too. An `async fn`
+///   spawns a task on the current tokio runtime (outside one: a warning once, then inline); a sync
+///   function queues the candidate on a small bounded worker pool (a full queue sheds the call,
+///   counted as [`Outcome::Shed`]; the caller never waits). Arguments must be
+///   `Clone + Send + 'static`, the return type too; `&mut` arguments are refused at compile time.
+/// - **`inline`**: the candidate runs in the caller, after the primary (or before, with
+///   `order = random`). It takes the same references; by-value arguments are cloned and `&mut`
+///   arguments get `&mut` to a clone, so the candidate never changes what the caller sees. Adds the
+///   candidate's time to the call.
+///
+/// In every mode the caller gets exactly what the primary returned, including its errors and
+/// panics; a candidate's or comparator's panic is caught and counted.
+///
+/// # What it expands to
+///
+/// ```text
+/// fn total(items: &[Item]) -> Money {
+///     static __PARALLEL_RUN_EXPERIMENT: Experiment = Experiment::new("my_crate::total", 1.0, Detached, PrimaryFirst);
+///     let pending = match __PARALLEL_RUN_EXPERIMENT.decide() {      // two atomic loads, one random draw
+///         Some(call) => Some(call.with_candidate({
+///             let c0 = items.to_owned();                            // Vec<Item>
+///             move || -> Money { total_v2(&c0) }
+///         })),
+///         None => None,                                             // counted per thread, no allocation
+///     };
+///     let out: Money = (move || { /* the original body */ })();
+///     if let Some(p) = pending { p.finish_detached(out.clone(), DefaultComparator, debug_probe) }
+///     out
+/// }
+/// ```
+///
+/// The repository keeps full expansions under `tests/snapshots/`.
+pub use shadow_macros::parallel_run;
+
+/// Items used by the code `#[parallel_run]` generates. Not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use shadow_runtime::__private::*;
+}
