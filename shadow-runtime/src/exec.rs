@@ -11,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::compare::{debug_diff, panic_message, Comparator, Verdict};
 use crate::experiment::{Phase, ShadowCall, Ticket};
+use crate::isolation::{quietly, take_location};
 use crate::outcome::{Discrepancy, Outcome};
 
 /// At most this many shadowed calls of one experiment may be in flight before a detached
@@ -322,7 +323,7 @@ where
 
 fn run_sync<T>(f: impl FnOnce() -> T) -> (Result<T, PanicPayload>, Duration) {
     let start = Instant::now();
-    let r = catch_unwind(AssertUnwindSafe(f));
+    let r = catch_unwind(AssertUnwindSafe(|| quietly(f)));
     (r, start.elapsed())
 }
 
@@ -339,7 +340,7 @@ impl<F: Future> Future for CatchUnwind<F> {
     type Output = Result<F::Output, PanicPayload>;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let inner = self.0.as_mut();
-        match catch_unwind(AssertUnwindSafe(move || inner.poll(cx))) {
+        match catch_unwind(AssertUnwindSafe(move || quietly(|| inner.poll(cx)))) {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
             Err(p) => Poll::Ready(Err(p)),
@@ -347,9 +348,20 @@ impl<F: Future> Future for CatchUnwind<F> {
     }
 }
 
+/// The panic's message and, when the hook saw it, where it was raised.
+fn panic_detail(p: &(dyn std::any::Any + Send)) -> String {
+    let msg = panic_message(p);
+    match take_location() {
+        Some(at) => format!("{msg} (at {at})"),
+        None => msg,
+    }
+}
+
 /// Renders a value with the generated `Debug` probe, treating a panicking `Debug` impl as absent.
 fn render<T, D: Fn(&T) -> Option<String>>(debug: &D, v: &T) -> Option<String> {
-    catch_unwind(AssertUnwindSafe(|| debug(v))).ok().flatten()
+    catch_unwind(AssertUnwindSafe(|| quietly(|| debug(v))))
+        .ok()
+        .flatten()
 }
 
 /// Compares, classifies and records one shadowed call.
@@ -367,8 +379,10 @@ fn judge<T, C, D>(
 {
     crate::observe::durations(ticket.exp, primary_duration, Some(candidate_duration));
     let (outcome, detail, candidate_value) = match candidate {
-        Err(p) => (Outcome::CandidatePanic, panic_message(&*p), None),
-        Ok(c) => match catch_unwind(AssertUnwindSafe(|| compare.compare(primary, &c))) {
+        Err(p) => (Outcome::CandidatePanic, panic_detail(&*p), None),
+        Ok(c) => match catch_unwind(AssertUnwindSafe(|| {
+            quietly(|| compare.compare(primary, &c))
+        })) {
             Ok(Verdict::Match) => {
                 ticket.resolve(Outcome::Match, None);
                 return;
@@ -381,7 +395,7 @@ fn judge<T, C, D>(
             Ok(Verdict::Mismatch { diff }) => {
                 (Outcome::Mismatch, diff.unwrap_or_default(), Some(c))
             }
-            Err(p) => (Outcome::ComparatorPanic, panic_message(&*p), Some(c)),
+            Err(p) => (Outcome::ComparatorPanic, panic_detail(&*p), Some(c)),
         },
     };
     let primary_text = render(debug, primary);

@@ -166,6 +166,7 @@ impl Experiment {
 
     #[cold]
     fn begin(&'static self, st: &'static State) -> ShadowCall {
+        crate::isolation::install_hook();
         st.shadowed.fetch_add(1, Relaxed);
         st.in_flight.fetch_add(1, Relaxed);
         crate::snapshot::in_flight_add();

@@ -9,6 +9,7 @@
 //! | [`config`] | environment variables, the global kill switch, per-experiment settings |
 //! | `sampling` | the per-thread random source and the skip counters of the hot path |
 //! | [`experiment`] | the per-function [`Experiment`] and the per-call decision |
+//! | `isolation` | the panic hook that keeps caught candidate panics quiet |
 //! | `exec` | running the candidate: inline, detached on tokio, detached on the worker pool |
 //! | [`compare`] | [`Comparator`], [`Verdict`], the default `PartialEq` comparator and the `Debug` diff |
 //! | [`outcome`] | [`Outcome`] and the retained [`Discrepancy`] records |
@@ -26,6 +27,7 @@ pub mod compare;
 pub mod config;
 mod exec;
 pub mod experiment;
+mod isolation;
 mod observe;
 pub mod outcome;
 mod pool;

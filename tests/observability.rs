@@ -1,0 +1,142 @@
+//! What reaches `metrics` and `tracing`: a counter per experiment and outcome, duration
+//! histograms, a `warn` event per mismatch on the `parallel_run` target.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
+use parallel_run::parallel_run;
+
+#[derive(Default)]
+struct Store {
+    counters: Mutex<HashMap<String, Arc<AtomicU64>>>,
+    histograms: Mutex<HashMap<String, Arc<Mutex<Vec<f64>>>>>,
+}
+
+struct Cell(Arc<AtomicU64>);
+impl metrics::CounterFn for Cell {
+    fn increment(&self, v: u64) {
+        self.0.fetch_add(v, Ordering::SeqCst);
+    }
+    fn absolute(&self, v: u64) {
+        self.0.fetch_max(v, Ordering::SeqCst);
+    }
+}
+
+struct Samples(Arc<Mutex<Vec<f64>>>);
+impl metrics::HistogramFn for Samples {
+    fn record(&self, v: f64) {
+        self.0.lock().unwrap().push(v);
+    }
+}
+
+/// `name{label=value,...}` with labels sorted.
+fn render(key: &Key) -> String {
+    let mut labels: Vec<String> = key
+        .labels()
+        .map(|l| format!("{}={}", l.key(), l.value()))
+        .collect();
+    labels.sort();
+    format!("{}{{{}}}", key.name(), labels.join(","))
+}
+
+struct TestRecorder(&'static Store);
+impl Recorder for TestRecorder {
+    fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+        let mut m = self.0.counters.lock().unwrap();
+        Counter::from_arc(Arc::new(Cell(m.entry(render(key)).or_default().clone())))
+    }
+    fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
+        Gauge::noop()
+    }
+    fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
+        let mut m = self.0.histograms.lock().unwrap();
+        Histogram::from_arc(Arc::new(Samples(m.entry(render(key)).or_default().clone())))
+    }
+}
+
+fn store() -> &'static Store {
+    static STORE: OnceLock<&'static Store> = OnceLock::new();
+    STORE.get_or_init(|| {
+        let s: &'static Store = Box::leak(Box::default());
+        metrics::set_global_recorder(TestRecorder(s)).expect("one recorder per test binary");
+        s
+    })
+}
+
+fn counter(name: &str) -> u64 {
+    store()
+        .counters
+        .lock()
+        .unwrap()
+        .get(name)
+        .map_or(0, |c| c.load(Ordering::SeqCst))
+}
+
+#[parallel_run(candidate = price_v2, name = "obs.price", sample = 0.5)]
+fn price(cents: u64) -> u64 {
+    cents
+}
+
+fn price_v2(cents: u64) -> u64 {
+    if cents % 2 == 0 {
+        cents
+    } else {
+        cents + 1
+    }
+}
+
+#[test]
+fn outcomes_reach_metrics_and_mismatches_reach_tracing() {
+    let store = store();
+    let cap = common::capture();
+    for i in 0..400 {
+        assert_eq!(price(i), i);
+    }
+    assert!(parallel_run::wait_idle(Duration::from_secs(20)));
+    parallel_run::snapshot::publish_metrics();
+    let s = parallel_run::snapshot::experiment("obs.price").unwrap();
+
+    let m = counter("parallel_run_outcomes_total{experiment=obs.price,outcome=match}");
+    let mm = counter("parallel_run_outcomes_total{experiment=obs.price,outcome=mismatch}");
+    let out = counter("parallel_run_outcomes_total{experiment=obs.price,outcome=sampled_out}");
+    assert_eq!(m, s.counts.get(parallel_run::Outcome::Match));
+    assert_eq!(mm, s.counts.get(parallel_run::Outcome::Mismatch));
+    assert_eq!(out, s.counts.get(parallel_run::Outcome::SampledOut));
+    assert_eq!(m + mm + out, 400, "every call is in the metrics once");
+    assert!(m > 0 && mm > 0);
+
+    let hist = store.histograms.lock().unwrap();
+    let primary = hist["parallel_run_primary_duration_seconds{experiment=obs.price}"]
+        .lock()
+        .unwrap()
+        .len();
+    let candidate = hist["parallel_run_candidate_duration_seconds{experiment=obs.price}"]
+        .lock()
+        .unwrap()
+        .len();
+    assert_eq!(primary as u64, s.shadowed);
+    assert_eq!(candidate as u64, s.shadowed);
+
+    let mismatch_events: Vec<_> = cap
+        .events()
+        .into_iter()
+        .filter(|e| e.target == "parallel_run" && e.text.contains("experiment=obs.price"))
+        .collect();
+    assert_eq!(
+        mismatch_events.len() as u64,
+        mm,
+        "one warn event per mismatch"
+    );
+    let e = &mismatch_events[0];
+    assert_eq!(e.level, tracing::Level::WARN);
+    assert!(e.text.contains("outcome=mismatch"), "{}", e.text);
+    assert!(e.text.contains("diff=primary:"), "{}", e.text);
+}
