@@ -206,13 +206,14 @@ fn line_ops<'a>(a: &[&'a str], b: &[&'a str]) -> Vec<Op<'a>> {
                 ops.push(Op::Same(am[i]));
                 i += 1;
                 j += 1;
-            } else if j < bm.len() && (i == am.len() || lcs[i * w + j + 1] >= lcs[(i + 1) * w + j])
+            } else if i < am.len() && (j == bm.len() || lcs[(i + 1) * w + j] >= lcs[i * w + j + 1])
             {
-                ops.push(Op::Add(bm[j]));
-                j += 1;
-            } else {
+                // Deletions before insertions on ties: `- old` then `+ new`, as diff tools print.
                 ops.push(Op::Del(am[i]));
                 i += 1;
+            } else {
+                ops.push(Op::Add(bm[j]));
+                j += 1;
             }
         }
     } else {
@@ -301,12 +302,64 @@ mod tests {
             ops,
             vec![
                 Op::Same("a"),
-                Op::Add("x"),
                 Op::Del("b"),
+                Op::Add("x"),
                 Op::Same("c"),
                 Op::Add("d")
             ]
         );
+    }
+
+    /// Property: for any two line lists, the ops rebuild both sides (Same+Del = primary,
+    /// Same+Add = candidate) and keep a longest common subsequence. 2000 random cases from a fixed
+    /// seed, over a tiny alphabet so that lines repeat and ties are frequent.
+    #[test]
+    fn diff_ops_rebuild_both_sides() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        const WORDS: [&str; 4] = ["a", "b", "c", "d"];
+        for _ in 0..2000 {
+            let a: Vec<&str> = (0..next(9)).map(|_| WORDS[next(4) as usize]).collect();
+            let b: Vec<&str> = (0..next(9)).map(|_| WORDS[next(4) as usize]).collect();
+            let ops = line_ops(&a, &b);
+            let left: Vec<&str> = ops
+                .iter()
+                .filter_map(|o| match o {
+                    Op::Same(l) | Op::Del(l) => Some(*l),
+                    Op::Add(_) => None,
+                })
+                .collect();
+            let right: Vec<&str> = ops
+                .iter()
+                .filter_map(|o| match o {
+                    Op::Same(l) | Op::Add(l) => Some(*l),
+                    Op::Del(_) => None,
+                })
+                .collect();
+            assert_eq!(left, a);
+            assert_eq!(right, b);
+            let same = ops.iter().filter(|o| matches!(o, Op::Same(_))).count();
+            assert_eq!(same, lcs_len(&a, &b), "{a:?} vs {b:?}: {ops:?}");
+        }
+    }
+
+    fn lcs_len(a: &[&str], b: &[&str]) -> usize {
+        let mut t = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+        for i in 0..a.len() {
+            for j in 0..b.len() {
+                t[i + 1][j + 1] = if a[i] == b[j] {
+                    t[i][j] + 1
+                } else {
+                    t[i][j + 1].max(t[i + 1][j])
+                };
+            }
+        }
+        t[a.len()][b.len()]
     }
 
     #[test]

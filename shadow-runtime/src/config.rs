@@ -23,12 +23,29 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::OnceLock;
 
 /// The global kill switch variable.
+///
+/// ```
+/// assert_eq!(shadow_runtime::config::ENV_KILL_SWITCH, "PARALLEL_RUN");
+/// ```
 pub const ENV_KILL_SWITCH: &str = "PARALLEL_RUN";
 /// Prefix of the per-experiment variables (followed by the normalised experiment name).
+///
+/// ```
+/// use shadow_runtime::config::{env_var_name, ENV_EXPERIMENT_PREFIX};
+/// assert!(env_var_name("a::b").starts_with(ENV_EXPERIMENT_PREFIX));
+/// ```
 pub const ENV_EXPERIMENT_PREFIX: &str = "PARALLEL_RUN__";
 /// Worker-pool size for detached sync candidates.
+///
+/// ```
+/// assert_eq!(shadow_runtime::config::ENV_WORKERS, "PARALLEL_RUN_WORKERS");
+/// ```
 pub const ENV_WORKERS: &str = "PARALLEL_RUN_WORKERS";
 /// Worker-pool queue capacity for detached sync candidates.
+///
+/// ```
+/// assert_eq!(shadow_runtime::config::ENV_QUEUE, "PARALLEL_RUN_QUEUE");
+/// ```
 pub const ENV_QUEUE: &str = "PARALLEL_RUN_QUEUE";
 
 /// Where the candidate runs.

@@ -21,7 +21,17 @@ pub(crate) const MAX_IN_FLIGHT: u64 = 1024;
 type PanicPayload = Box<dyn std::any::Any + Send + 'static>;
 
 /// A shadowed call with its candidate attached, waiting for the primary to finish.
-/// Created by [`ShadowCall::with_candidate`] or [`ShadowCall::with_candidate_async`].
+/// Created by [`ShadowCall::with_candidate`] or [`ShadowCall::with_candidate_async`]; dropped
+/// unfinished, it records [`Outcome::PrimaryPanic`] or [`Outcome::Cancelled`].
+///
+/// ```
+/// # static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
+/// #     "docs::pending", 1.0, shadow_runtime::Mode::Inline, shadow_runtime::Order::PrimaryFirst);
+/// let pending = EXP.decide().unwrap().with_candidate(|| 3);
+/// drop(pending); // the primary never finished
+/// let s = shadow_runtime::snapshot::experiment("docs::pending").unwrap();
+/// assert_eq!(s.counts.get(shadow_runtime::Outcome::Cancelled), 1);
+/// ```
 pub struct Pending<F, T> {
     ticket: Ticket,
     candidate: Option<F>,

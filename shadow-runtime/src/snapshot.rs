@@ -57,6 +57,16 @@ impl OutcomeCounts {
 }
 
 /// One experiment's state at the moment of the snapshot.
+///
+/// ```
+/// # static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
+/// #     "docs::snap", 1.0, shadow_runtime::Mode::Inline, shadow_runtime::Order::PrimaryFirst);
+/// # let p = EXP.decide().unwrap().with_candidate(|| 1);
+/// # p.finish_inline(&1, &shadow_runtime::DefaultComparator, |_: &i32| None);
+/// let s = shadow_runtime::snapshot::experiment("docs::snap").unwrap();
+/// assert_eq!((s.shadowed, s.in_flight, s.lost()), (1, 0, 0));
+/// assert_eq!(s.match_rate(), Some(1.0));
+/// ```
 #[derive(Debug, Clone)]
 pub struct ExperimentSnapshot {
     /// The experiment's name.
