@@ -561,3 +561,39 @@ fn generic_functions_module_paths_unit_returns_and_patterns() {
     assert_eq!(s.counts.get(Outcome::Match), 2);
     assert_eq!(settled("behaviour::record").counts.get(Outcome::Match), 1);
 }
+
+// ---------------------------------------------------------------- names
+
+#[parallel_run(candidate = dup_a_v2, name = "shared.name", mode = inline)]
+fn dup_a(x: u8) -> u8 {
+    x
+}
+
+fn dup_a_v2(x: u8) -> u8 {
+    x
+}
+
+#[parallel_run(candidate = dup_b_v2, name = "shared.name", mode = inline)]
+fn dup_b(x: u8) -> u8 {
+    x
+}
+
+fn dup_b_v2(x: u8) -> u8 {
+    x
+}
+
+#[test]
+fn two_functions_with_one_name_are_merged_and_warned_about() {
+    let cap = common::capture();
+    assert_eq!(dup_a(1), 1);
+    assert_eq!(dup_b(2), 2);
+    assert_eq!(dup_b(3), 3);
+    let s = settled("shared.name");
+    assert_eq!(s.counts.get(Outcome::Match), 3);
+    let warned = cap
+        .events()
+        .into_iter()
+        .filter(|e| e.text.contains("share the experiment name \"shared.name\""))
+        .count();
+    assert_eq!(warned, 1);
+}

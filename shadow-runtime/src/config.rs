@@ -16,7 +16,8 @@
 //! `PARALLEL_RUN__PAYMENTS__PROCESS` ([`env_var_name`]).
 //!
 //! A value that cannot be parsed or is out of range is reported once through `tracing` (target
-//! `parallel_run`, naming the variable and the value) and the safe default applies: shadowing off.
+//! `parallel_run`, naming the variable and the value) and the safe default applies: shadowing off
+//! for `PARALLEL_RUN` and the experiment variables, the built-in size for the pool variables.
 //! An empty value counts as unset.
 
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -122,11 +123,11 @@ fn init_kill_switch() -> bool {
         Some(v) => match v.to_str().map(str::trim) {
             Some("") => true,
             Some(s) => parse_switch(s).unwrap_or_else(|| {
-                warn_bad_value(ENV_KILL_SWITCH, s, "expected on or off");
+                warn_bad_value(ENV_KILL_SWITCH, s, "expected on or off", OFF);
                 false
             }),
             None => {
-                warn_bad_value(ENV_KILL_SWITCH, &v.to_string_lossy(), "not UTF-8");
+                warn_bad_value(ENV_KILL_SWITCH, &v.to_string_lossy(), "not UTF-8", OFF);
                 false
             }
         },
@@ -203,14 +204,14 @@ pub(crate) fn experiment_setting(name: &str, default_sample: f64) -> Setting {
         Some(v) => match v.to_str() {
             Some(s) if s.trim().is_empty() => default,
             Some(s) => parse_setting(s, default_sample).unwrap_or_else(|why| {
-                warn_bad_value(&var, s, &why);
+                warn_bad_value(&var, s, &why, OFF);
                 Setting {
                     enabled: false,
                     sample: default_sample,
                 }
             }),
             None => {
-                warn_bad_value(&var, &v.to_string_lossy(), "not UTF-8");
+                warn_bad_value(&var, &v.to_string_lossy(), "not UTF-8", OFF);
                 Setting {
                     enabled: false,
                     sample: default_sample,
@@ -287,18 +288,22 @@ pub(crate) fn env_usize(var: &str, range: std::ops::RangeInclusive<usize>) -> Op
                 var,
                 &s,
                 &format!("expected an integer in {}..={}", range.start(), range.end()),
+                "the built-in default",
             );
             None
         }
     }
 }
 
-fn warn_bad_value(var: &str, value: &str, why: &str) {
+/// What a bad on/off or rate value falls back to.
+const OFF: &str = "the safe default: shadowing off";
+
+fn warn_bad_value(var: &str, value: &str, why: &str, fallback: &str) {
     tracing::warn!(
         target: "parallel_run",
         variable = var,
         value = value,
-        "ignoring bad value of {var}={value:?} ({why}); using the safe default: shadowing off"
+        "ignoring bad value of {var}={value:?} ({why}); using {fallback}"
     );
 }
 

@@ -52,7 +52,6 @@ pub(crate) struct State {
     pub(crate) in_flight: AtomicU64,
     pub(crate) retained: Mutex<Vec<Discrepancy>>,
     pub(crate) warned_no_runtime: AtomicBool,
-    pub(crate) last_skip_publish_ms: AtomicU64,
 }
 
 static REGISTRY: Mutex<Vec<&'static Experiment>> = Mutex::new(Vec::new());
@@ -127,16 +126,24 @@ impl Experiment {
                 in_flight: AtomicU64::new(0),
                 retained: Mutex::new(Vec::new()),
                 warned_no_runtime: AtomicBool::new(false),
-                last_skip_publish_ms: AtomicU64::new(0),
             };
             st.apply(setting);
             st
         });
         if fresh {
-            REGISTRY
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(self);
+            let mut reg = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+            if reg.iter().any(|e| e.name == self.name) {
+                tracing::warn!(
+                    target: "parallel_run",
+                    experiment = self.name,
+                    "two annotated functions share the experiment name {:?}: their counts, metrics and \
+                     environment variable are merged; give one of them `name = \"...\"`",
+                    self.name
+                );
+            }
+            reg.push(self);
+            drop(reg);
+            crate::observe::start_publisher();
         }
         st
     }

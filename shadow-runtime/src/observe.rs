@@ -1,6 +1,7 @@
 //! Emission: `metrics` counters and histograms, `tracing` events. Everything here runs off the
-//! caller's path (after the candidate) except nothing: skipped calls are only counted in
-//! per-thread counters and published as absolute totals (see [`publish_skips`]).
+//! caller's path: outcomes of shadowed calls are emitted where they are judged, and skipped calls,
+//! which the hot path only counts per thread, are published as absolute totals once a second by a
+//! background thread (see [`start_publisher`]).
 //!
 //! | metric | kind | labels |
 //! |---|---|---|
@@ -9,8 +10,8 @@
 //! | `parallel_run_candidate_duration_seconds` | histogram | `experiment` |
 
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::sync::Once;
+use std::time::Duration;
 
 use crate::experiment::Experiment;
 use crate::outcome::{Discrepancy, Outcome};
@@ -21,6 +22,8 @@ pub(crate) const TARGET: &str = "parallel_run";
 pub(crate) const OUTCOMES: &str = "parallel_run_outcomes_total";
 pub(crate) const PRIMARY_SECONDS: &str = "parallel_run_primary_duration_seconds";
 pub(crate) const CANDIDATE_SECONDS: &str = "parallel_run_candidate_duration_seconds";
+/// How often the skip totals are published.
+pub(crate) const PUBLISH_EVERY: Duration = Duration::from_secs(1);
 
 pub(crate) fn outcome(exp: &'static Experiment, outcome: Outcome, d: Option<&Discrepancy>) {
     let name = exp.name();
@@ -45,7 +48,6 @@ pub(crate) fn outcome(exp: &'static Experiment, outcome: Outcome, d: Option<&Dis
             ),
         }
     }
-    maybe_publish_skips(exp);
 }
 
 pub(crate) fn acceptable(exp: &'static Experiment, reason: &str) {
@@ -60,25 +62,24 @@ pub(crate) fn durations(exp: &'static Experiment, primary: Duration, candidate: 
     }
 }
 
-fn now_ms() -> u64 {
-    static START: OnceLock<Instant> = OnceLock::new();
-    START.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1
-}
-
-/// Publishes the skip counters at most once a second per experiment, piggybacking on completed
-/// shadowed calls (they run off the caller's path).
-fn maybe_publish_skips(exp: &'static Experiment) {
-    let st = exp.state();
-    let now = now_ms();
-    let last = st.last_skip_publish_ms.load(Relaxed);
-    if now.saturating_sub(last) >= 1000
-        && st
-            .last_skip_publish_ms
-            .compare_exchange(last, now, Relaxed, Relaxed)
-            .is_ok()
-    {
-        publish_skips(exp);
-    }
+/// Starts (once) the thread that publishes every experiment's skip totals each second: skipped
+/// calls are only counted per thread on the hot path, so something off the path must push them.
+pub(crate) fn start_publisher() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let spawned = std::thread::Builder::new()
+            .name("parallel-run-metrics".into())
+            .spawn(|| loop {
+                std::thread::sleep(PUBLISH_EVERY);
+                for exp in crate::experiment::registry() {
+                    publish_skips(exp);
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(target: TARGET, error = %e, "could not start the parallel-run metrics thread; \
+                           call parallel_run::snapshot::publish_metrics() to publish skipped calls");
+        }
+    });
 }
 
 /// Sets the `disabled` and `sampled_out` outcome counters of `exp` to their current totals.

@@ -103,8 +103,9 @@ impl std::fmt::Display for Outcome {
     }
 }
 
-/// One mismatch, acceptable difference or panic, as retained in the snapshot (the first
+/// One mismatch, candidate panic or comparator panic, as retained in the snapshot (the first
 /// [`RETAINED`](crate::snapshot::RETAINED) per experiment) and logged through `tracing`.
+/// Acceptable differences are counted and logged at `debug` level, not retained.
 ///
 /// ```
 /// # use shadow_runtime::{Discrepancy, Outcome};
@@ -116,10 +117,9 @@ impl std::fmt::Display for Outcome {
 pub struct Discrepancy {
     /// The experiment's name.
     pub experiment: &'static str,
-    /// [`Outcome::Mismatch`], [`Outcome::Acceptable`], [`Outcome::CandidatePanic`] or
-    /// [`Outcome::ComparatorPanic`].
+    /// [`Outcome::Mismatch`], [`Outcome::CandidatePanic`] or [`Outcome::ComparatorPanic`].
     pub outcome: Outcome,
-    /// The diff (mismatch), the reason (acceptable) or the panic message.
+    /// The diff (mismatch) or the panic message with its location.
     pub detail: String,
     /// The primary's result, rendered with `Debug` where the type implements it.
     pub primary: Option<String>,

@@ -192,8 +192,8 @@ pub fn experiment(name: &str) -> Option<ExperimentSnapshot> {
         })
 }
 
-/// Publishes the `disabled` and `sampled_out` totals of every experiment to `metrics` now. They
-/// are also published at most once a second as shadowed calls complete.
+/// Publishes the `disabled` and `sampled_out` totals of every experiment to `metrics` now. A
+/// background thread also publishes them once a second; call this before a final scrape.
 ///
 /// ```
 /// shadow_runtime::snapshot::publish_metrics();
