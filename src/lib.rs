@@ -100,7 +100,7 @@ pub use shadow_runtime::{
 /// }
 /// ```
 ///
-/// The repository keeps full expansions under `tests/snapshots/`.
+/// The repository keeps full expansions under `shadow-macros/src/snapshots/`.
 pub use shadow_macros::parallel_run;
 
 /// Items used by the code `#[parallel_run]` generates. Not public API.

@@ -10,27 +10,28 @@
 //!     static __PARALLEL_RUN_EXPERIMENT: Experiment = Experiment::new("crate::mod::total", 1.0, Detached, PrimaryFirst);
 //!     let __parallel_run_pending = match __PARALLEL_RUN_EXPERIMENT.decide() {   // two atomics + one draw
 //!         Some(call) => Some(call.with_candidate({
-//!             let c0 = <[Item] as DetachedRef>::detached_owned(items);           // Vec<Item>, before the primary
-//!             let c1 = <str as DetachedRef>::detached_owned(currency);           // String
+//!             let c0 = DetachedRef::detached_owned(items);                       // Vec<Item>, before the primary
+//!             let c1 = DetachedRef::detached_owned(currency);                    // String
 //!             move || { let c: Money = total_v2(c0.borrow(), c1.borrow()); c }
 //!         })),
 //!         None => None,
 //!     };
 //!     let __parallel_run_out: Money = (move || { BODY })();                   // the primary, untouched
 //!     if let Some(p) = __parallel_run_pending {
-//!         p.finish_detached(DetachedResult::detached_copy(&__parallel_run_out), DefaultComparator, debug_probe);
+//!         p.finish_detached(DetachedResult::detached_copy(&__parallel_run_out), default_comparator::<Money>(), debug_probe);
 //!     }
 //!     __parallel_run_out
 //! }
 //! ```
 //!
 //! An `async fn` is the same with `async move { BODY }.await` for the primary, an `async move`
-//! block for the candidate and `.await` on the attach and finish steps.
+//! block for the candidate and `.await` on the attach and finish steps. Full expansions are
+//! snapshotted in `src/snapshots/` (see `tests.rs`).
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
-use syn::{Item, ItemFn};
+use syn::{AttrStyle, Attribute, Expr, Item, ItemFn, ReturnType};
 
 use crate::parse::{self, Mode, Order};
 use crate::validate::{self, Model, Pass};
@@ -80,9 +81,34 @@ fn not_a_function(item: &TokenStream) -> syn::Error {
     )
 }
 
+/// The tokens with every span (recursively) set to `span`.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut t| {
+            if let TokenTree::Group(g) = &t {
+                let mut group = proc_macro2::Group::new(g.delimiter(), respan(g.stream(), span));
+                group.set_span(span);
+                t = TokenTree::Group(group);
+            } else {
+                t.set_span(span);
+            }
+            t
+        })
+        .collect()
+}
+
 fn expand(m: Model) -> TokenStream {
     let krate = &m.krate;
     let private = quote!(#krate::__private);
+    // `private` spanned at a user token: a whole generated call then carries that token's span,
+    // so rustc points at the argument (or return type) rather than at the attribute.
+    let private_at = |span: Span| respan(private.clone(), span);
+    // The return type, or the function's name when it returns `()` implicitly.
+    let ret_span = match &m.item.sig.output {
+        ReturnType::Type(_, ty) => ty.span(),
+        ReturnType::Default => m.item.sig.ident.span(),
+    };
     let ItemFn {
         attrs,
         vis,
@@ -91,20 +117,24 @@ fn expand(m: Model) -> TokenStream {
         ..
     } = &m.item;
     let cand_span = m.candidate.span();
+    // syn puts the body's inner attributes (`#![allow(..)]`) with the outer ones; they go back
+    // into the body.
+    let (inner_attrs, outer_attrs): (Vec<&Attribute>, Vec<&Attribute>) = attrs
+        .iter()
+        .partition(|a| matches!(a.style, AttrStyle::Inner(_)));
 
     // The primary: the original body, unchanged, in a closure (sync) or async block, so `return`
     // and `?` keep their meaning. The dead `if false` pins the block's type to the declared return
     // type for `?` inference, as tracing-attributes does.
-    let ret_annot = m.ret.as_ref().map(|t| quote!(: #t));
-    let fake_return = m.ret.as_ref().map(|t| {
-        quote! {
-            #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::needless_return)]
-            if false {
-                let __parallel_run_ret: #t = loop {};
-                return __parallel_run_ret;
-            }
+    let ret = &m.ret;
+    let ret_annot = quote!(: #ret);
+    let fake_return = quote! {
+        #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::needless_return)]
+        if false {
+            let __parallel_run_ret: #ret = loop {};
+            return __parallel_run_ret;
         }
-    });
+    };
     let destructure = &m.destructure;
     let primary = if m.is_async {
         quote!(async move { #fake_return #(#destructure)* #block }.await)
@@ -113,45 +143,57 @@ fn expand(m: Model) -> TokenStream {
     };
 
     // The candidate's copies of the arguments, made before the primary can consume them.
+    let copy_path = &private;
     let mut prep = Vec::new();
     let mut call_args = Vec::new();
     for (i, arg) in m.args.iter().enumerate() {
-        let c = format_ident!("__parallel_run_c{}", i);
-        let name = &arg.name;
         let span = arg.span;
+        // The copy is declared with the macro's span but used with the argument's: a candidate
+        // whose parameter type differs is reported at the argument (the declaration's span
+        // changes nothing the user sees, and at the argument it would make rustc suggest
+        // "consider borrowing here" for a missing `DetachedValue`).
+        let c = format_ident!("__parallel_run_c{}", i);
+        let c_use = format_ident!("__parallel_run_c{}", i, span = span);
+        let name = &arg.name;
+        let private = private_at(span);
         match (&arg.pass, m.mode) {
+            // The copies' paths start with the attribute's span (`copy_path`) and end with the
+            // argument's: rustc then reports the trait's message at the argument. A path wholly
+            // at the argument makes rustc suggest "consider borrowing here" and drop the label.
             (Pass::Value, Mode::Detached) => {
-                prep.push(
-                    quote_spanned!(span=> let #c = #private::DetachedValue::detached_copy(&#name);),
-                );
-                call_args.push(c.to_token_stream());
+                prep.push(quote_spanned!(span=>
+                    let #c = #copy_path::DetachedValue::detached_copy(&#name);));
+                call_args.push(c_use.to_token_stream());
             }
             (Pass::Value, Mode::Inline) => {
-                prep.push(
-                    quote_spanned!(span=> let #c = #private::InlineValue::inline_copy(&#name);),
-                );
-                call_args.push(c.to_token_stream());
+                prep.push(quote_spanned!(span=>
+                    let #c = #copy_path::InlineValue::inline_copy(&#name);));
+                call_args.push(c_use.to_token_stream());
             }
             (Pass::Ref(t), Mode::Detached) => {
-                prep.push(quote_spanned!(span=> let #c = <#t as #private::DetachedRef>::detached_owned(#name);));
+                // `Self` inferred from the argument (not `<T as DetachedRef>`), so that rustc
+                // reports `DetachedRef`'s message rather than std's `ToOwned -> Clone` leaf.
+                prep.push(quote_spanned!(span=>
+                    let #c = #copy_path::DetachedRef::detached_owned(#name);));
                 call_args.push(quote_spanned!(span=>
-                    <<#t as #private::DetachedRef>::Owned as ::core::borrow::Borrow<#t>>::borrow(&#c)));
+                    <<#t as #private::DetachedRef>::Owned as ::core::borrow::Borrow<#t>>::borrow(&#c_use)));
             }
             (Pass::Ref(_), Mode::Inline) => call_args.push(name.clone()),
-            (Pass::RefMut(t), Mode::Inline) => {
+            // `Self` inferred, not named: `&mut impl Trait` works too.
+            (Pass::RefMut, Mode::Inline) => {
                 prep.push(quote_spanned!(span=>
                     #[allow(unused_mut)]
-                    let mut #c = <#t as #private::InlineMutCopy>::inline_copy(&*#name);));
-                call_args.push(quote!(&mut #c));
+                    let mut #c = #copy_path::InlineMutCopy::inline_copy(&*#name);));
+                call_args.push(quote_spanned!(span=> &mut #c_use));
             }
-            (Pass::RefMut(_), Mode::Detached) => unreachable!("rejected by validate"),
+            (Pass::RefMut, Mode::Detached) => unreachable!("rejected by validate"),
         }
     }
 
     // The candidate call carries the `candidate` path's span, so a signature mismatch (argument
     // types, return type, sync vs async) is reported at that path.
     let candidate = &m.candidate;
-    let cand_annot = m.ret.as_ref().map(|t| quote_spanned!(cand_span=> : #t));
+    let cand_annot = quote_spanned!(cand_span=> : #ret);
     let call = quote_spanned!(cand_span=> #candidate(#(#call_args),*));
     let attach = if m.is_async {
         let call = quote_spanned!(cand_span=> #call.await);
@@ -176,21 +218,37 @@ fn expand(m: Model) -> TokenStream {
         }
     };
 
-    let ret_or_infer = m
-        .ret
-        .as_ref()
-        .map_or_else(|| quote!(_), |t| t.to_token_stream());
+    // Each helper checks the comparator against the result type and wraps it in a `Checked`, whose
+    // `Comparator` impl always holds: a comparator that does not fit is reported once, at the
+    // `compare` expression (or at the return type for the default), not again at `finish_*`.
+    // A closure goes through `*closure_comparator`, whose `Fn(&T, &T)` bound types its parameters.
     let compare = match &m.compare {
-        Some(expr) => quote_spanned!(expr.span()=> #private::comparator::<#ret_or_infer, _>(#expr)),
+        Some(expr) => {
+            let span = expr.span();
+            let private = private_at(span);
+            let check = match (expr, m.mode) {
+                (Expr::Closure(_), Mode::Inline) => {
+                    quote_spanned!(span=> closure_comparator::<#ret, _, _>)
+                }
+                (Expr::Closure(_), Mode::Detached) => {
+                    quote_spanned!(span=> detached_closure_comparator::<#ret, _, _>)
+                }
+                (_, Mode::Inline) => quote_spanned!(span=> comparator::<#ret, _>),
+                (_, Mode::Detached) => {
+                    quote_spanned!(span=> detached_comparator::<#ret, _>)
+                }
+            };
+            quote_spanned!(span=> #private::#check(#expr))
+        }
         None => {
-            let span = m.item.sig.output.span();
-            quote_spanned!(span=> #private::default_comparator::<#ret_or_infer>())
+            let private = private_at(ret_span);
+            quote_spanned!(ret_span=> #private::default_comparator::<#ret>())
         }
     };
     let debug = quote!(|__parallel_run_v| (&#private::DebugProbe(__parallel_run_v)).__pr_debug());
     let copy_out = {
-        let span = m.item.sig.output.span();
-        quote_spanned!(span=> #private::DetachedResult::detached_copy(&__parallel_run_out))
+        let private = private_at(ret_span);
+        quote_spanned!(ret_span=> #private::DetachedResult::detached_copy(&__parallel_run_out))
     };
     let finish = match (m.is_async, m.mode) {
         (false, Mode::Inline) => {
@@ -218,8 +276,9 @@ fn expand(m: Model) -> TokenStream {
         Order::Random => quote!(Random),
     };
     quote! {
-        #(#attrs)*
+        #(#outer_attrs)*
         #vis #sig {
+            #(#inner_attrs)*
             static __PARALLEL_RUN_EXPERIMENT: #private::Experiment = #private::Experiment::new(
                 #name,
                 #sample,
@@ -230,6 +289,8 @@ fn expand(m: Model) -> TokenStream {
                 ::core::option::Option::Some(__parallel_run_call) => ::core::option::Option::Some(#attach),
                 ::core::option::Option::None => ::core::option::Option::None,
             };
+            // `unused_braces` would flag a one-line body (`{ x * 2 }`), now a block in a block.
+            #[allow(unused_braces)]
             let __parallel_run_out #ret_annot = #primary;
             if let ::core::option::Option::Some(__parallel_run_pending) = __parallel_run_pending {
                 #[allow(unused_imports)]

@@ -10,6 +10,9 @@ mod expand;
 mod parse;
 mod validate;
 
+#[cfg(test)]
+mod tests;
+
 use proc_macro::TokenStream;
 
 /// Runs a candidate beside this function on sampled calls, compares the results, records the

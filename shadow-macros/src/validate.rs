@@ -14,17 +14,17 @@ pub(crate) enum Pass {
     Value,
     /// `x: &T` (and `&self`): inline passes the same reference; detached passes a borrow of a
     /// `ToOwned` copy of `T`.
-    Ref(Type),
+    Ref(Box<Type>),
     /// `x: &mut T` (and `&mut self`): inline only; the candidate gets `&mut` to a clone of `T`, so
     /// it never mutates what the caller sees.
-    RefMut(Type),
+    RefMut,
 }
 
 pub(crate) struct Arg {
     /// The name the body and the candidate call use (`self` for receivers).
     pub name: TokenStream,
     pub pass: Pass,
-    /// The whole argument, for error spans.
+    /// The argument (its first token), for error spans.
     pub span: Span,
 }
 
@@ -34,8 +34,8 @@ pub(crate) struct Model {
     pub destructure: Vec<TokenStream>,
     pub args: Vec<Arg>,
     pub is_async: bool,
-    /// `None` for `impl Trait` returns, which cannot be named inside the body.
-    pub ret: Option<Type>,
+    /// The declared return type (`()` when there is none; `impl Trait` is rejected).
+    pub ret: Type,
     pub candidate: Path,
     pub compare: Option<Expr>,
     pub name: TokenStream,
@@ -125,18 +125,35 @@ pub(crate) fn validate(args: Args, mut item: ItemFn) -> syn::Result<Model> {
                         ),
                     ));
                 }
-                Pass::RefMut((*r.elem).clone())
+                Pass::RefMut
             }
-            Type::Reference(r) => Pass::Ref((*r.elem).clone()),
+            Type::Reference(r) => {
+                if mode == Mode::Detached && contains_impl_trait(&r.elem) {
+                    return Err(syn::Error::new(
+                        r.elem.span(),
+                        format!(
+                            "`{}` is a reference to an `impl Trait` type, which the detached candidate's copy cannot name; use a generic parameter (`fn f<T: Trait>(x: &T)`) or `mode = inline`",
+                            name
+                        ),
+                    ));
+                }
+                Pass::Ref(Box::new(unparen(&r.elem)))
+            }
             _ => Pass::Value,
         };
         model_args.push(Arg { name, pass, span });
     }
 
     let ret = match &item.sig.output {
-        ReturnType::Default => Some(syn::parse_quote!(())),
-        ReturnType::Type(_, ty) if contains_impl_trait(ty) => None,
-        ReturnType::Type(_, ty) => Some((**ty).clone()),
+        ReturnType::Default => syn::parse_quote!(()),
+        ReturnType::Type(_, ty) if contains_impl_trait(ty) => {
+            return Err(syn::Error::new(
+                ty.span(),
+                "`#[parallel_run]` cannot compare `impl Trait` results: the primary's and the candidate's \
+                 opaque types are different types; return a concrete type (or a `Box<dyn Trait>` with a comparator)",
+            ))
+        }
+        ReturnType::Type(_, ty) => (**ty).clone(),
     };
     let ident: &Ident = &item.sig.ident;
     let name = match &args.name {
@@ -163,6 +180,15 @@ pub(crate) fn validate(args: Args, mut item: ItemFn) -> syn::Result<Model> {
             .unwrap_or_else(|| syn::parse_quote!(::parallel_run)),
         item,
     })
+}
+
+/// The type without redundant parentheses (`&(dyn A + B)` -> `dyn A + B`), so that naming it
+/// elsewhere (`<T as Trait>`) does not trigger `unused_parens` on the user's tokens.
+fn unparen(ty: &Type) -> Type {
+    match ty {
+        Type::Paren(p) => unparen(&p.elem),
+        other => other.clone(),
+    }
 }
 
 /// `impl Trait` anywhere in the type (`impl Display`, `Box<impl Fn()>`, `(impl A, u8)`).

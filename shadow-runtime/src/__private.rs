@@ -1,7 +1,7 @@
 //! Items the `#[parallel_run]` expansion names by absolute path. Not public API: no stability
 //! promise, may change in any release.
 
-pub use crate::compare::{Comparator, DefaultComparator};
+pub use crate::compare::{Comparator, DefaultComparator, Verdict};
 pub use crate::config::{Mode, Order};
 pub use crate::exec::Pending;
 pub use crate::experiment::{Experiment, ShadowCall};
@@ -30,11 +30,72 @@ impl<T: ?Sized> ViaNoDebug for &DebugProbe<'_, T> {
     }
 }
 
-/// Checks that the comparator fits the result type, with the error at the `compare` expression.
-#[inline(always)]
-pub fn comparator<T: ?Sized, C: Comparator<T>>(c: C) -> C {
-    c
+/// A comparator that has been checked against the result type `T` by one of the functions below.
+/// Its [`Comparator`] impl holds for every `C`, so once the check at the `compare` expression (or
+/// at the return type, for the default) has failed, the rest of the expansion adds no second error.
+pub struct Checked<T: ?Sized, C> {
+    comparator: C,
+    compare: fn(&C, &T, &T) -> Verdict,
 }
+
+impl<T: ?Sized, C> Comparator<T> for Checked<T, C> {
+    #[inline]
+    fn compare(&self, primary: &T, candidate: &T) -> Verdict {
+        (self.compare)(&self.comparator, primary, candidate)
+    }
+}
+
+#[inline(always)]
+fn checked<T: ?Sized, C: Comparator<T>>(comparator: C) -> Checked<T, C> {
+    Checked {
+        comparator,
+        compare: |c, p, k| c.compare(p, k),
+    }
+}
+
+/// Checks that the comparator fits the result type, with the error at the `compare` expression
+/// (inline mode).
+#[inline(always)]
+pub fn comparator<T: ?Sized, C: Comparator<T>>(c: C) -> Checked<T, C> {
+    checked(c)
+}
+
+/// [`comparator`] for detached mode, where the comparator also travels to another thread.
+#[inline(always)]
+pub fn detached_comparator<T: ?Sized, C: Comparator<T> + Send + 'static>(c: C) -> Checked<T, C> {
+    checked(c)
+}
+
+/// [`comparator`] for a closure written in the attribute: the `Fn(&T, &T)` bound gives the
+/// closure its parameter types, so `compare = |a, b| a.id == b.id` needs no annotations.
+#[inline(always)]
+pub fn closure_comparator<T: ?Sized, F, V>(f: F) -> Checked<T, F>
+where
+    F: Fn(&T, &T) -> V,
+    V: IntoVerdict,
+{
+    checked(f)
+}
+
+/// [`closure_comparator`] for detached mode.
+#[inline(always)]
+pub fn detached_closure_comparator<T: ?Sized, F, V>(f: F) -> Checked<T, F>
+where
+    F: Fn(&T, &T) -> V + Send + 'static,
+    V: IntoVerdict,
+{
+    checked(f)
+}
+
+/// What a comparator closure may return.
+#[diagnostic::on_unimplemented(
+    message = "a comparator closure must return `bool` or `Verdict`, not `{Self}`",
+    label = "this closure returns `{Self}`",
+    note = "return `true` for a match, or a `parallel_run::Verdict` (`Verdict::Match`, `Verdict::acceptable(..)`, `Verdict::mismatch(..)`)"
+)]
+pub trait IntoVerdict: Into<Verdict> {}
+#[diagnostic::do_not_recommend]
+impl<V: Into<Verdict>> IntoVerdict for V {}
 
 /// An owned, sendable copy of a by-value argument for a detached candidate.
 #[diagnostic::on_unimplemented(
@@ -45,6 +106,10 @@ pub fn comparator<T: ?Sized, C: Comparator<T>>(c: C) -> C {
 pub trait DetachedValue: Sized {
     fn detached_copy(&self) -> Self;
 }
+// `do_not_recommend` on the argument traits' impls: rustc then reports the trait's own message at
+// the argument, instead of suggesting to borrow it ("consider borrowing here", which cannot help)
+// or naming a leaf bound of std's (`ToOwned` -> `Clone`).
+#[diagnostic::do_not_recommend]
 impl<T: Clone + Send + 'static> DetachedValue for T {
     #[inline]
     fn detached_copy(&self) -> Self {
@@ -63,6 +128,7 @@ pub trait DetachedRef {
     type Owned: core::borrow::Borrow<Self> + Send + 'static;
     fn detached_owned(&self) -> Self::Owned;
 }
+#[diagnostic::do_not_recommend]
 impl<T: ToOwned + ?Sized> DetachedRef for T
 where
     T::Owned: Send + 'static,
@@ -116,6 +182,7 @@ impl<T: Clone> InlineMutCopy for T {
 pub trait InlineValue: Sized {
     fn inline_copy(&self) -> Self;
 }
+#[diagnostic::do_not_recommend]
 impl<T: Clone> InlineValue for T {
     #[inline]
     fn inline_copy(&self) -> Self {
@@ -129,11 +196,12 @@ impl<T: Clone> InlineValue for T {
     label = "the result type must be `PartialEq` to be compared without `compare = ...`",
     note = "derive `PartialEq` for the result type, or give a comparator: `#[parallel_run(candidate = ..., compare = MyComparator)]`"
 )]
-pub trait DefaultComparable {}
+pub trait DefaultComparable: PartialEq {}
 impl<T: PartialEq + ?Sized> DefaultComparable for T {}
 
-/// The default comparator, checked against the result type at the function's return type.
+/// The default comparator, checked against the result type at the function's return type. The
+/// [`Checked`] return type keeps a missing `PartialEq` to this one error.
 #[inline(always)]
-pub fn default_comparator<T: DefaultComparable + ?Sized>() -> DefaultComparator {
-    DefaultComparator
+pub fn default_comparator<T: DefaultComparable + ?Sized>() -> Checked<T, DefaultComparator> {
+    checked(DefaultComparator)
 }
