@@ -157,8 +157,11 @@ impl Experiment {
     /// #     "docs::never", 0.0, shadow_runtime::Mode::Inline, shadow_runtime::Order::PrimaryFirst);
     /// assert!(EXP.decide().is_none()); // rate 0: never shadowed
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn decide(&'static self) -> Option<ShadowCall> {
+        // Inlined into every annotated function, so kept small: the first call (`init`), the
+        // shadowed path (`begin`) and the counters' fallbacks are out of line, and none of them
+        // returns the `Option`, so a skipped call builds `None` in registers.
         let st = self.state();
         let t = st.threshold.load(Relaxed);
         if t == 0 || !config::global_enabled() {
@@ -168,25 +171,26 @@ impl Experiment {
         if t != u64::MAX && !st.skips.sample(t) {
             return None;
         }
-        Some(self.begin(st))
-    }
-
-    #[cold]
-    fn begin(&'static self, st: &'static State) -> ShadowCall {
-        crate::isolation::install_hook();
-        st.shadowed.fetch_add(1, Relaxed);
-        st.in_flight.fetch_add(1, Relaxed);
-        crate::snapshot::in_flight_add();
-        ShadowCall {
+        let candidate_first = self.begin(st);
+        Some(ShadowCall {
             ticket: Ticket {
                 exp: self,
                 phase: Phase::Primary,
                 done: false,
             },
-            candidate_first: self.mode == Mode::Inline
-                && self.order == Order::Random
-                && sampling::coin(),
-        }
+            candidate_first,
+        })
+    }
+
+    /// Starts the accounting of a shadowed call; returns whether its candidate runs first.
+    #[cold]
+    #[inline(never)]
+    fn begin(&'static self, st: &'static State) -> bool {
+        crate::isolation::install_hook();
+        st.shadowed.fetch_add(1, Relaxed);
+        st.in_flight.fetch_add(1, Relaxed);
+        crate::snapshot::in_flight_add();
+        self.mode == Mode::Inline && self.order == Order::Random && sampling::coin()
     }
 
     /// Records the outcome of a shadowed call (exactly once per [`Ticket`]).

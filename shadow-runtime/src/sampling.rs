@@ -119,7 +119,7 @@ impl SkipCounters {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn count(&self, which: Skip) {
         if self.base != usize::MAX
             && LOCAL
@@ -128,38 +128,49 @@ impl SkipCounters {
         {
             return;
         }
+        self.count_shared(which);
+    }
+
+    /// No per-thread slot for this experiment, or the thread's locals are gone (thread exit).
+    #[cold]
+    #[inline(never)]
+    fn count_shared(&self, which: Skip) {
         self.shared[which as usize].fetch_add(1, Relaxed);
     }
 
     /// One sampling draw: `true` when the call is in (`draw < threshold`), otherwise counts it
     /// as sampled out. `threshold` is `rate * 2^64`; callers handle rates of 0 and 1 before.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn sample(&self, threshold: u64) -> bool {
         let base = self.base;
-        match LOCAL.try_with(|l| {
-            let inside = l.next() < threshold;
-            if !inside && base != usize::MAX {
-                l.bump(base + Skip::SampledOut as usize);
-                return (false, true);
-            }
-            (inside, false)
-        }) {
-            Ok((true, _)) => true,
-            Ok((false, true)) => false,
-            // Sampled out without a slot, or the thread's locals are gone (thread exit): decide
-            // with a fresh draw from the global sequence and count on the shared counter.
-            Ok((false, false)) => {
-                self.shared[Skip::SampledOut as usize].fetch_add(1, Relaxed);
-                false
-            }
-            Err(_) => {
-                let inside = splitmix(SEED.fetch_add(0x9e37_79b9_7f4a_7c15, Relaxed)) < threshold;
+        if base != usize::MAX {
+            if let Ok(inside) = LOCAL.try_with(|l| {
+                let inside = l.next() < threshold;
                 if !inside {
-                    self.shared[Skip::SampledOut as usize].fetch_add(1, Relaxed);
+                    l.bump(base + Skip::SampledOut as usize);
                 }
                 inside
+            }) {
+                return inside;
             }
         }
+        self.sample_shared(threshold)
+    }
+
+    /// Sampling without a per-thread slot, or after the thread's locals are gone (thread exit):
+    /// draw from the thread's source if it is still there, otherwise from the global sequence,
+    /// and count a sampled-out call on the shared counter.
+    #[cold]
+    #[inline(never)]
+    fn sample_shared(&self, threshold: u64) -> bool {
+        let draw = LOCAL
+            .try_with(|l| l.next())
+            .unwrap_or_else(|_| splitmix(SEED.fetch_add(0x9e37_79b9_7f4a_7c15, Relaxed)));
+        let inside = draw < threshold;
+        if !inside {
+            self.shared[Skip::SampledOut as usize].fetch_add(1, Relaxed);
+        }
+        inside
     }
 
     /// The total of one counter over all threads, live and exited.

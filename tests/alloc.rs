@@ -1,0 +1,162 @@
+//! Skipped calls never allocate: after an experiment's first call (which registers it and, once
+//! per thread, creates that thread's counter block), a call with the kill switch off and a
+//! sampled-out call allocate nothing, not even the copies of the arguments a detached candidate
+//! would need.
+//!
+//! A counting global allocator counts the allocations of the current thread only, so the test
+//! harness's other threads and the library's worker pool cannot disturb the counts. The binary
+//! holds a single `#[test]` because the kill switch is process-wide.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::time::Duration;
+
+use parallel_run::{parallel_run, Outcome};
+
+thread_local! {
+    // `const` initialisation and no destructor: reading it never allocates (no lazy init, no
+    // destructor registration), so the allocator may use it.
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+struct CountingAllocator;
+
+fn count_one() {
+    // Fails only while the thread is being torn down; those allocations are not ours to count.
+    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+}
+
+fn allocations_here() -> u64 {
+    ALLOCATIONS.with(Cell::get)
+}
+
+// SAFETY: every method forwards its arguments unchanged to `System`, which upholds the
+// `GlobalAlloc` contract, and returns `System`'s result unchanged. The only addition is bumping a
+// const-initialised thread-local `Cell<u64>`, which neither allocates nor touches the memory being
+// (de)allocated, so it cannot recurse into the allocator or break its invariants.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count_one();
+        // SAFETY: the caller's guarantees for `layout` are passed on to `System` unchanged.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count_one();
+        // SAFETY: as in `alloc`.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count_one();
+        // SAFETY: `ptr` was allocated by `System` (every allocation goes through it) with
+        // `layout`, as the caller guarantees; the rest is passed on unchanged.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` was allocated by `System` with `layout`, as the caller guarantees.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAllocator = CountingAllocator;
+
+// Detached mode (the default) with borrowed arguments: a shadowed call copies the slice into a
+// `Vec` and the string into a `String` for the candidate. A skipped call must not.
+#[parallel_run(candidate = total_v2, name = "alloc::kill_switch")]
+fn total(prices: &[u64], currency: &str) -> u64 {
+    let _ = currency;
+    prices.iter().sum()
+}
+
+fn total_v2(prices: &[u64], currency: &str) -> u64 {
+    let _ = currency;
+    let mut sum = 0;
+    for p in prices {
+        sum += p;
+    }
+    sum
+}
+
+// The smallest rate the attribute takes that is not 0 (rate 0 counts calls as `Disabled`, not
+// `SampledOut`): a threshold of 18 out of 2^64, so in practice every call is sampled out.
+#[parallel_run(
+    candidate = words_v2,
+    sample = 0.000000000000000001,
+    name = "alloc::sampled_out"
+)]
+fn words(text: &str, extra: Vec<u8>) -> usize {
+    text.split_whitespace().count() + extra.len()
+}
+
+fn words_v2(text: &str, extra: Vec<u8>) -> usize {
+    text.split(' ').filter(|w| !w.is_empty()).count() + extra.len()
+}
+
+const N: u64 = 10_000;
+
+#[test]
+fn skipped_calls_do_not_allocate() {
+    let prices = [1u64, 2, 3, 4];
+
+    // The allocator counts what this thread allocates.
+    let before = allocations_here();
+    drop(std::hint::black_box(vec![1u8]));
+    assert_eq!(
+        allocations_here() - before,
+        1,
+        "the counting allocator counts"
+    );
+
+    // --- Kill switch off. ------------------------------------------------------------------
+    parallel_run::set_global_enabled(false);
+    // Warm-up: the experiment's first call registers it; the thread's first call of any
+    // experiment creates its counter block.
+    assert_eq!(total(&prices, "EUR"), 10);
+
+    let before = allocations_here();
+    let mut sum = 0u64;
+    for i in 0..N {
+        sum += total(&prices[..(i % 5) as usize], "EUR");
+    }
+    let allocated = allocations_here() - before;
+    parallel_run::set_global_enabled(true);
+
+    assert_eq!(allocated, 0, "{N} calls with the kill switch off allocated");
+    // Prefixes of length 0..=4 of [1, 2, 3, 4] sum to 0, 1, 3, 6, 10: 20 per 5 calls.
+    assert_eq!(sum, N / 5 * 20);
+    let s = parallel_run::snapshot::experiment("alloc::kill_switch").unwrap();
+    assert_eq!(s.counts.get(Outcome::Disabled), N + 1);
+    assert_eq!(s.shadowed, 0);
+
+    // --- Sampled out. ----------------------------------------------------------------------
+    assert_eq!(words("warm up", Vec::new()), 2);
+
+    let text = "one two  three";
+    let before = allocations_here();
+    let mut sum = 0usize;
+    for _ in 0..N {
+        // An empty `Vec` does not allocate; the attribute's copy for the candidate would only
+        // clone it, so pass it by value to exercise the by-value argument path too.
+        sum += words(text, Vec::new());
+    }
+    let allocated = allocations_here() - before;
+
+    assert_eq!(allocated, 0, "{N} sampled-out calls allocated");
+    assert_eq!(sum, 3 * N as usize);
+    let s = parallel_run::snapshot::experiment("alloc::sampled_out").unwrap();
+    assert_eq!(s.counts.get(Outcome::SampledOut), N + 1);
+    assert_eq!(s.shadowed, 0);
+
+    // --- Control: a shadowed detached call does allocate (the argument copies, the job). ----
+    let before = allocations_here();
+    assert_eq!(total(&prices, "EUR"), 10);
+    let allocated = allocations_here() - before;
+    assert!(allocated > 0, "a shadowed call was expected to allocate");
+    assert!(parallel_run::wait_idle(Duration::from_secs(10)));
+    let s = parallel_run::snapshot::experiment("alloc::kill_switch").unwrap();
+    assert_eq!(s.counts.get(Outcome::Match), 1);
+    assert_eq!(s.lost(), 0);
+}
