@@ -57,8 +57,9 @@ impl ShadowCall {
         let mut p = Pending::new(self.ticket, candidate);
         if self.candidate_first {
             let f = p.candidate.take().expect("attached above");
-            p.early = Some(run_sync(f));
-            p.primary_start = Instant::now();
+            let (result, took, end) = run_sync(p.primary_start, f);
+            p.early = Some((result, took));
+            p.primary_start = end;
         }
         p
     }
@@ -83,8 +84,9 @@ impl ShadowCall {
         let mut p = Pending::new(self.ticket, candidate);
         if first {
             let f = p.candidate.take().expect("attached above");
-            p.early = Some(run_async(f).await);
-            p.primary_start = Instant::now();
+            let (result, took, end) = run_async(p.primary_start, f).await;
+            p.early = Some((result, took));
+            p.primary_start = end;
         }
         p
     }
@@ -100,9 +102,12 @@ impl<F, T> Pending<F, T> {
         }
     }
 
-    fn primary_done(&mut self) -> Duration {
+    /// The primary's wall time, and the instant it ended (reused as the candidate's start by
+    /// inline mode: every clock read costs ~25 ns on a VM).
+    fn primary_done(&mut self) -> (Duration, Instant) {
         self.ticket.phase = Phase::Candidate;
-        self.primary_start.elapsed()
+        let end = Instant::now();
+        (end - self.primary_start, end)
     }
 
     fn take_ticket(&mut self) -> Ticket {
@@ -144,10 +149,13 @@ where
         C: Comparator<T> + ?Sized,
         D: Fn(&T) -> Option<String>,
     {
-        let primary_time = self.primary_done();
+        let (primary_time, end) = self.primary_done();
         let (result, candidate_time) = match (self.early.take(), self.candidate.take()) {
             (Some(early), _) => early,
-            (None, Some(f)) => run_sync(f),
+            (None, Some(f)) => {
+                let (result, took, _) = run_sync(end, f);
+                (result, took)
+            }
             (None, None) => unreachable!("a candidate is attached or has run"),
         };
         judge(
@@ -185,7 +193,7 @@ where
         C: Comparator<T> + Send + 'static,
         D: Fn(&T) -> Option<String> + Send + 'static,
     {
-        let primary_time = self.primary_done();
+        let (primary_time, _) = self.primary_done();
         if self.shed_if_full() {
             return;
         }
@@ -199,7 +207,7 @@ where
                 ticket.resolve(Outcome::Shed, None);
                 return;
             }
-            let (result, candidate_time) = run_sync(f);
+            let (result, candidate_time, _) = run_sync(Instant::now(), f);
             judge(
                 ticket,
                 &primary,
@@ -238,10 +246,13 @@ where
         C: Comparator<T> + ?Sized,
         D: Fn(&T) -> Option<String>,
     {
-        let primary_time = self.primary_done();
+        let (primary_time, end) = self.primary_done();
         let (result, candidate_time) = match (self.early.take(), self.candidate.take()) {
             (Some(early), _) => early,
-            (None, Some(f)) => run_async(f).await,
+            (None, Some(f)) => {
+                let (result, took, _) = run_async(end, f).await;
+                (result, took)
+            }
             (None, None) => unreachable!("a candidate is attached or has run"),
         };
         judge(
@@ -282,7 +293,7 @@ where
         C: Comparator<T> + Send + 'static,
         D: Fn(&T) -> Option<String> + Send + 'static,
     {
-        let primary_time = self.primary_done();
+        let (primary_time, _) = self.primary_done();
         let f = self
             .candidate
             .take()
@@ -294,7 +305,7 @@ where
                 }
                 let ticket = self.take_ticket();
                 handle.spawn(async move {
-                    let (result, candidate_time) = run_async(f).await;
+                    let (result, candidate_time, _) = run_async(Instant::now(), f).await;
                     judge(
                         ticket,
                         &primary,
@@ -316,7 +327,7 @@ where
                          running this experiment's candidate inline (warned once)"
                     );
                 }
-                let (result, candidate_time) = run_async(f).await;
+                let (result, candidate_time, _) = run_async(Instant::now(), f).await;
                 judge(
                     self.take_ticket(),
                     &primary,
@@ -331,25 +342,39 @@ where
     }
 }
 
-fn run_sync<T>(f: impl FnOnce() -> T) -> (Result<T, PanicPayload>, Duration) {
-    let start = Instant::now();
+/// Runs a sync candidate that started at `start`; returns its result, its wall time and the
+/// instant it ended.
+fn run_sync<T>(
+    start: Instant,
+    f: impl FnOnce() -> T,
+) -> (Result<T, PanicPayload>, Duration, Instant) {
     let r = catch_unwind(AssertUnwindSafe(|| quietly(f)));
-    (r, start.elapsed())
+    let end = Instant::now();
+    (r, end - start, end)
 }
 
-async fn run_async<F: Future>(f: F) -> (Result<F::Output, PanicPayload>, Duration) {
-    let start = Instant::now();
-    let r = CatchUnwind(Box::pin(f)).await;
-    (r, start.elapsed())
+/// The async twin of [`run_sync`].
+async fn run_async<F: Future>(
+    start: Instant,
+    f: F,
+) -> (Result<F::Output, PanicPayload>, Duration, Instant) {
+    let r = CatchUnwind { inner: f }.await;
+    let end = Instant::now();
+    (r, end - start, end)
 }
 
-/// Catches a panic raised while polling the inner future.
-struct CatchUnwind<F>(Pin<Box<F>>);
+pin_project_lite::pin_project! {
+    /// Catches a panic raised while polling the inner future.
+    struct CatchUnwind<F> {
+        #[pin]
+        inner: F,
+    }
+}
 
 impl<F: Future> Future for CatchUnwind<F> {
     type Output = Result<F::Output, PanicPayload>;
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let inner = self.0.as_mut();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = self.project().inner;
         match catch_unwind(AssertUnwindSafe(move || quietly(|| inner.poll(cx)))) {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),

@@ -52,6 +52,7 @@ pub(crate) struct State {
     pub(crate) in_flight: AtomicU64,
     pub(crate) retained: Mutex<Vec<Discrepancy>>,
     pub(crate) warned_no_runtime: AtomicBool,
+    pub(crate) keys: crate::observe::Keys,
 }
 
 static REGISTRY: Mutex<Vec<&'static Experiment>> = Mutex::new(Vec::new());
@@ -126,6 +127,7 @@ impl Experiment {
                 in_flight: AtomicU64::new(0),
                 retained: Mutex::new(Vec::new()),
                 warned_no_runtime: AtomicBool::new(false),
+                keys: crate::observe::Keys::new(self.name),
             };
             st.apply(setting);
             st

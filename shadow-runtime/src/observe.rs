@@ -13,6 +13,8 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Once;
 use std::time::Duration;
 
+use metrics::{Key, Label, Level, Metadata};
+
 use crate::experiment::Experiment;
 use crate::outcome::{Discrepancy, Outcome};
 use crate::sampling::Skip;
@@ -25,9 +27,43 @@ pub(crate) const CANDIDATE_SECONDS: &str = "parallel_run_candidate_duration_seco
 /// How often the skip totals are published.
 pub(crate) const PUBLISH_EVERY: Duration = Duration::from_secs(1);
 
+/// The metric keys of one experiment, built once at its first call so that emitting never
+/// allocates (the `counter!` macro builds a label vector per call when a label is not a literal).
+pub(crate) struct Keys {
+    outcomes: [Key; Outcome::ALL.len()],
+    primary: Key,
+    candidate: Key,
+}
+
+impl Keys {
+    pub(crate) fn new(name: &'static str) -> Self {
+        let exp = Label::from_static_parts("experiment", name);
+        Keys {
+            outcomes: Outcome::ALL.map(|o| {
+                Key::from_parts(
+                    OUTCOMES,
+                    vec![exp.clone(), Label::from_static_parts("outcome", o.as_str())],
+                )
+            }),
+            primary: Key::from_parts(PRIMARY_SECONDS, vec![exp.clone()]),
+            candidate: Key::from_parts(CANDIDATE_SECONDS, vec![exp]),
+        }
+    }
+}
+
+static META: Metadata<'static> = Metadata::new(TARGET, Level::INFO, Some(module_path!()));
+
+fn counter(key: &Key) -> metrics::Counter {
+    metrics::with_recorder(|r| r.register_counter(key, &META))
+}
+
+fn histogram(key: &Key) -> metrics::Histogram {
+    metrics::with_recorder(|r| r.register_histogram(key, &META))
+}
+
 pub(crate) fn outcome(exp: &'static Experiment, outcome: Outcome, d: Option<&Discrepancy>) {
     let name = exp.name();
-    metrics::counter!(OUTCOMES, "experiment" => name, "outcome" => outcome.as_str()).increment(1);
+    counter(&exp.state().keys.outcomes[outcome.index()]).increment(1);
     if let Some(d) = d {
         match outcome {
             Outcome::Mismatch => tracing::warn!(
@@ -55,10 +91,10 @@ pub(crate) fn acceptable(exp: &'static Experiment, reason: &str) {
 }
 
 pub(crate) fn durations(exp: &'static Experiment, primary: Duration, candidate: Option<Duration>) {
-    let name = exp.name();
-    metrics::histogram!(PRIMARY_SECONDS, "experiment" => name).record(primary.as_secs_f64());
+    let keys = &exp.state().keys;
+    histogram(&keys.primary).record(primary.as_secs_f64());
     if let Some(c) = candidate {
-        metrics::histogram!(CANDIDATE_SECONDS, "experiment" => name).record(c.as_secs_f64());
+        histogram(&keys.candidate).record(c.as_secs_f64());
     }
 }
 
@@ -85,12 +121,11 @@ pub(crate) fn start_publisher() {
 /// Sets the `disabled` and `sampled_out` outcome counters of `exp` to their current totals.
 pub(crate) fn publish_skips(exp: &'static Experiment) {
     let st = exp.state();
-    let name = exp.name();
     for (which, outcome) in [
         (Skip::Disabled, Outcome::Disabled),
         (Skip::SampledOut, Outcome::SampledOut),
     ] {
-        metrics::counter!(OUTCOMES, "experiment" => name, "outcome" => outcome.as_str())
+        counter(&st.keys.outcomes[outcome.index()])
             .absolute(st.skips.read(which) + st.counts[outcome.index()].load(Relaxed));
     }
 }

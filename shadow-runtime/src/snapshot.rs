@@ -1,7 +1,7 @@
 //! The in-process snapshot API: per experiment, the count of every [`Outcome`], the match rate,
 //! and the first retained discrepancies. Tests, examples and health endpoints read it.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -205,19 +205,37 @@ pub fn publish_metrics() {
 }
 
 static IN_FLIGHT: AtomicU64 = AtomicU64::new(0);
+static WAITERS: AtomicUsize = AtomicUsize::new(0);
 static IDLE_LOCK: Mutex<()> = Mutex::new(());
 static IDLE: Condvar = Condvar::new();
 static IDLE_ASYNC: tokio::sync::Notify = tokio::sync::Notify::const_new();
 
 pub(crate) fn in_flight_add() {
-    IN_FLIGHT.fetch_add(1, Relaxed);
+    IN_FLIGHT.fetch_add(1, SeqCst);
 }
 
 pub(crate) fn in_flight_sub() {
-    if IN_FLIGHT.fetch_sub(1, Relaxed) == 1 {
+    // Wake waiters only when there are some: a condvar notification is a system call, and this
+    // runs after every shadowed call. SeqCst on both counters: either the waiter sees 0 in flight,
+    // or this sees the waiter.
+    if IN_FLIGHT.fetch_sub(1, SeqCst) == 1 && WAITERS.load(SeqCst) > 0 {
         let _g = IDLE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         IDLE.notify_all();
         IDLE_ASYNC.notify_waiters();
+    }
+}
+
+/// Counts a waiter of [`wait_idle`] or [`idle`] while it lives.
+struct Waiter;
+impl Waiter {
+    fn new() -> Self {
+        WAITERS.fetch_add(1, SeqCst);
+        Waiter
+    }
+}
+impl Drop for Waiter {
+    fn drop(&mut self) {
+        WAITERS.fetch_sub(1, SeqCst);
     }
 }
 
@@ -230,9 +248,10 @@ pub(crate) fn in_flight_sub() {
 /// ```
 pub fn wait_idle(timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
+    let _waiter = Waiter::new();
     let mut g = IDLE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     loop {
-        if IN_FLIGHT.load(Relaxed) == 0 {
+        if IN_FLIGHT.load(SeqCst) == 0 {
             return true;
         }
         let left = deadline.saturating_duration_since(Instant::now());
@@ -255,11 +274,12 @@ pub fn wait_idle(timeout: Duration) -> bool {
 /// # });
 /// ```
 pub async fn idle() {
+    let _waiter = Waiter::new();
     loop {
         let notified = IDLE_ASYNC.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        if IN_FLIGHT.load(Relaxed) == 0 {
+        if IN_FLIGHT.load(SeqCst) == 0 {
             return;
         }
         notified.await;
