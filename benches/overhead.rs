@@ -9,6 +9,7 @@
 //! | `plain` | the work function, no attribute | - |
 //! | `kill_switch_off` | annotated (detached, sample 1.0), `set_global_enabled(false)` | `plain` |
 //! | `sampled_out` | annotated, `sample = 0.000001` | `plain` |
+//! | `plain_chained`, `kill_switch_off_chained`, `sampled_out_chained` | the same three, each call on the previous call's result (latency rather than throughput) | `plain_chained` |
 //! | `both_back_to_back` | the work function, then its copy (the candidate), by hand | - |
 //! | `inline_shadow` | annotated, `mode = inline`, sample 1.0, `PartialEq` comparator | `both_back_to_back` |
 //! | `plain_async` | the work function as an `async fn`, awaited in a tokio runtime | - |
@@ -132,6 +133,21 @@ fn sync_loop(f: impl Fn(u64) -> u64, n: u64) -> Duration {
     start.elapsed()
 }
 
+/// `n` calls of `f`, each on the previous one's result: the latency of one call, as a call site
+/// that uses the result sees it (the loop above measures throughput, where independent calls
+/// overlap and any loop-carried dependency inside the function, such as incrementing one counter,
+/// becomes the bottleneck).
+#[inline(always)]
+fn chain_loop(f: impl Fn(u64) -> u64, n: u64) -> Duration {
+    let start = Instant::now();
+    let mut x = black_box(n);
+    for _ in 0..n {
+        x = f(x);
+    }
+    black_box(x);
+    start.elapsed()
+}
+
 /// `n` awaited calls inside `rt.block_on`: the bench thread is the caller, the runtime's two
 /// workers run the spawned candidates.
 fn async_loop(rt: &tokio::runtime::Runtime, detached: bool, n: u64) -> Duration {
@@ -169,6 +185,24 @@ fn rows(
             Some("plain"),
             Some(1.0),
             Box::new(|n| sync_loop(annotated_sampled, n)),
+        ),
+        (
+            "plain_chained",
+            None,
+            None,
+            Box::new(|n| chain_loop(plain, n)),
+        ),
+        (
+            "kill_switch_off_chained",
+            Some("plain_chained"),
+            Some(1.0),
+            Box::new(|n| with_kill_switch_off(|| chain_loop(annotated_default, n))),
+        ),
+        (
+            "sampled_out_chained",
+            Some("plain_chained"),
+            Some(1.0),
+            Box::new(|n| chain_loop(annotated_sampled, n)),
         ),
         (
             "both_back_to_back",

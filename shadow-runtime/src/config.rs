@@ -153,6 +153,8 @@ fn init_kill_switch() -> bool {
 /// ```
 pub fn set_global_enabled(on: bool) {
     KILL_SWITCH.store(if on { 1 } else { 2 }, Ordering::Relaxed);
+    // Each experiment's gate folds the switch in, so that a call reads one word.
+    crate::experiment::refresh_all_gates();
 }
 
 fn parse_switch(s: &str) -> Option<bool> {

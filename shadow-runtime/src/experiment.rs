@@ -1,12 +1,12 @@
 //! One [`Experiment`] per annotated function: its static definition, its lazily created state,
 //! and the per-call decision.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{Mutex, OnceLock};
 
 use crate::config::{self, Mode, Order};
 use crate::outcome::{Discrepancy, Outcome};
-use crate::sampling::{self, Skip, SkipCounters};
+use crate::sampling::{self, Skip};
 
 /// An experiment: one annotated function. The attribute declares it as a `static` inside the
 /// function, so every call of that function shares it; its state (counters, configuration from the
@@ -38,15 +38,24 @@ pub struct Experiment {
     default_sample: f64,
     mode: Mode,
     order: Order,
+    /// The one word a call reads: the effective sampling threshold (`rate * 2^64`), 0 when
+    /// shadowing is off for any reason (kill switch, setting, rate 0), `u64::MAX` for every call,
+    /// [`UNINIT`] before the first call.
+    gate: AtomicU64,
+    /// Base of this experiment's per-thread skip counters ([`sampling::NO_SLOTS`] until set).
+    slots: AtomicUsize,
     state: OnceLock<State>,
 }
 
+/// The gate before the experiment's first call ([`sampling::threshold`] never yields 1).
+const UNINIT: u64 = 1;
+
 pub(crate) struct State {
-    /// `rate * 2^64`; 0 when the experiment is off.
-    pub(crate) threshold: AtomicU64,
+    /// The configured rate and switch (the gate also folds in the kill switch).
     pub(crate) sample_bits: AtomicU64,
     pub(crate) enabled: AtomicBool,
-    pub(crate) skips: SkipCounters,
+    /// Skipped calls counted here when the per-thread slots are unavailable.
+    pub(crate) skips_shared: [AtomicU64; 2],
     pub(crate) counts: [AtomicU64; Outcome::ALL.len()],
     pub(crate) shadowed: AtomicU64,
     pub(crate) in_flight: AtomicU64,
@@ -76,6 +85,8 @@ impl Experiment {
             default_sample: sample,
             mode,
             order,
+            gate: AtomicU64::new(UNINIT),
+            slots: AtomicUsize::new(sampling::NO_SLOTS),
             state: OnceLock::new(),
         }
     }
@@ -117,11 +128,11 @@ impl Experiment {
         let st = self.state.get_or_init(|| {
             fresh = true;
             let setting = config::experiment_setting(self.name, self.default_sample);
+            self.slots.store(sampling::alloc_slots(), Relaxed);
             let st = State {
-                threshold: AtomicU64::new(0),
-                sample_bits: AtomicU64::new(0),
-                enabled: AtomicBool::new(false),
-                skips: SkipCounters::new(),
+                sample_bits: AtomicU64::new(setting.sample.to_bits()),
+                enabled: AtomicBool::new(setting.enabled),
+                skips_shared: [AtomicU64::new(0), AtomicU64::new(0)],
                 counts: [const { AtomicU64::new(0) }; Outcome::ALL.len()],
                 shadowed: AtomicU64::new(0),
                 in_flight: AtomicU64::new(0),
@@ -129,7 +140,6 @@ impl Experiment {
                 warned_no_runtime: AtomicBool::new(false),
                 keys: crate::observe::Keys::new(self.name),
             };
-            st.apply(setting);
             st
         });
         if fresh {
@@ -144,6 +154,9 @@ impl Experiment {
                 );
             }
             reg.push(self);
+            // Under the registry lock, as `set_global_enabled` refreshes every gate: whichever
+            // runs last sees the latest switch.
+            self.refresh_gate(st);
             drop(reg);
             crate::observe::start_publisher();
         }
@@ -161,19 +174,28 @@ impl Experiment {
     /// ```
     #[inline(always)]
     pub fn decide(&'static self) -> Option<ShadowCall> {
-        // Inlined into every annotated function, so kept small: the first call (`init`), the
-        // shadowed path (`begin`) and the counters' fallbacks are out of line, and none of them
-        // returns the `Option`, so a skipped call builds `None` in registers.
-        let st = self.state();
-        let t = st.threshold.load(Relaxed);
-        if t == 0 || !config::global_enabled() {
-            st.skips.count(Skip::Disabled);
+        // Inlined into every annotated function, so kept small: one atomic load decides the
+        // common cases; the first call, the shadowed path and the counters' fallbacks are out of
+        // line, and none of them returns the `Option`, so a skipped call builds `None` in
+        // registers.
+        let t = self.gate.load(Relaxed);
+        let inside = if t == u64::MAX {
+            true
+        } else if t <= UNINIT {
+            if t == UNINIT || !sampling::bump(self.slots.load(Relaxed), Skip::Disabled) {
+                return self.decide_slow();
+            }
+            false
+        } else {
+            match sampling::draw(self.slots.load(Relaxed), t) {
+                Some(inside) => inside,
+                None => return self.decide_slow(),
+            }
+        };
+        if !inside {
             return None;
         }
-        if t != u64::MAX && !st.skips.sample(t) {
-            return None;
-        }
-        let candidate_first = self.begin(st);
+        let candidate_first = self.begin();
         Some(ShadowCall {
             ticket: Ticket {
                 exp: self,
@@ -184,14 +206,69 @@ impl Experiment {
         })
     }
 
+    /// The first call (initialises the state), and skipped calls that cannot use the per-thread
+    /// counters (no slots left, or the thread is exiting).
+    #[cold]
+    #[inline(never)]
+    fn decide_slow(&'static self) -> Option<ShadowCall> {
+        let st = self.state();
+        let mut t = self.gate.load(Relaxed);
+        if t == UNINIT {
+            // Another thread is still initialising: decide from the settings directly.
+            t = self.effective_gate(st);
+        }
+        let inside = t == u64::MAX || (t > UNINIT && sampling::draw_any() < t);
+        if !inside {
+            let which = if t <= UNINIT {
+                Skip::Disabled
+            } else {
+                Skip::SampledOut
+            };
+            if !sampling::bump(self.slots.load(Relaxed), which) {
+                st.skips_shared[which as usize].fetch_add(1, Relaxed);
+            }
+            return None;
+        }
+        let candidate_first = self.begin();
+        Some(ShadowCall {
+            ticket: Ticket {
+                exp: self,
+                phase: Phase::Primary,
+                done: false,
+            },
+            candidate_first,
+        })
+    }
+
+    /// The gate for the current settings and kill switch.
+    fn effective_gate(&self, st: &State) -> u64 {
+        if st.enabled.load(Relaxed) && config::global_enabled() {
+            sampling::threshold(f64::from_bits(st.sample_bits.load(Relaxed)))
+        } else {
+            0
+        }
+    }
+
+    /// Recomputes the gate after a change of settings or of the kill switch.
+    pub(crate) fn refresh_gate(&self, st: &State) {
+        self.gate.store(self.effective_gate(st), Relaxed);
+    }
+
+    /// Skipped calls of one kind, over all threads.
+    pub(crate) fn skipped(&'static self, which: Skip) -> u64 {
+        let st = self.state();
+        st.skips_shared[which as usize].load(Relaxed)
+            + sampling::read(self.slots.load(Relaxed), which)
+    }
+
     /// Starts the accounting of a shadowed call; returns whether its candidate runs first.
     #[cold]
     #[inline(never)]
-    fn begin(&'static self, st: &'static State) -> bool {
+    fn begin(&'static self) -> bool {
+        let st = self.state();
         crate::isolation::install_hook();
         st.shadowed.fetch_add(1, Relaxed);
-        st.in_flight.fetch_add(1, Relaxed);
-        crate::snapshot::in_flight_add();
+        st.in_flight.fetch_add(1, SeqCst);
         self.mode == Mode::Inline && self.order == Order::Random && sampling::coin()
     }
 
@@ -206,21 +283,19 @@ impl Experiment {
                 kept.push(d);
             }
         }
-        st.in_flight.fetch_sub(1, Relaxed);
-        crate::snapshot::in_flight_sub();
+        // SeqCst: pairs with the waiter count read in `done_one` (see there).
+        st.in_flight.fetch_sub(1, SeqCst);
+        crate::snapshot::done_one();
     }
 }
 
-impl State {
-    pub(crate) fn apply(&self, s: config::Setting) {
-        self.sample_bits.store(s.sample.to_bits(), Relaxed);
-        self.enabled.store(s.enabled, Relaxed);
-        let t = if s.enabled {
-            sampling::threshold(s.sample)
-        } else {
-            0
-        };
-        self.threshold.store(t, Relaxed);
+/// Recomputes every registered experiment's gate (after the kill switch changed).
+pub(crate) fn refresh_all_gates() {
+    let reg = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+    for exp in reg.iter() {
+        if let Some(st) = exp.state.get() {
+            exp.refresh_gate(st);
+        }
     }
 }
 

@@ -126,6 +126,6 @@ pub(crate) fn publish_skips(exp: &'static Experiment) {
         (Skip::SampledOut, Outcome::SampledOut),
     ] {
         counter(&st.keys.outcomes[outcome.index()])
-            .absolute(st.skips.read(which) + st.counts[outcome.index()].load(Relaxed));
+            .absolute(exp.skipped(which) + st.counts[outcome.index()].load(Relaxed));
     }
 }

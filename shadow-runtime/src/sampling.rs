@@ -96,13 +96,6 @@ fn splitmix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// A pair of per-thread counters (`disabled`, `sampled_out`) of one experiment, or the shared
-/// fallback counters when the per-thread slots have run out.
-pub(crate) struct SkipCounters {
-    base: usize,
-    shared: [AtomicU64; 2],
-}
-
 /// Which skip counter.
 #[derive(Clone, Copy)]
 pub(crate) enum Skip {
@@ -110,94 +103,79 @@ pub(crate) enum Skip {
     SampledOut = 1,
 }
 
-impl SkipCounters {
-    pub(crate) fn new() -> Self {
-        let base = NEXT_SLOT.fetch_add(2, Relaxed);
-        SkipCounters {
-            base: if base + 2 <= SLOTS { base } else { usize::MAX },
-            shared: [AtomicU64::new(0), AtomicU64::new(0)],
-        }
-    }
+/// `base` of an experiment that got no per-thread slots (more than `SLOTS / 2` experiments):
+/// its skipped calls go to shared atomic counters instead.
+pub(crate) const NO_SLOTS: usize = usize::MAX;
 
-    #[inline(always)]
-    pub(crate) fn count(&self, which: Skip) {
-        if self.base != usize::MAX
-            && LOCAL
-                .try_with(|l| l.bump(self.base + which as usize))
-                .is_ok()
-        {
-            return;
-        }
-        self.count_shared(which);
+/// Reserves the two per-thread counter slots of a new experiment.
+pub(crate) fn alloc_slots() -> usize {
+    let base = NEXT_SLOT.fetch_add(2, Relaxed);
+    if base + 2 <= SLOTS {
+        base
+    } else {
+        NO_SLOTS
     }
+}
 
-    /// No per-thread slot for this experiment, or the thread's locals are gone (thread exit).
-    #[cold]
-    #[inline(never)]
-    fn count_shared(&self, which: Skip) {
-        self.shared[which as usize].fetch_add(1, Relaxed);
+/// Counts a skipped call in this thread's slot; `false` when it could not (no slots, or the
+/// thread's locals are gone at thread exit) and the caller must count it elsewhere.
+#[inline(always)]
+pub(crate) fn bump(base: usize, which: Skip) -> bool {
+    base != NO_SLOTS
+        && LOCAL
+            .try_with(|l| l.bump((base + which as usize) & (SLOTS - 1)))
+            .is_ok()
+}
+
+/// One sampling draw from this thread's source: `Some(true)` when the call is in
+/// (`draw < threshold`), `Some(false)` when it is out and was counted as sampled out, `None` when
+/// it could not be decided here (no slots, or the thread's locals are gone).
+#[inline(always)]
+pub(crate) fn draw(base: usize, threshold: u64) -> Option<bool> {
+    if base == NO_SLOTS {
+        return None;
     }
-
-    /// One sampling draw: `true` when the call is in (`draw < threshold`), otherwise counts it
-    /// as sampled out. `threshold` is `rate * 2^64`; callers handle rates of 0 and 1 before.
-    #[inline(always)]
-    pub(crate) fn sample(&self, threshold: u64) -> bool {
-        let base = self.base;
-        if base != usize::MAX {
-            if let Ok(inside) = LOCAL.try_with(|l| {
-                let inside = l.next() < threshold;
-                if !inside {
-                    l.bump(base + Skip::SampledOut as usize);
-                }
-                inside
-            }) {
-                return inside;
+    LOCAL
+        .try_with(|l| {
+            let inside = l.next() < threshold;
+            if !inside {
+                l.bump((base + Skip::SampledOut as usize) & (SLOTS - 1));
             }
-        }
-        self.sample_shared(threshold)
-    }
+            inside
+        })
+        .ok()
+}
 
-    /// Sampling without a per-thread slot, or after the thread's locals are gone (thread exit):
-    /// draw from the thread's source if it is still there, otherwise from the global sequence,
-    /// and count a sampled-out call on the shared counter.
-    #[cold]
-    #[inline(never)]
-    fn sample_shared(&self, threshold: u64) -> bool {
-        let draw = LOCAL
-            .try_with(|l| l.next())
-            .unwrap_or_else(|_| splitmix(SEED.fetch_add(0x9e37_79b9_7f4a_7c15, Relaxed)));
-        let inside = draw < threshold;
-        if !inside {
-            self.shared[Skip::SampledOut as usize].fetch_add(1, Relaxed);
-        }
-        inside
-    }
+/// A uniform draw for the slow paths: this thread's source if it is still there, otherwise the
+/// global sequence.
+pub(crate) fn draw_any() -> u64 {
+    LOCAL
+        .try_with(|l| l.next())
+        .unwrap_or_else(|_| splitmix(SEED.fetch_add(0x9e37_79b9_7f4a_7c15, Relaxed)))
+}
 
-    /// The total of one counter over all threads, live and exited.
-    pub(crate) fn read(&self, which: Skip) -> u64 {
-        let shared = self.shared[which as usize].load(Relaxed);
-        if self.base == usize::MAX {
-            return shared;
-        }
-        let slot = self.base + which as usize;
-        let list = blocks();
-        shared
-            + RETIRED[slot].load(Relaxed)
-            + list
-                .iter()
-                .map(|b| b.slots[slot].load(Relaxed))
-                .sum::<u64>()
+/// The total of one per-thread counter over all threads, live and exited (shared fallback
+/// counters not included).
+pub(crate) fn read(base: usize, which: Skip) -> u64 {
+    if base == NO_SLOTS {
+        return 0;
     }
+    let slot = base + which as usize;
+    let list = blocks();
+    RETIRED[slot].load(Relaxed)
+        + list
+            .iter()
+            .map(|b| b.slots[slot].load(Relaxed))
+            .sum::<u64>()
 }
 
 /// A fair coin from the per-thread source (for `order = random`).
 pub(crate) fn coin() -> bool {
-    LOCAL
-        .try_with(|l| l.next() >> 63 == 1)
-        .unwrap_or_else(|_| splitmix(SEED.fetch_add(0x9e37_79b9_7f4a_7c15, Relaxed)) >> 63 == 1)
+    draw_any() >> 63 == 1
 }
 
 /// `rate` (in `0..=1`) as a threshold on a uniform `u64` draw: 0 never samples, `u64::MAX` always.
+/// A threshold is never 1, which the experiment's gate reserves for "not initialised".
 pub(crate) fn threshold(rate: f64) -> u64 {
     if rate.is_nan() || rate <= 0.0 {
         0
@@ -205,7 +183,10 @@ pub(crate) fn threshold(rate: f64) -> u64 {
         u64::MAX
     } else {
         // 2^64 * rate, computed in f64 (53 bits of precision is plenty for a sampling rate).
-        (rate * 18_446_744_073_709_551_616.0) as u64
+        match (rate * 18_446_744_073_709_551_616.0) as u64 {
+            1 => 2,
+            t => t,
+        }
     }
 }
 
@@ -215,13 +196,12 @@ mod tests {
 
     #[test]
     fn counts_survive_thread_exit_exactly() {
-        let c = Arc::new(SkipCounters::new());
+        let base = alloc_slots();
         let handles: Vec<_> = (0..4)
             .map(|_| {
-                let c = c.clone();
                 std::thread::spawn(move || {
                     for _ in 0..1000 {
-                        c.count(Skip::Disabled);
+                        assert!(bump(base, Skip::Disabled));
                     }
                 })
             })
@@ -229,19 +209,21 @@ mod tests {
         for h in handles {
             h.join().unwrap();
         }
-        c.count(Skip::Disabled);
-        assert_eq!(c.read(Skip::Disabled), 4001);
-        assert_eq!(c.read(Skip::SampledOut), 0);
+        assert!(bump(base, Skip::Disabled));
+        assert_eq!(read(base, Skip::Disabled), 4001);
+        assert_eq!(read(base, Skip::SampledOut), 0);
     }
 
     #[test]
     fn sampling_rate_is_close_to_the_threshold() {
-        let c = SkipCounters::new();
+        let base = alloc_slots();
         let n = 200_000;
-        let inside = (0..n).filter(|_| c.sample(threshold(0.1))).count();
+        let inside = (0..n)
+            .filter(|_| draw(base, threshold(0.1)).unwrap())
+            .count();
         // 10% of 200k: the standard deviation is ~134, so 6 sigma is ~800.
         assert!((19_200..=20_800).contains(&inside), "{inside}");
-        assert_eq!(c.read(Skip::SampledOut), (n - inside) as u64);
+        assert_eq!(read(base, Skip::SampledOut), (n - inside) as u64);
     }
 
     #[test]
@@ -250,5 +232,6 @@ mod tests {
         assert_eq!(threshold(1.0), u64::MAX);
         assert_eq!(threshold(0.5), 1 << 63);
         assert_eq!(threshold(f64::NAN), 0);
+        assert_eq!(threshold(6e-20), 2, "1 is reserved");
     }
 }

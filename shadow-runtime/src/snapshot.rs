@@ -1,7 +1,7 @@
 //! The in-process snapshot API: per experiment, the count of every [`Outcome`], the match rate,
 //! and the first retained discrepancies. Tests, examples and health endpoints read it.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -152,8 +152,8 @@ pub fn snapshot() -> Vec<ExperimentSnapshot> {
             for o in Outcome::ALL {
                 counts[o.index()] = st.counts[o.index()].load(Relaxed);
             }
-            counts[Outcome::Disabled.index()] += st.skips.read(Skip::Disabled);
-            counts[Outcome::SampledOut.index()] += st.skips.read(Skip::SampledOut);
+            counts[Outcome::Disabled.index()] += exp.skipped(Skip::Disabled);
+            counts[Outcome::SampledOut.index()] += exp.skipped(Skip::SampledOut);
             ExperimentSnapshot {
                 name: exp.name(),
                 enabled: st.enabled.load(Relaxed),
@@ -204,21 +204,26 @@ pub fn publish_metrics() {
     }
 }
 
-static IN_FLIGHT: AtomicU64 = AtomicU64::new(0);
 static WAITERS: AtomicUsize = AtomicUsize::new(0);
 static IDLE_LOCK: Mutex<()> = Mutex::new(());
 static IDLE: Condvar = Condvar::new();
 static IDLE_ASYNC: tokio::sync::Notify = tokio::sync::Notify::const_new();
 
-pub(crate) fn in_flight_add() {
-    IN_FLIGHT.fetch_add(1, SeqCst);
+/// Shadowed calls in flight over all experiments (summed on demand: a global counter would
+/// cost every shadowed call two more contended read-modify-writes).
+fn in_flight() -> u64 {
+    registry()
+        .into_iter()
+        .map(|e| e.state().in_flight.load(SeqCst))
+        .sum()
 }
 
-pub(crate) fn in_flight_sub() {
-    // Wake waiters only when there are some: a condvar notification is a system call, and this
-    // runs after every shadowed call. SeqCst on both counters: either the waiter sees 0 in flight,
-    // or this sees the waiter.
-    if IN_FLIGHT.fetch_sub(1, SeqCst) == 1 && WAITERS.load(SeqCst) > 0 {
+/// Called after every decided outcome, once the experiment's in-flight count has dropped: wakes
+/// the idle waiters, if any. A condvar notification is a system call, so it is skipped when
+/// nobody waits. SeqCst on both sides: either a waiter sees the count drop, or this sees the
+/// waiter.
+pub(crate) fn done_one() {
+    if WAITERS.load(SeqCst) > 0 {
         let _g = IDLE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         IDLE.notify_all();
         IDLE_ASYNC.notify_waiters();
@@ -251,7 +256,7 @@ pub fn wait_idle(timeout: Duration) -> bool {
     let _waiter = Waiter::new();
     let mut g = IDLE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     loop {
-        if IN_FLIGHT.load(SeqCst) == 0 {
+        if in_flight() == 0 {
             return true;
         }
         let left = deadline.saturating_duration_since(Instant::now());
@@ -279,7 +284,7 @@ pub async fn idle() {
         let notified = IDLE_ASYNC.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        if IN_FLIGHT.load(SeqCst) == 0 {
+        if in_flight() == 0 {
             return;
         }
         notified.await;
