@@ -129,7 +129,7 @@ impl Experiment {
             fresh = true;
             let setting = config::experiment_setting(self.name, self.default_sample);
             self.slots.store(sampling::alloc_slots(), Relaxed);
-            let st = State {
+            State {
                 sample_bits: AtomicU64::new(setting.sample.to_bits()),
                 enabled: AtomicBool::new(setting.enabled),
                 skips_shared: [AtomicU64::new(0), AtomicU64::new(0)],
@@ -139,8 +139,7 @@ impl Experiment {
                 retained: Mutex::new(Vec::new()),
                 warned_no_runtime: AtomicBool::new(false),
                 keys: crate::observe::Keys::new(self.name),
-            };
-            st
+            }
         });
         if fresh {
             let mut reg = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
