@@ -110,7 +110,20 @@ fn outcomes_reach_metrics_and_mismatches_reach_tracing() {
     assert_eq!(m, s.counts.get(parallel_run::Outcome::Match));
     assert_eq!(mm, s.counts.get(parallel_run::Outcome::Mismatch));
     assert_eq!(out, s.counts.get(parallel_run::Outcome::SampledOut));
-    assert_eq!(m + mm + out, 400, "every call is in the metrics once");
+    // A burst of 200 shadowed calls meets the default cap (64 in flight): some are shed.
+    let total: u64 = parallel_run::Outcome::ALL
+        .iter()
+        .map(|o| {
+            counter(&format!(
+                "parallel_run_outcomes_total{{experiment=obs.price,outcome={o}}}"
+            ))
+        })
+        .sum();
+    assert_eq!(total, 400, "every call is in the metrics once");
+    for o in parallel_run::Outcome::ALL {
+        let name = format!("parallel_run_outcomes_total{{experiment=obs.price,outcome={o}}}");
+        assert_eq!(counter(&name), s.counts.get(o), "{o}");
+    }
     assert!(m > 0 && mm > 0);
 
     let hist = store.histograms.lock().unwrap();
@@ -122,8 +135,10 @@ fn outcomes_reach_metrics_and_mismatches_reach_tracing() {
         .lock()
         .unwrap()
         .len();
-    assert_eq!(primary as u64, s.shadowed);
-    assert_eq!(candidate as u64, s.shadowed);
+    // Durations are recorded for every candidate that ran (shed calls never ran one).
+    let ran = s.shadowed - s.counts.get(parallel_run::Outcome::Shed);
+    assert_eq!(primary as u64, ran);
+    assert_eq!(candidate as u64, ran);
 
     let mismatch_events: Vec<_> = cap
         .events()

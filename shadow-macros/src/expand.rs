@@ -245,7 +245,12 @@ fn expand(m: Model) -> TokenStream {
             quote_spanned!(ret_span=> #private::default_comparator::<#ret>())
         }
     };
-    let debug = quote!(|__parallel_run_v| (&#private::DebugProbe(__parallel_run_v)).__pr_debug());
+    let debug = quote! {
+        #private::Probes {
+            debug: |__parallel_run_v: &#ret| (&#private::DebugProbe(__parallel_run_v)).__pr_debug(),
+            is_err: |__parallel_run_v: &#ret| (&#private::ErrProbe(__parallel_run_v)).__pr_is_err(),
+        }
+    };
     let copy_out = {
         let private = private_at(ret_span);
         quote_spanned!(ret_span=> #private::DetachedResult::detached_copy(&__parallel_run_out))
@@ -267,6 +272,36 @@ fn expand(m: Model) -> TokenStream {
 
     let name = &m.name;
     let sample = proc_macro2::Literal::f64_suffixed(m.sample);
+    let mut builders = TokenStream::new();
+    if m.timeout_ms > 0 {
+        let ms = proc_macro2::Literal::u64_suffixed(m.timeout_ms);
+        builders.extend(quote!(.with_timeout_ms(#ms)));
+    }
+    if let Some(n) = m.max_in_flight {
+        let n = proc_macro2::Literal::u64_suffixed(n);
+        builders.extend(quote!(.with_max_in_flight(#n)));
+    }
+    // `run_if` and `sample_by` are evaluated only when the experiment is on, before the primary,
+    // over the arguments by reference. Each is checked at its own expression's span.
+    let decide = if m.run_if.is_none() && m.sample_by.is_none() {
+        quote!(__PARALLEL_RUN_EXPERIMENT.decide())
+    } else {
+        let run_if = match &m.run_if {
+            Some(e) => {
+                let p = private_at(e.span());
+                quote_spanned!(e.span()=> #p::run_if(#e))
+            }
+            None => quote!(true),
+        };
+        let key = match &m.sample_by {
+            Some(e) => {
+                let p = private_at(e.span());
+                quote_spanned!(e.span()=> |__parallel_run_seed| #p::sample_key(&#e, __parallel_run_seed))
+            }
+            None => quote!(|_| ::core::option::Option::None),
+        };
+        quote!(__PARALLEL_RUN_EXPERIMENT.decide_with(|| #run_if, #key))
+    };
     let mode = match m.mode {
         Mode::Detached => quote!(Detached),
         Mode::Inline => quote!(Inline),
@@ -284,8 +319,8 @@ fn expand(m: Model) -> TokenStream {
                 #sample,
                 #private::Mode::#mode,
                 #private::Order::#order,
-            );
-            let __parallel_run_pending = match __PARALLEL_RUN_EXPERIMENT.decide() {
+            )#builders;
+            let __parallel_run_pending = match #decide {
                 ::core::option::Option::Some(__parallel_run_call) => ::core::option::Option::Some(#attach),
                 ::core::option::Option::None => ::core::option::Option::None,
             };
@@ -294,7 +329,7 @@ fn expand(m: Model) -> TokenStream {
             let __parallel_run_out #ret_annot = #primary;
             if let ::core::option::Option::Some(__parallel_run_pending) = __parallel_run_pending {
                 #[allow(unused_imports)]
-                use #private::{ViaDebug as _, ViaNoDebug as _};
+                use #private::{ViaDebug as _, ViaNoDebug as _, ViaNotResult as _, ViaResult as _};
                 #finish
             }
             __parallel_run_out

@@ -14,6 +14,10 @@ pub(crate) const KEYS: &[&str] = &[
     "sample",
     "mode",
     "order",
+    "timeout",
+    "max_in_flight",
+    "sample_by",
+    "run_if",
     "crate",
 ];
 
@@ -44,6 +48,10 @@ pub(crate) struct Args {
     pub mode: Option<Spanned<Mode>>,
     pub order: Option<Spanned<Order>>,
     pub krate: Option<Spanned<Path>>,
+    pub timeout_ms: Option<Spanned<u64>>,
+    pub max_in_flight: Option<Spanned<u64>>,
+    pub sample_by: Option<Spanned<Expr>>,
+    pub run_if: Option<Spanned<Expr>>,
 }
 
 pub(crate) fn parse(tokens: TokenStream) -> syn::Result<Args> {
@@ -81,6 +89,24 @@ fn parse_args(input: ParseStream) -> syn::Result<Args> {
                 set_once(&mut args.name, &key, lit)?
             }
             "sample" => set_once(&mut args.sample, &key, parse_rate(input)?)?,
+            "timeout" => {
+                let lit: LitStr = input.parse()?;
+                let ms = parse_timeout(&lit.value()).map_err(|e| syn::Error::new(lit.span(), e))?;
+                set_once(&mut args.timeout_ms, &key, ms)?
+            }
+            "max_in_flight" => {
+                let lit: syn::LitInt = input.parse()?;
+                let n: u64 = lit.base10_parse()?;
+                if n == 0 {
+                    return Err(syn::Error::new(
+                        lit.span(),
+                        "`max_in_flight` must be at least 1 (to turn shadowing off, use `sample = 0` or the environment)",
+                    ));
+                }
+                set_once(&mut args.max_in_flight, &key, n)?
+            }
+            "sample_by" => set_once(&mut args.sample_by, &key, input.parse::<Expr>()?)?,
+            "run_if" => set_once(&mut args.run_if, &key, input.parse::<Expr>()?)?,
             "mode" => {
                 let id: Ident = input.parse()?;
                 let mode = match id.to_string().as_str() {
@@ -163,4 +189,31 @@ fn parse_rate(input: ParseStream) -> syn::Result<f64> {
         ));
     }
     Ok(value)
+}
+
+/// A timeout literal in whole milliseconds: an integer with a unit, `us`, `ms`, `s` or `m`
+/// (`"150ms"`, `"2s"`). The runtime parses environment values by the same rules
+/// (`shadow_runtime::config::parse_duration`); the macro cannot depend on the runtime crate.
+fn parse_timeout(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().map_err(|_| {
+        format!("`timeout` must be a duration such as \"150ms\" or \"2s\", found {s:?}")
+    })?;
+    let micros = match unit.trim() {
+        "us" | "µs" => n,
+        "ms" => n.saturating_mul(1_000),
+        "s" => n.saturating_mul(1_000_000),
+        "m" | "min" => n.saturating_mul(60_000_000),
+        _ => {
+            return Err(format!(
+                "`timeout` needs a unit (us, ms, s or m), found {s:?}"
+            ))
+        }
+    };
+    if micros < 1_000 {
+        return Err(format!("`timeout` must be at least 1ms, found {s:?}"));
+    }
+    Ok(micros / 1_000)
 }

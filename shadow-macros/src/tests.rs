@@ -94,6 +94,31 @@ fn async_inline_method() {
 }
 
 #[test]
+fn production_safety_arguments() {
+    assert_expansion!(
+        r#"candidate = price_v2, timeout = "150ms", max_in_flight = 16, sample = 0.1, sample_by = order.customer_id, run_if = order.currency == "EUR""#,
+        r#"async fn price(order: &Order) -> Result<Price, PriceError> {
+    pricing::legacy(order).await
+}"#,
+    );
+}
+
+#[test]
+fn timeout_and_cap_errors() {
+    for (args, message) in [
+        (quote!(candidate = f2, timeout = "soon"), "`timeout` must be a duration such as \"150ms\" or \"2s\", found \"soon\""),
+        (quote!(candidate = f2, timeout = "10"), "`timeout` needs a unit (us, ms, s or m), found \"10\""),
+        (quote!(candidate = f2, timeout = "500us"), "`timeout` must be at least 1ms, found \"500us\""),
+        (
+            quote!(candidate = f2, max_in_flight = 0),
+            "`max_in_flight` must be at least 1 (to turn shadowing off, use `sample = 0` or the environment)",
+        ),
+    ] {
+        assert_eq!(error(args, quote!(fn f() {})), message);
+    }
+}
+
+#[test]
 fn error_keeps_the_function() {
     // One error, and the function unchanged next to it, so that call sites still compile.
     assert_expansion!(
@@ -114,7 +139,7 @@ fn missing_candidate() {
 fn unknown_key_lists_the_valid_ones() {
     assert_eq!(
         error(quote!(candidate = f2, comparator = C), quote!(fn f() {})),
-        "unknown `parallel_run` argument `comparator`; expected one of: candidate, compare, name, sample, mode, order, crate"
+        "unknown `parallel_run` argument `comparator`; expected one of: candidate, compare, name, sample, mode, order, timeout, max_in_flight, sample_by, run_if, crate"
     );
 }
 

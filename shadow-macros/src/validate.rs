@@ -40,6 +40,11 @@ pub(crate) struct Model {
     pub compare: Option<Expr>,
     pub name: TokenStream,
     pub sample: f64,
+    /// `timeout` in milliseconds (0: none), and `max_in_flight`.
+    pub timeout_ms: u64,
+    pub max_in_flight: Option<u64>,
+    pub sample_by: Option<Expr>,
+    pub run_if: Option<Expr>,
     pub mode: Mode,
     pub order: Order,
     pub krate: Path,
@@ -172,6 +177,10 @@ pub(crate) fn validate(args: Args, mut item: ItemFn) -> syn::Result<Model> {
         compare: args.compare.map(|c| c.value),
         name,
         sample: args.sample.map_or(1.0, |s| s.value),
+        timeout_ms: args.timeout_ms.map_or(0, |t| t.value),
+        max_in_flight: args.max_in_flight.map(|n| n.value),
+        sample_by: args.sample_by.map(|k| k.value),
+        run_if: args.run_if.map(|r| r.value),
         mode,
         order,
         krate: args

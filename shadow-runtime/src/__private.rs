@@ -3,8 +3,9 @@
 
 pub use crate::compare::{Comparator, DefaultComparator, Verdict};
 pub use crate::config::{Mode, Order};
-pub use crate::exec::Pending;
+pub use crate::exec::{Pending, Probes};
 pub use crate::experiment::{Experiment, ShadowCall};
+pub use crate::sticky::SampleKey;
 
 /// Wraps a value for the `Debug` probe (autoref specialisation): `(&DebugProbe(v)).__pr_debug()`
 /// renders with `{:#?}` when the type implements `Debug`, and yields `None` otherwise.
@@ -28,6 +29,42 @@ impl<T: ?Sized> ViaNoDebug for &DebugProbe<'_, T> {
     fn __pr_debug(&self) -> Option<String> {
         None
     }
+}
+
+/// Wraps a value for the error probe (autoref specialisation): `(&ErrProbe(v)).__pr_is_err()` is
+/// `v.is_err()` for a `Result`, `false` for anything else.
+pub struct ErrProbe<'a, T: ?Sized>(pub &'a T);
+
+/// Picked for `Result<T, E>`.
+pub trait ViaResult {
+    fn __pr_is_err(&self) -> bool;
+}
+impl<T, E> ViaResult for ErrProbe<'_, Result<T, E>> {
+    fn __pr_is_err(&self) -> bool {
+        self.0.is_err()
+    }
+}
+
+/// The fallback, one auto-ref further away.
+pub trait ViaNotResult {
+    fn __pr_is_err(&self) -> bool;
+}
+impl<T: ?Sized> ViaNotResult for &ErrProbe<'_, T> {
+    fn __pr_is_err(&self) -> bool {
+        false
+    }
+}
+
+/// The sticky hash of a `sample_by` key (checked at the expression's span).
+#[inline(always)]
+pub fn sample_key<K: SampleKey + ?Sized>(k: &K, seed: u64) -> Option<u64> {
+    Some(crate::sticky::key_hash(k, seed))
+}
+
+/// Checks that `run_if` is a `bool`, with the error at the expression.
+#[inline(always)]
+pub fn run_if(b: bool) -> bool {
+    b
 }
 
 /// A comparator that has been checked against the result type `T` by one of the functions below.

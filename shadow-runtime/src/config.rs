@@ -21,7 +21,9 @@
 //! An empty value counts as unset.
 
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::OnceLock;
+use std::time::Duration;
+
+use crate::breaker::BreakerConfig;
 
 /// The global kill switch variable.
 ///
@@ -117,8 +119,20 @@ pub fn global_enabled() -> bool {
 
 #[cold]
 fn init_kill_switch() -> bool {
-    static READ: OnceLock<bool> = OnceLock::new();
-    let on = *READ.get_or_init(|| match std::env::var_os(ENV_KILL_SWITCH) {
+    let on = read_kill_switch();
+    // A concurrent set_global_enabled wins over the environment.
+    let _ = KILL_SWITCH.compare_exchange(
+        0,
+        if on { 1 } else { 2 },
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
+    KILL_SWITCH.load(Ordering::Relaxed) == 1
+}
+
+/// `PARALLEL_RUN` from the environment (warns about a bad value).
+pub(crate) fn read_kill_switch() -> bool {
+    match std::env::var_os(ENV_KILL_SWITCH) {
         None => true,
         Some(v) => match v.to_str().map(str::trim) {
             Some("") => true,
@@ -131,15 +145,7 @@ fn init_kill_switch() -> bool {
                 false
             }
         },
-    });
-    // A concurrent set_global_enabled wins over the environment.
-    let _ = KILL_SWITCH.compare_exchange(
-        0,
-        if on { 1 } else { 2 },
-        Ordering::Relaxed,
-        Ordering::Relaxed,
-    );
-    KILL_SWITCH.load(Ordering::Relaxed) == 1
+    }
 }
 
 /// Turns every experiment on or off while the process runs (the kill switch), overriding
@@ -187,76 +193,143 @@ pub fn env_var_name(name: &str) -> String {
     out
 }
 
-/// An experiment's effective settings.
+/// An experiment's settings from its attribute, its environment variable and the live API.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Setting {
     pub enabled: bool,
     pub sample: f64,
+    /// `None`: no timeout.
+    pub timeout: Option<Duration>,
+    pub max_in_flight: u64,
+    pub breaker: BreakerConfig,
 }
 
-/// Reads experiment `name`'s variable; `default_sample` is the attribute's rate.
-pub(crate) fn experiment_setting(name: &str, default_sample: f64) -> Setting {
+/// Default for `max_in_flight`: concurrent candidate executions per experiment.
+pub const DEFAULT_MAX_IN_FLIGHT: u64 = 64;
+
+impl Setting {
+    /// The attribute's values, before the environment.
+    pub(crate) fn defaults(sample: f64, timeout: Option<Duration>, max_in_flight: u64) -> Self {
+        Setting {
+            enabled: true,
+            sample,
+            timeout,
+            max_in_flight,
+            breaker: BreakerConfig::default(),
+        }
+    }
+}
+
+/// Reads experiment `name`'s variable over the attribute's `defaults`.
+pub(crate) fn experiment_setting(name: &str, defaults: Setting) -> Setting {
     let var = env_var_name(name);
-    let default = Setting {
-        enabled: true,
-        sample: default_sample,
-    };
     match std::env::var_os(&var) {
-        None => default,
+        None => defaults,
         Some(v) => match v.to_str() {
-            Some(s) if s.trim().is_empty() => default,
-            Some(s) => parse_setting(s, default_sample).unwrap_or_else(|why| {
+            Some(s) if s.trim().is_empty() => defaults,
+            Some(s) => parse_setting(s, defaults).unwrap_or_else(|why| {
                 warn_bad_value(&var, s, &why, OFF);
                 Setting {
                     enabled: false,
-                    sample: default_sample,
+                    ..defaults
                 }
             }),
             None => {
                 warn_bad_value(&var, &v.to_string_lossy(), "not UTF-8", OFF);
                 Setting {
                     enabled: false,
-                    sample: default_sample,
+                    ..defaults
                 }
             }
         },
     }
 }
 
-/// Parses `on`, `off`, `0.25`, `25%` or a `key=value` list (`sample=0.25,enabled=on`).
-pub(crate) fn parse_setting(s: &str, default_sample: f64) -> Result<Setting, String> {
+/// Parses `on`, `off`, `0.25`, `25%` or a `key=value` list over `defaults`.
+pub(crate) fn parse_setting(s: &str, defaults: Setting) -> Result<Setting, String> {
     let s = s.trim();
     if let Some(on) = parse_switch(s).filter(|_| s != "1" && s != "0") {
         return Ok(Setting {
             enabled: on,
-            sample: default_sample,
+            ..defaults
         });
     }
     if !s.contains('=') {
         let sample = parse_rate(s)?;
-        return Ok(Setting {
-            enabled: true,
-            sample,
-        });
+        return Ok(Setting { sample, ..defaults });
     }
-    let mut out = Setting {
-        enabled: true,
-        sample: default_sample,
-    };
+    let mut out = defaults;
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (k, v) = part
             .split_once('=')
             .ok_or_else(|| format!("`{part}` is not key=value"))?;
+        let v = v.trim();
+        let positive = |what: &str| -> Result<u64, String> {
+            v.parse::<u64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| format!("{what}: `{v}` is not a positive integer"))
+        };
         match k.trim() {
-            "sample" => out.sample = parse_rate(v.trim())?,
-            "enabled" => {
-                out.enabled = parse_switch(v.trim())
-                    .ok_or_else(|| format!("enabled: `{v}` is not on or off"))?
+            "sample" => out.sample = parse_rate(v)?,
+            "enabled" => out.enabled = parse_switch(v).ok_or_else(|| format!("enabled: `{v}` is not on or off"))?,
+            "timeout" => {
+                out.timeout = match v {
+                    "off" | "none" => None,
+                    _ => Some(parse_duration(v).map_err(|e| format!("timeout: {e}"))?),
+                }
             }
-            other => return Err(format!("unknown key `{other}` (expected sample, enabled)")),
+            "max_in_flight" => out.max_in_flight = positive("max_in_flight")?,
+            "breaker" => out.breaker.enabled = parse_switch(v).ok_or_else(|| format!("breaker: `{v}` is not on or off"))?,
+            "breaker_ratio" => {
+                out.breaker.failure_ratio = parse_rate(v).map_err(|e| format!("breaker_ratio: {e}"))?
+            }
+            "breaker_min_calls" => out.breaker.min_calls = positive("breaker_min_calls")?.min(u64::from(u32::MAX)) as u32,
+            "breaker_probes" => out.breaker.probes = positive("breaker_probes")?.min(u64::from(u32::MAX)) as u32,
+            "breaker_window" => out.breaker.window = parse_duration(v).map_err(|e| format!("breaker_window: {e}"))?,
+            "breaker_cooldown" => {
+                out.breaker.cooldown = parse_duration(v).map_err(|e| format!("breaker_cooldown: {e}"))?
+            }
+            other => {
+                return Err(format!(
+                    "unknown key `{other}` (expected sample, enabled, timeout, max_in_flight, breaker, \
+                     breaker_ratio, breaker_min_calls, breaker_window, breaker_cooldown, breaker_probes)"
+                ))
+            }
         }
     }
     Ok(out)
+}
+
+/// A positive duration: an integer with a unit, `us`, `ms`, `s` or `m` (`150ms`, `2s`).
+/// The attribute's `timeout` is parsed by the same rules at compile time.
+///
+/// ```
+/// use shadow_runtime::config::parse_duration;
+/// use std::time::Duration;
+/// assert_eq!(parse_duration("150ms"), Ok(Duration::from_millis(150)));
+/// assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+/// assert!(parse_duration("soon").is_err());
+/// assert!(parse_duration("0ms").is_err());
+/// ```
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration such as 150ms or 2s"))?;
+    let d = match unit.trim() {
+        "us" | "µs" => Duration::from_micros(n),
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" | "min" => Duration::from_secs(n.saturating_mul(60)),
+        _ => return Err(format!("`{s}` has no unit: use us, ms, s or m")),
+    };
+    if d.is_zero() {
+        return Err(format!("`{s}` is zero"));
+    }
+    Ok(d)
 }
 
 /// A sampling rate: a number in `0..=1`, or a percentage `0%..=100%`.
@@ -313,47 +386,80 @@ fn warn_bad_value(var: &str, value: &str, why: &str, fallback: &str) {
 mod tests {
     use super::*;
 
+    fn d() -> Setting {
+        Setting::defaults(0.3, None, DEFAULT_MAX_IN_FLIGHT)
+    }
+
     #[test]
     fn settings_parse() {
-        let on = |s| Setting {
-            enabled: true,
-            sample: s,
-        };
-        assert_eq!(parse_setting("on", 0.3), Ok(on(0.3)));
+        let on = |sample| Setting { sample, ..d() };
+        assert_eq!(parse_setting("on", d()), Ok(on(0.3)));
         assert_eq!(
-            parse_setting(" OFF ", 0.3),
+            parse_setting(" OFF ", d()),
             Ok(Setting {
                 enabled: false,
-                sample: 0.3
+                ..d()
             })
         );
-        assert_eq!(parse_setting("0.25", 1.0), Ok(on(0.25)));
-        assert_eq!(parse_setting("1", 0.1), Ok(on(1.0)));
-        assert_eq!(parse_setting("0", 0.1), Ok(on(0.0)));
-        assert_eq!(parse_setting("10%", 1.0), Ok(on(0.1)));
-        assert_eq!(parse_setting("sample=0.5", 1.0), Ok(on(0.5)));
+        assert_eq!(parse_setting("0.25", d()), Ok(on(0.25)));
+        assert_eq!(parse_setting("1", d()), Ok(on(1.0)));
+        assert_eq!(parse_setting("0", d()), Ok(on(0.0)));
+        assert_eq!(parse_setting("10%", d()), Ok(on(0.1)));
+        assert_eq!(parse_setting("sample=0.5", d()), Ok(on(0.5)));
         assert_eq!(
-            parse_setting("sample=0.5, enabled=off", 1.0),
+            parse_setting("sample=0.5, enabled=off", d()),
             Ok(Setting {
                 enabled: false,
-                sample: 0.5
+                sample: 0.5,
+                ..d()
             })
+        );
+        let s = parse_setting(
+            "timeout=150ms,max_in_flight=8,breaker_cooldown=2s,breaker_ratio=0.2",
+            d(),
+        )
+        .unwrap();
+        assert_eq!(s.timeout, Some(Duration::from_millis(150)));
+        assert_eq!(s.max_in_flight, 8);
+        assert_eq!(s.breaker.cooldown, Duration::from_secs(2));
+        assert_eq!(s.breaker.failure_ratio, 0.2);
+        assert!(!parse_setting("breaker=off", d()).unwrap().breaker.enabled);
+        assert_eq!(
+            parse_setting(
+                "timeout=off",
+                Setting {
+                    timeout: Some(Duration::from_secs(1)),
+                    ..d()
+                }
+            )
+            .unwrap()
+            .timeout,
+            None
         );
     }
 
     #[test]
     fn bad_settings_say_why() {
-        assert!(parse_setting("1.5", 1.0)
+        assert!(parse_setting("1.5", d())
             .unwrap_err()
             .contains("outside 0..=1"));
-        assert!(parse_setting("-0.1", 1.0).unwrap_err().contains("outside"));
-        assert!(parse_setting("NaN", 1.0).is_err());
-        assert!(parse_setting("maybe", 1.0).unwrap_err().contains("`maybe`"));
-        assert!(parse_setting("rate=0.1", 1.0)
+        assert!(parse_setting("-0.1", d()).unwrap_err().contains("outside"));
+        assert!(parse_setting("NaN", d()).is_err());
+        assert!(parse_setting("maybe", d()).unwrap_err().contains("`maybe`"));
+        assert!(parse_setting("rate=0.1", d())
             .unwrap_err()
             .contains("unknown key `rate`"));
-        assert!(parse_setting("sample", 1.0).is_err());
-        assert!(parse_setting("120%", 1.0).is_err());
+        assert!(parse_setting("sample", d()).is_err());
+        assert!(parse_setting("120%", d()).is_err());
+        assert!(parse_setting("max_in_flight=0", d())
+            .unwrap_err()
+            .contains("positive"));
+        assert!(parse_setting("timeout=fast", d())
+            .unwrap_err()
+            .contains("timeout"));
+        assert!(parse_setting("timeout=10", d())
+            .unwrap_err()
+            .contains("no unit"));
     }
 
     #[test]

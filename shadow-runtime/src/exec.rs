@@ -1,24 +1,86 @@
 //! Running the candidate and judging it: inline (sync and async), detached on the caller's tokio
-//! runtime, detached on the worker pool. Every path catches the candidate's and the comparator's
-//! panics and resolves the call's [`Ticket`] exactly once.
+//! runtime, detached on the worker pool. Every path takes a concurrency slot first (none free:
+//! the call is shed), enforces the experiment's timeout, catches the candidate's and the
+//! comparator's panics, and resolves the call's [`Ticket`] exactly once.
 
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::compare::{debug_diff, panic_message, Comparator, Verdict};
-use crate::experiment::{Phase, ShadowCall, Ticket};
+use crate::experiment::{Experiment, Phase, RunSlot, ShadowCall, Ticket};
 use crate::isolation::{quietly, take_location};
 use crate::outcome::{Discrepancy, Outcome};
-
-/// At most this many shadowed calls of one experiment may be in flight before a detached
-/// candidate is shed instead of started; bounds tasks and memory when a candidate hangs.
-pub(crate) const MAX_IN_FLIGHT: u64 = 1024;
+use crate::timer::Deadline;
 
 type PanicPayload = Box<dyn std::any::Any + Send + 'static>;
+
+/// What the runtime may ask of a result value beyond comparing it: a `Debug` rendering for
+/// discrepancy records, and whether it is an `Err` (a candidate `Err` where the primary returned
+/// `Ok` counts as a failure for the circuit breaker). The attribute generates one per function
+/// with [`Probes`]; hand-written integrations can pass [`NoProbes`].
+pub trait Probe<T: ?Sized> {
+    /// The value rendered with `{:#?}`, if its type implements `Debug`.
+    fn debug(&self, v: &T) -> Option<String>;
+    /// Whether the value is an `Err`.
+    fn is_err(&self, v: &T) -> bool;
+}
+
+/// A [`Probe`] from two closures.
+///
+/// ```
+/// use shadow_runtime::exec::{Probe, Probes};
+/// let p = Probes { debug: |v: &Result<u8, ()>| Some(format!("{v:?}")), is_err: |v: &Result<u8, ()>| v.is_err() };
+/// assert!(p.is_err(&Err(())));
+/// assert_eq!(p.debug(&Ok(1)).as_deref(), Some("Ok(1)"));
+/// ```
+pub struct Probes<D, E> {
+    /// Renders a value.
+    pub debug: D,
+    /// Tells an `Err`.
+    pub is_err: E,
+}
+
+impl<T: ?Sized, D, E> Probe<T> for Probes<D, E>
+where
+    D: Fn(&T) -> Option<String>,
+    E: Fn(&T) -> bool,
+{
+    fn debug(&self, v: &T) -> Option<String> {
+        (self.debug)(v)
+    }
+    fn is_err(&self, v: &T) -> bool {
+        (self.is_err)(v)
+    }
+}
+
+/// No `Debug` rendering and no error detection.
+///
+/// ```
+/// use shadow_runtime::exec::{NoProbes, Probe};
+/// assert_eq!(Probe::<u8>::debug(&NoProbes, &1), None);
+/// ```
+pub struct NoProbes;
+
+impl<T: ?Sized> Probe<T> for NoProbes {
+    fn debug(&self, _: &T) -> Option<String> {
+        None
+    }
+    fn is_err(&self, _: &T) -> bool {
+        false
+    }
+}
+
+/// How a candidate run ended.
+enum Ran<T> {
+    Value(T),
+    Panicked(PanicPayload),
+    TimedOut,
+}
 
 /// A shadowed call with its candidate attached, waiting for the primary to finish.
 /// Created by [`ShadowCall::with_candidate`] or [`ShadowCall::with_candidate_async`]; dropped
@@ -35,8 +97,9 @@ type PanicPayload = Box<dyn std::any::Any + Send + 'static>;
 pub struct Pending<F, T> {
     ticket: Ticket,
     candidate: Option<F>,
-    /// The candidate's result when it ran before the primary (`order = random`).
-    early: Option<(Result<T, PanicPayload>, Duration)>,
+    /// The candidate's run when it went before the primary (`order = random`); `None` inside
+    /// when it could not get a concurrency slot.
+    early: Option<Option<(Ran<T>, Duration)>>,
     primary_start: Instant,
 }
 
@@ -48,7 +111,7 @@ impl ShadowCall {
     /// # static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
     /// #     "docs::attach", 1.0, shadow_runtime::Mode::Inline, shadow_runtime::Order::PrimaryFirst);
     /// let pending = EXP.decide().unwrap().with_candidate(|| 2 + 2);
-    /// pending.finish_inline(&4, &shadow_runtime::DefaultComparator, |_: &i32| None);
+    /// pending.finish_inline(&4, &shadow_runtime::DefaultComparator, shadow_runtime::exec::NoProbes);
     /// ```
     pub fn with_candidate<F, T>(self, candidate: F) -> Pending<F, T>
     where
@@ -57,9 +120,12 @@ impl ShadowCall {
         let mut p = Pending::new(self.ticket, candidate);
         if self.candidate_first {
             let f = p.candidate.take().expect("attached above");
-            let (result, took, end) = run_sync(p.primary_start, f);
-            p.early = Some((result, took));
-            p.primary_start = end;
+            let exp = p.ticket.exp;
+            p.early = Some(exp.acquire().map(|_slot| {
+                let (ran, took, end) = run_sync(exp, p.primary_start, f);
+                p.primary_start = end;
+                (ran, took)
+            }));
         }
         p
     }
@@ -73,7 +139,7 @@ impl ShadowCall {
     /// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
     /// # rt.block_on(async {
     /// let pending = EXP.decide().unwrap().with_candidate_async(async { 2 + 2 }).await;
-    /// pending.finish_inline_async(&4, &shadow_runtime::DefaultComparator, |_: &i32| None).await;
+    /// pending.finish_inline_async(&4, &shadow_runtime::DefaultComparator, shadow_runtime::exec::NoProbes).await;
     /// # });
     /// ```
     pub async fn with_candidate_async<F, T>(self, candidate: F) -> Pending<F, T>
@@ -84,9 +150,15 @@ impl ShadowCall {
         let mut p = Pending::new(self.ticket, candidate);
         if first {
             let f = p.candidate.take().expect("attached above");
-            let (result, took, end) = run_async(p.primary_start, f).await;
-            p.early = Some((result, took));
-            p.primary_start = end;
+            let exp = p.ticket.exp;
+            p.early = Some(match exp.acquire() {
+                Some(_slot) => {
+                    let (ran, took, end) = run_async(exp, p.primary_start, f).await;
+                    p.primary_start = end;
+                    Some((ran, took))
+                }
+                None => None,
+            });
         }
         p
     }
@@ -120,13 +192,8 @@ impl<F, T> Pending<F, T> {
         std::mem::replace(&mut self.ticket, placeholder)
     }
 
-    fn shed_if_full(&mut self) -> bool {
-        let st = self.ticket.exp.state();
-        if st.in_flight.load(Relaxed) > MAX_IN_FLIGHT {
-            self.take_ticket().resolve(Outcome::Shed, None);
-            return true;
-        }
-        false
+    fn shed(&mut self) {
+        self.take_ticket().resolve(Outcome::Shed, None, None);
     }
 }
 
@@ -134,39 +201,45 @@ impl<F, T> Pending<F, T>
 where
     F: FnOnce() -> T,
 {
-    /// Runs the candidate now (unless it already ran first), then compares and records.
+    /// Runs the candidate now (unless it already ran first), then compares and records. A sync
+    /// candidate cannot be interrupted: past the timeout its result is discarded and the call
+    /// counts as [`Outcome::Timeout`].
     ///
     /// ```
     /// # static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
     /// #     "docs::inline", 1.0, shadow_runtime::Mode::Inline, shadow_runtime::Order::PrimaryFirst);
     /// let p = EXP.decide().unwrap().with_candidate(|| -> i32 { panic!("candidate bug") });
-    /// p.finish_inline(&1, &shadow_runtime::DefaultComparator, |_: &i32| None); // does not panic
+    /// p.finish_inline(&1, &shadow_runtime::DefaultComparator, shadow_runtime::exec::NoProbes); // does not panic
     /// let snap = shadow_runtime::snapshot::experiment("docs::inline").unwrap();
     /// assert_eq!(snap.counts.get(shadow_runtime::Outcome::CandidatePanic), 1);
     /// ```
-    pub fn finish_inline<C, D>(mut self, primary: &T, compare: &C, debug: D)
+    pub fn finish_inline<C, P>(mut self, primary: &T, compare: &C, probes: P)
     where
         C: Comparator<T> + ?Sized,
-        D: Fn(&T) -> Option<String>,
+        P: Probe<T>,
     {
         let (primary_time, end) = self.primary_done();
-        let (result, candidate_time) = match (self.early.take(), self.candidate.take()) {
+        let exp = self.ticket.exp;
+        let run = match (self.early.take(), self.candidate.take()) {
             (Some(early), _) => early,
-            (None, Some(f)) => {
-                let (result, took, _) = run_sync(end, f);
-                (result, took)
-            }
+            (None, Some(f)) => exp.acquire().map(|_slot| {
+                let (ran, took, _) = run_sync(exp, end, f);
+                (ran, took)
+            }),
             (None, None) => unreachable!("a candidate is attached or has run"),
         };
-        judge(
-            self.take_ticket(),
-            primary,
-            result,
-            primary_time,
-            candidate_time,
-            compare,
-            &debug,
-        );
+        match run {
+            Some((ran, took)) => judge(
+                self.take_ticket(),
+                primary,
+                ran,
+                primary_time,
+                took,
+                compare,
+                &probes,
+            ),
+            None => self.shed(),
+        }
     }
 }
 
@@ -176,47 +249,58 @@ where
     T: Send + 'static,
 {
     /// Queues the candidate on the worker pool with a copy of the primary's result and returns at
-    /// once; the comparison happens on the pool. A full queue or too many calls in flight sheds
-    /// the candidate ([`Outcome::Shed`]).
+    /// once; the comparison happens on the pool. No free concurrency slot or a full queue sheds
+    /// the call ([`Outcome::Shed`]). Past the timeout the call is resolved as
+    /// [`Outcome::Timeout`] by the timer thread; the candidate, which cannot be stopped, keeps
+    /// its slot until it ends (or never starts, if it was still queued).
     ///
     /// ```
     /// # static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
     /// #     "docs::detached", 1.0, shadow_runtime::Mode::Detached, shadow_runtime::Order::PrimaryFirst);
     /// let p = EXP.decide().unwrap().with_candidate(|| 7);
-    /// p.finish_detached(7, shadow_runtime::DefaultComparator, |_: &i32| None);
+    /// p.finish_detached(7, shadow_runtime::DefaultComparator, shadow_runtime::exec::NoProbes);
     /// assert!(shadow_runtime::wait_idle(std::time::Duration::from_secs(10)));
     /// let snap = shadow_runtime::snapshot::experiment("docs::detached").unwrap();
     /// assert_eq!(snap.counts.get(shadow_runtime::Outcome::Match), 1);
     /// ```
-    pub fn finish_detached<C, D>(mut self, primary: T, compare: C, debug: D)
+    pub fn finish_detached<C, P>(mut self, primary: T, compare: C, probes: P)
     where
         C: Comparator<T> + Send + 'static,
-        D: Fn(&T) -> Option<String> + Send + 'static,
+        P: Probe<T> + Send + 'static,
     {
         let (primary_time, _) = self.primary_done();
-        if self.shed_if_full() {
-            return;
+        let exp = self.ticket.exp;
+        let Some(slot) = exp.acquire() else {
+            return self.shed();
+        };
+        let ticket = Arc::new(Mutex::new(Some(self.take_ticket())));
+        if let Some(timeout) = exp.timeout() {
+            let ticket = ticket.clone();
+            crate::timer::at(Instant::now() + timeout, move || {
+                if let Some(t) = take(&ticket) {
+                    t.resolve(Outcome::Timeout, None, Some(true));
+                }
+            });
         }
-        let ticket = self.take_ticket();
         let f = self
             .candidate
             .take()
             .expect("detached candidates never run first");
         let job = move |run: bool| {
+            let _slot = slot;
             if !run {
-                ticket.resolve(Outcome::Shed, None);
+                if let Some(t) = take(&ticket) {
+                    t.resolve(Outcome::Shed, None, None);
+                }
                 return;
             }
-            let (result, candidate_time, _) = run_sync(Instant::now(), f);
-            judge(
-                ticket,
-                &primary,
-                result,
-                primary_time,
-                candidate_time,
-                &compare,
-                &debug,
-            );
+            if ticket.lock().unwrap_or_else(|e| e.into_inner()).is_none() {
+                return; // timed out while queued: never started
+            }
+            let (ran, took, _) = run_sync(exp, Instant::now(), f);
+            if let Some(t) = take(&ticket) {
+                judge(t, &primary, ran, primary_time, took, &compare, &probes);
+            }
         };
         if let Err(job) = crate::pool::try_submit(Box::new(job)) {
             job(false);
@@ -224,46 +308,59 @@ where
     }
 }
 
+fn take(t: &Mutex<Option<Ticket>>) -> Option<Ticket> {
+    t.lock().unwrap_or_else(|e| e.into_inner()).take()
+}
+
 impl<F, T> Pending<F, T>
 where
     F: Future<Output = T>,
 {
-    /// Awaits the candidate now (unless it already ran first), then compares and records.
+    /// Awaits the candidate now (unless it already ran first; cancelled at the timeout), then
+    /// compares and records.
     ///
     /// ```
     /// # static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
     /// #     "docs::inline_async", 1.0, shadow_runtime::Mode::Inline, shadow_runtime::Order::PrimaryFirst);
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// let p = EXP.decide().unwrap().with_candidate_async(async { 5 }).await;
-    /// p.finish_inline_async(&6, &shadow_runtime::DefaultComparator, |v: &i32| Some(v.to_string())).await;
+    /// let probes = shadow_runtime::exec::Probes { debug: |v: &i32| Some(v.to_string()), is_err: |_: &i32| false };
+    /// p.finish_inline_async(&6, &shadow_runtime::DefaultComparator, probes).await;
     /// # });
     /// let snap = shadow_runtime::snapshot::experiment("docs::inline_async").unwrap();
     /// assert_eq!(snap.counts.get(shadow_runtime::Outcome::Mismatch), 1);
     /// assert!(snap.discrepancies[0].detail.contains("candidate: 5"));
     /// ```
-    pub async fn finish_inline_async<C, D>(mut self, primary: &T, compare: &C, debug: D)
+    pub async fn finish_inline_async<C, P>(mut self, primary: &T, compare: &C, probes: P)
     where
         C: Comparator<T> + ?Sized,
-        D: Fn(&T) -> Option<String>,
+        P: Probe<T>,
     {
         let (primary_time, end) = self.primary_done();
-        let (result, candidate_time) = match (self.early.take(), self.candidate.take()) {
+        let exp = self.ticket.exp;
+        let run = match (self.early.take(), self.candidate.take()) {
             (Some(early), _) => early,
-            (None, Some(f)) => {
-                let (result, took, _) = run_async(end, f).await;
-                (result, took)
-            }
+            (None, Some(f)) => match exp.acquire() {
+                Some(_slot) => {
+                    let (ran, took, _) = run_async(exp, end, f).await;
+                    Some((ran, took))
+                }
+                None => None,
+            },
             (None, None) => unreachable!("a candidate is attached or has run"),
         };
-        judge(
-            self.take_ticket(),
-            primary,
-            result,
-            primary_time,
-            candidate_time,
-            compare,
-            &debug,
-        );
+        match run {
+            Some((ran, took)) => judge(
+                self.take_ticket(),
+                primary,
+                ran,
+                primary_time,
+                took,
+                compare,
+                &probes,
+            ),
+            None => self.shed(),
+        }
     }
 }
 
@@ -274,7 +371,8 @@ where
 {
     /// Spawns the candidate on the current tokio runtime with a copy of the primary's result; the
     /// returned future completes at its first poll, so the caller does not wait for the candidate.
-    /// Outside a tokio runtime it warns once per experiment and runs the candidate inline instead.
+    /// The candidate is cancelled at the timeout. Outside a tokio runtime it warns once per
+    /// experiment and runs the candidate inline instead.
     ///
     /// ```
     /// # static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
@@ -282,85 +380,94 @@ where
     /// # let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).build().unwrap();
     /// rt.block_on(async {
     ///     let p = EXP.decide().unwrap().with_candidate_async(async { 1 }).await;
-    ///     p.finish_detached_async(1, shadow_runtime::DefaultComparator, |_: &i32| None).await;
+    ///     p.finish_detached_async(1, shadow_runtime::DefaultComparator, shadow_runtime::exec::NoProbes).await;
     ///     shadow_runtime::snapshot::idle().await;
     /// });
     /// let snap = shadow_runtime::snapshot::experiment("docs::spawned").unwrap();
     /// assert_eq!(snap.counts.get(shadow_runtime::Outcome::Match), 1);
     /// ```
-    pub async fn finish_detached_async<C, D>(mut self, primary: T, compare: C, debug: D)
+    pub async fn finish_detached_async<C, P>(mut self, primary: T, compare: C, probes: P)
     where
         C: Comparator<T> + Send + 'static,
-        D: Fn(&T) -> Option<String> + Send + 'static,
+        P: Probe<T> + Send + 'static,
     {
         let (primary_time, _) = self.primary_done();
+        let exp = self.ticket.exp;
         let f = self
             .candidate
             .take()
             .expect("detached candidates never run first");
+        let Some(slot) = exp.acquire() else {
+            return self.shed();
+        };
         match tokio::runtime::Handle::try_current() {
             Ok(handle) => {
-                if self.shed_if_full() {
-                    return;
-                }
                 let ticket = self.take_ticket();
                 handle.spawn(async move {
-                    let (result, candidate_time, _) = run_async(Instant::now(), f).await;
-                    judge(
-                        ticket,
-                        &primary,
-                        result,
-                        primary_time,
-                        candidate_time,
-                        &compare,
-                        &debug,
-                    );
+                    let _slot = slot;
+                    let (ran, took, _) = run_async(exp, Instant::now(), f).await;
+                    judge(ticket, &primary, ran, primary_time, took, &compare, &probes);
                 });
             }
             Err(_) => {
-                let st = self.ticket.exp.state();
+                let st = exp.state();
                 if !st.warned_no_runtime.swap(true, Relaxed) {
                     tracing::warn!(
                         target: "parallel_run",
-                        experiment = self.ticket.exp.name(),
+                        experiment = exp.name(),
                         "detached mode needs a tokio runtime at the call site and there is none; \
                          running this experiment's candidate inline (warned once)"
                     );
                 }
-                let (result, candidate_time, _) = run_async(Instant::now(), f).await;
+                let _slot = slot;
+                let (ran, took, _) = run_async(exp, Instant::now(), f).await;
                 judge(
                     self.take_ticket(),
                     &primary,
-                    result,
+                    ran,
                     primary_time,
-                    candidate_time,
+                    took,
                     &compare,
-                    &debug,
+                    &probes,
                 );
             }
         }
     }
 }
 
-/// Runs a sync candidate that started at `start`; returns its result, its wall time and the
-/// instant it ended.
+/// Runs a sync candidate that started at `start`; returns how it ended, its wall time and the
+/// instant it ended. A sync candidate cannot be interrupted: past the timeout its result is
+/// discarded.
 fn run_sync<T>(
+    exp: &'static Experiment,
     start: Instant,
     f: impl FnOnce() -> T,
-) -> (Result<T, PanicPayload>, Duration, Instant) {
+) -> (Ran<T>, Duration, Instant) {
     let r = catch_unwind(AssertUnwindSafe(|| quietly(f)));
     let end = Instant::now();
-    (r, end - start, end)
+    let took = end - start;
+    let ran = match r {
+        _ if exp.timeout().is_some_and(|t| took > t) => Ran::TimedOut,
+        Ok(v) => Ran::Value(v),
+        Err(p) => Ran::Panicked(p),
+    };
+    (ran, took, end)
 }
 
-/// The async twin of [`run_sync`].
+/// The async twin of [`run_sync`]: the candidate is cancelled (dropped) at the timeout.
 async fn run_async<F: Future>(
+    exp: &'static Experiment,
     start: Instant,
     f: F,
-) -> (Result<F::Output, PanicPayload>, Duration, Instant) {
-    let r = CatchUnwind { inner: f }.await;
+) -> (Ran<F::Output>, Duration, Instant) {
+    let deadline = exp.timeout().map(|t| Deadline::new(start + t));
+    let ran = Race {
+        inner: CatchUnwind { inner: f },
+        deadline,
+    }
+    .await;
     let end = Instant::now();
-    (r, end - start, end)
+    (ran, end - start, end)
 }
 
 pin_project_lite::pin_project! {
@@ -383,6 +490,32 @@ impl<F: Future> Future for CatchUnwind<F> {
     }
 }
 
+pin_project_lite::pin_project! {
+    /// The candidate against its deadline; the candidate is polled first.
+    struct Race<F> {
+        #[pin]
+        inner: CatchUnwind<F>,
+        deadline: Option<Deadline>,
+    }
+}
+
+impl<F: Future> Future for Race<F> {
+    type Output = Ran<F::Output>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(r) = this.inner.poll(cx) {
+            return Poll::Ready(match r {
+                Ok(v) => Ran::Value(v),
+                Err(p) => Ran::Panicked(p),
+            });
+        }
+        match this.deadline {
+            Some(d) => Pin::new(d).poll(cx).map(|()| Ran::TimedOut),
+            None => Poll::Pending,
+        }
+    }
+}
+
 /// The panic's message and, when the hook saw it, where it was raised.
 fn panic_detail(p: &(dyn std::any::Any + Send)) -> String {
     let msg = panic_message(p);
@@ -392,49 +525,57 @@ fn panic_detail(p: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-/// Renders a value with the generated `Debug` probe, treating a panicking `Debug` impl as absent.
-fn render<T, D: Fn(&T) -> Option<String>>(debug: &D, v: &T) -> Option<String> {
-    catch_unwind(AssertUnwindSafe(|| quietly(|| debug(v))))
+/// Renders a value with the probe, treating a panicking `Debug` impl as absent.
+fn render<T, P: Probe<T>>(probes: &P, v: &T) -> Option<String> {
+    catch_unwind(AssertUnwindSafe(|| quietly(|| probes.debug(v))))
         .ok()
         .flatten()
 }
 
+fn is_err<T, P: Probe<T>>(probes: &P, v: &T) -> bool {
+    catch_unwind(AssertUnwindSafe(|| probes.is_err(v))).unwrap_or(false)
+}
+
 /// Compares, classifies and records one shadowed call.
-fn judge<T, C, D>(
+fn judge<T, C, P>(
     ticket: Ticket,
     primary: &T,
-    candidate: Result<T, PanicPayload>,
+    ran: Ran<T>,
     primary_duration: Duration,
     candidate_duration: Duration,
     compare: &C,
-    debug: &D,
+    probes: &P,
 ) where
     C: Comparator<T> + ?Sized,
-    D: Fn(&T) -> Option<String>,
+    P: Probe<T>,
 {
     crate::observe::durations(ticket.exp, primary_duration, Some(candidate_duration));
-    let (outcome, detail, candidate_value) = match candidate {
-        Err(p) => (Outcome::CandidatePanic, panic_detail(&*p), None),
-        Ok(c) => match catch_unwind(AssertUnwindSafe(|| {
+    let (outcome, detail, candidate_value, failed) = match ran {
+        Ran::TimedOut => return ticket.resolve(Outcome::Timeout, None, Some(true)),
+        Ran::Panicked(p) => (Outcome::CandidatePanic, panic_detail(&*p), None, Some(true)),
+        Ran::Value(c) => match catch_unwind(AssertUnwindSafe(|| {
             quietly(|| compare.compare(primary, &c))
         })) {
-            Ok(Verdict::Match) => {
-                ticket.resolve(Outcome::Match, None);
-                return;
-            }
+            Ok(Verdict::Match) => return ticket.resolve(Outcome::Match, None, Some(false)),
             Ok(Verdict::Acceptable { reason }) => {
                 crate::observe::acceptable(ticket.exp, &reason);
-                ticket.resolve(Outcome::Acceptable, None);
-                return;
+                return ticket.resolve(Outcome::Acceptable, None, Some(false));
             }
             Ok(Verdict::Mismatch { diff }) => {
-                (Outcome::Mismatch, diff.unwrap_or_default(), Some(c))
+                // An `Err` where the primary succeeded is a candidate failure for the breaker.
+                let failed = is_err(probes, &c) && !is_err(probes, primary);
+                (
+                    Outcome::Mismatch,
+                    diff.unwrap_or_default(),
+                    Some(c),
+                    Some(failed),
+                )
             }
-            Err(p) => (Outcome::ComparatorPanic, panic_detail(&*p), Some(c)),
+            Err(p) => (Outcome::ComparatorPanic, panic_detail(&*p), Some(c), None),
         },
     };
-    let primary_text = render(debug, primary);
-    let candidate_text = candidate_value.as_ref().and_then(|c| render(debug, c));
+    let primary_text = render(probes, primary);
+    let candidate_text = candidate_value.as_ref().and_then(|c| render(probes, c));
     let detail = if outcome == Outcome::Mismatch && detail.is_empty() {
         match (&primary_text, &candidate_text) {
             (Some(p), Some(c)) => debug_diff(p, c),
@@ -453,5 +594,8 @@ fn judge<T, C, D>(
         candidate_duration,
         at: SystemTime::now(),
     };
-    ticket.resolve(outcome, Some(d));
+    ticket.resolve(outcome, Some(d), failed);
 }
+
+// `RunSlot` is held by the closures above for as long as the candidate runs.
+const _: fn(RunSlot) = drop;

@@ -1,10 +1,14 @@
 //! One [`Experiment`] per annotated function: its static definition, its lazily created state,
 //! and the per-call decision.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
-use std::sync::{Mutex, OnceLock};
+use std::sync::atomic::{
+    AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst,
+};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
 
-use crate::config::{self, Mode, Order};
+use crate::breaker::{Breaker, BreakerConfig, BreakerState, Transition};
+use crate::config::{self, Mode, Order, Setting};
 use crate::outcome::{Discrepancy, Outcome};
 use crate::sampling::{self, Skip};
 
@@ -24,7 +28,7 @@ use crate::sampling::{self, Skip};
 ///     let shadow = EXP.decide().map(|call| call.with_candidate(move || x << 1));
 ///     let out = x * 2;
 ///     if let Some(s) = shadow {
-///         s.finish_inline(&out, &shadow_runtime::DefaultComparator, |v: &u32| Some(format!("{v:?}")));
+///         s.finish_inline(&out, &shadow_runtime::DefaultComparator, shadow_runtime::exec::NoProbes);
 ///     }
 ///     out
 /// }
@@ -36,43 +40,63 @@ use crate::sampling::{self, Skip};
 pub struct Experiment {
     name: &'static str,
     default_sample: f64,
+    default_timeout_ms: u64,
+    default_max_in_flight: u64,
     mode: Mode,
     order: Order,
     /// The one word a call reads: the effective sampling threshold (`rate * 2^64`), 0 when
-    /// shadowing is off for any reason (kill switch, setting, rate 0), `u64::MAX` for every call,
-    /// [`UNINIT`] before the first call.
+    /// shadowing is off (kill switch, setting, rate 0), [`OPEN`] while the circuit breaker is not
+    /// closed, `u64::MAX` for every call, [`UNINIT`] before the first call.
     gate: AtomicU64,
     /// Base of this experiment's per-thread skip counters ([`sampling::NO_SLOTS`] until set).
     slots: AtomicUsize,
+    /// Probe calls the half-open breaker still lets through.
+    probes: AtomicU32,
+    /// The sticky-sampling seed, `XXH3_64bits(name)`.
+    seed: AtomicU64,
     state: OnceLock<State>,
 }
 
-/// The gate before the experiment's first call ([`sampling::threshold`] never yields 1).
+/// The gate before the experiment's first call ([`sampling::threshold`] never yields 1 or 2).
 const UNINIT: u64 = 1;
+/// The gate while the circuit breaker is open or half-open.
+const OPEN: u64 = 2;
 
 pub(crate) struct State {
-    /// The configured rate and switch (the gate also folds in the kill switch).
-    pub(crate) sample_bits: AtomicU64,
-    pub(crate) enabled: AtomicBool,
+    /// The settings in force (attribute, then environment, then the live API).
+    setting: Mutex<Setting>,
+    /// Mirrors of the settings read off the caller's path without the lock.
+    pub(crate) timeout_us: AtomicU64,
+    pub(crate) max_in_flight: AtomicU64,
+    pub(crate) breaker: Mutex<Breaker>,
     /// Skipped calls counted here when the per-thread slots are unavailable.
-    pub(crate) skips_shared: [AtomicU64; 2],
+    pub(crate) skips_shared: [AtomicU64; sampling::PER_EXPERIMENT],
     pub(crate) counts: [AtomicU64; Outcome::ALL.len()],
     pub(crate) shadowed: AtomicU64,
     pub(crate) in_flight: AtomicU64,
+    /// Candidate executions holding a concurrency slot (queued, running, or abandoned after a
+    /// timeout but not yet ended), and the most ever seen at once.
+    pub(crate) running: AtomicU64,
+    pub(crate) peak_running: AtomicU64,
     pub(crate) retained: Mutex<Vec<Discrepancy>>,
     pub(crate) warned_no_runtime: AtomicBool,
+    pub(crate) warned_run_if: AtomicBool,
     pub(crate) keys: crate::observe::Keys,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 static REGISTRY: Mutex<Vec<&'static Experiment>> = Mutex::new(Vec::new());
 
 pub(crate) fn registry() -> Vec<&'static Experiment> {
-    REGISTRY.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    lock(&REGISTRY).clone()
 }
 
 impl Experiment {
     /// Declares an experiment. `sample` is the default rate (`0.0..=1.0`), which the experiment's
-    /// environment variable overrides.
+    /// environment variable and the live API override.
     ///
     /// ```
     /// static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
@@ -83,12 +107,42 @@ impl Experiment {
         Experiment {
             name,
             default_sample: sample,
+            default_timeout_ms: 0,
+            default_max_in_flight: config::DEFAULT_MAX_IN_FLIGHT,
             mode,
             order,
             gate: AtomicU64::new(UNINIT),
             slots: AtomicUsize::new(sampling::NO_SLOTS),
+            probes: AtomicU32::new(0),
+            seed: AtomicU64::new(0),
             state: OnceLock::new(),
         }
+    }
+
+    /// Sets the default candidate timeout in milliseconds (the attribute's `timeout`).
+    ///
+    /// ```
+    /// static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
+    ///     "docs::timed", 1.0, shadow_runtime::Mode::Detached, shadow_runtime::Order::PrimaryFirst)
+    ///     .with_timeout_ms(150);
+    /// # let _ = &EXP;
+    /// ```
+    pub const fn with_timeout_ms(mut self, ms: u64) -> Self {
+        self.default_timeout_ms = ms;
+        self
+    }
+
+    /// Sets the default cap of concurrent candidate executions (the attribute's `max_in_flight`).
+    ///
+    /// ```
+    /// static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
+    ///     "docs::capped", 1.0, shadow_runtime::Mode::Detached, shadow_runtime::Order::PrimaryFirst)
+    ///     .with_max_in_flight(8);
+    /// # let _ = &EXP;
+    /// ```
+    pub const fn with_max_in_flight(mut self, n: u64) -> Self {
+        self.default_max_in_flight = n;
+        self
     }
 
     /// The experiment's name (module path and function name unless the attribute sets `name`).
@@ -113,6 +167,13 @@ impl Experiment {
         self.mode
     }
 
+    /// The attribute's settings, before the environment.
+    pub(crate) fn defaults(&self) -> Setting {
+        let timeout =
+            (self.default_timeout_ms > 0).then(|| Duration::from_millis(self.default_timeout_ms));
+        Setting::defaults(self.default_sample, timeout, self.default_max_in_flight)
+    }
+
     #[inline]
     pub(crate) fn state(&'static self) -> &'static State {
         match self.state.get() {
@@ -127,22 +188,29 @@ impl Experiment {
         let mut fresh = false;
         let st = self.state.get_or_init(|| {
             fresh = true;
-            let setting = config::experiment_setting(self.name, self.default_sample);
+            let setting = config::experiment_setting(self.name, self.defaults());
             self.slots.store(sampling::alloc_slots(), Relaxed);
+            self.seed
+                .store(crate::sticky::experiment_seed(self.name), Relaxed);
             State {
-                sample_bits: AtomicU64::new(setting.sample.to_bits()),
-                enabled: AtomicBool::new(setting.enabled),
-                skips_shared: [AtomicU64::new(0), AtomicU64::new(0)],
+                setting: Mutex::new(setting),
+                timeout_us: AtomicU64::new(0),
+                max_in_flight: AtomicU64::new(0),
+                breaker: Mutex::new(Breaker::new(Instant::now())),
+                skips_shared: [const { AtomicU64::new(0) }; sampling::PER_EXPERIMENT],
                 counts: [const { AtomicU64::new(0) }; Outcome::ALL.len()],
                 shadowed: AtomicU64::new(0),
                 in_flight: AtomicU64::new(0),
+                running: AtomicU64::new(0),
+                peak_running: AtomicU64::new(0),
                 retained: Mutex::new(Vec::new()),
                 warned_no_runtime: AtomicBool::new(false),
+                warned_run_if: AtomicBool::new(false),
                 keys: crate::observe::Keys::new(self.name),
             }
         });
         if fresh {
-            let mut reg = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+            let mut reg = lock(&REGISTRY);
             if reg.iter().any(|e| e.name == self.name) {
                 tracing::warn!(
                     target: "parallel_run",
@@ -153,18 +221,24 @@ impl Experiment {
                 );
             }
             reg.push(self);
+            // Settings changed through the live API before this first call apply now.
+            let current = *lock(&st.setting);
+            if let Some(s) = crate::live::pending_for(self.name, current) {
+                *lock(&st.setting) = s;
+            }
             // Under the registry lock, as `set_global_enabled` refreshes every gate: whichever
             // runs last sees the latest switch.
-            self.refresh_gate(st);
+            self.apply(st);
             drop(reg);
-            crate::observe::start_publisher();
+            crate::timer::start();
         }
         st
     }
 
-    /// Decides whether this call is shadowed: `None` (the call is counted as disabled or sampled
-    /// out) or a [`ShadowCall`] that the generated code completes. Reads two atomics and, when
-    /// sampling, one per-thread random draw; never allocates after the experiment's first call.
+    /// Decides whether this call is shadowed: `None` (the call is counted as disabled, sampled out
+    /// or circuit open) or a [`ShadowCall`] that the generated code completes. Reads one atomic
+    /// word and, when sampling, makes one per-thread random draw; never allocates after the
+    /// experiment's first call.
     ///
     /// ```
     /// # static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
@@ -180,77 +254,192 @@ impl Experiment {
         let t = self.gate.load(Relaxed);
         let inside = if t == u64::MAX {
             true
-        } else if t <= UNINIT {
-            if t == UNINIT || !sampling::bump(self.slots.load(Relaxed), Skip::Disabled) {
-                return self.decide_slow();
+        } else if t <= OPEN {
+            if !self.skip_fast(t) {
+                return self.decide_slow(t);
             }
             false
         } else {
             match sampling::draw(self.slots.load(Relaxed), t) {
                 Some(inside) => inside,
-                None => return self.decide_slow(),
+                None => return self.decide_slow(t),
             }
         };
-        if !inside {
-            return None;
+        if inside {
+            Some(self.begin())
+        } else {
+            None
         }
-        let candidate_first = self.begin();
-        Some(ShadowCall {
-            ticket: Ticket {
-                exp: self,
-                phase: Phase::Primary,
-                done: false,
-            },
-            candidate_first,
-        })
     }
 
-    /// The first call (initialises the state), and skipped calls that cannot use the per-thread
-    /// counters (no slots left, or the thread is exiting).
-    #[cold]
-    #[inline(never)]
-    fn decide_slow(&'static self) -> Option<ShadowCall> {
-        let st = self.state();
+    /// [`decide`](Self::decide) with a `run_if` predicate (evaluated only when the experiment is
+    /// on; a panic in it counts as "no", reported once) and a sampling key: `key(seed)` returns
+    /// the key's sticky hash under the experiment's seed ([`crate::sticky::key_hash`]) to make the
+    /// decision sticky, or `None` for a random draw.
+    ///
+    /// ```
+    /// # static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
+    /// #     "docs::eur_only", 1.0, shadow_runtime::Mode::Inline, shadow_runtime::Order::PrimaryFirst);
+    /// let currency = "USD";
+    /// assert!(EXP.decide_with(|| currency == "EUR", |_| None).is_none());
+    /// let s = shadow_runtime::snapshot::experiment("docs::eur_only").unwrap();
+    /// assert_eq!(s.counts.get(shadow_runtime::Outcome::Filtered), 1);
+    /// ```
+    #[inline(always)]
+    pub fn decide_with<R, K>(&'static self, run_if: R, key: K) -> Option<ShadowCall>
+    where
+        R: FnOnce() -> bool,
+        K: FnOnce(u64) -> Option<u64>,
+    {
         let mut t = self.gate.load(Relaxed);
         if t == UNINIT {
-            // Another thread is still initialising: decide from the settings directly.
-            t = self.effective_gate(st);
+            t = self.first_gate();
         }
-        let inside = t == u64::MAX || (t > UNINIT && sampling::draw_any() < t);
-        if !inside {
-            let which = if t <= UNINIT {
-                Skip::Disabled
+        if t == 0 || t == OPEN {
+            // Off, or breaker open / half-open (probes skip run_if and the key: they test the
+            // candidate).
+            return if self.skip_fast(t) {
+                None
             } else {
-                Skip::SampledOut
+                self.decide_slow(t)
             };
-            if !sampling::bump(self.slots.load(Relaxed), which) {
-                st.skips_shared[which as usize].fetch_add(1, Relaxed);
-            }
+        }
+        if !self.run_if(run_if) {
+            self.count_skip(Skip::Filtered);
             return None;
         }
-        let candidate_first = self.begin();
-        Some(ShadowCall {
-            ticket: Ticket {
-                exp: self,
-                phase: Phase::Primary,
-                done: false,
+        let inside = match key(self.seed.load(Relaxed)) {
+            Some(h) => {
+                let inside = t == u64::MAX || h < t;
+                if !inside {
+                    self.count_skip(Skip::SampledOut);
+                }
+                inside
+            }
+            None if t == u64::MAX => true,
+            None => match sampling::draw(self.slots.load(Relaxed), t) {
+                Some(inside) => inside,
+                None => return self.decide_slow(t),
             },
-            candidate_first,
-        })
-    }
-
-    /// The gate for the current settings and kill switch.
-    fn effective_gate(&self, st: &State) -> u64 {
-        if st.enabled.load(Relaxed) && config::global_enabled() {
-            sampling::threshold(f64::from_bits(st.sample_bits.load(Relaxed)))
+        };
+        if inside {
+            Some(self.begin())
         } else {
-            0
+            None
         }
     }
 
-    /// Recomputes the gate after a change of settings or of the kill switch.
-    pub(crate) fn refresh_gate(&self, st: &State) {
+    /// The gate at the first call: initialises the experiment.
+    #[cold]
+    #[inline(never)]
+    fn first_gate(&'static self) -> u64 {
+        let st = self.state();
+        match self.gate.load(Relaxed) {
+            // Another thread is still initialising: decide from the settings directly.
+            UNINIT => self.effective_gate(st),
+            t => t,
+        }
+    }
+
+    fn run_if(&'static self, f: impl FnOnce() -> bool) -> bool {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            crate::isolation::quietly(f)
+        })) {
+            Ok(b) => b,
+            Err(p) => {
+                let st = self.state();
+                if !st.warned_run_if.swap(true, Relaxed) {
+                    tracing::warn!(
+                        target: "parallel_run",
+                        experiment = self.name,
+                        "the run_if predicate of {} panicked ({}); such calls are not shadowed (warned once)",
+                        self.name,
+                        crate::compare::panic_message(&*p)
+                    );
+                }
+                false
+            }
+        }
+    }
+
+    /// Counts a skipped call (gate 0 or [`OPEN`] without probes) in this thread's slot; `false`
+    /// when it must go the slow way (first call, probes available, no slot).
+    #[inline(always)]
+    fn skip_fast(&self, t: u64) -> bool {
+        let which = match t {
+            0 => Skip::Disabled,
+            OPEN if self.probes.load(Relaxed) == 0 => Skip::CircuitOpen,
+            _ => return false,
+        };
+        sampling::bump(self.slots.load(Relaxed), which)
+    }
+
+    fn count_skip(&'static self, which: Skip) {
+        if !sampling::bump(self.slots.load(Relaxed), which) {
+            self.state().skips_shared[which as usize].fetch_add(1, Relaxed);
+        }
+    }
+
+    /// The first call (initialises the state), half-open probes, and skipped calls that cannot
+    /// use the per-thread counters (no slots left, or the thread is exiting).
+    #[cold]
+    #[inline(never)]
+    fn decide_slow(&'static self, mut t: u64) -> Option<ShadowCall> {
+        if t == UNINIT {
+            t = self.first_gate();
+        }
+        let inside = match t {
+            u64::MAX => true,
+            0 => false,
+            OPEN => self
+                .probes
+                .fetch_update(Relaxed, Relaxed, |p| p.checked_sub(1))
+                .is_ok(),
+            _ => sampling::draw_any() < t,
+        };
+        if !inside {
+            self.count_skip(match t {
+                0 => Skip::Disabled,
+                OPEN => Skip::CircuitOpen,
+                _ => Skip::SampledOut,
+            });
+            return None;
+        }
+        Some(self.begin())
+    }
+
+    /// The gate for the current settings, kill switch and breaker.
+    fn effective_gate(&self, st: &State) -> u64 {
+        let s = *lock(&st.setting);
+        if !s.enabled || !config::global_enabled() {
+            0
+        } else if lock(&st.breaker).state != BreakerState::Closed {
+            OPEN
+        } else {
+            sampling::threshold(s.sample)
+        }
+    }
+
+    /// Publishes the settings in force: the mirrors read off the caller's path, and the gate.
+    pub(crate) fn apply(&self, st: &State) {
+        let s = *lock(&st.setting);
+        st.timeout_us.store(
+            s.timeout.map_or(0, |d| d.as_micros().max(1) as u64),
+            Relaxed,
+        );
+        st.max_in_flight.store(s.max_in_flight, Relaxed);
         self.gate.store(self.effective_gate(st), Relaxed);
+    }
+
+    /// Changes the settings in force (live API, environment reload).
+    pub(crate) fn update(&'static self, f: impl FnOnce(&mut Setting)) {
+        let st = self.state();
+        f(&mut lock(&st.setting));
+        self.apply(st);
+    }
+
+    pub(crate) fn setting(&'static self) -> Setting {
+        *lock(&self.state().setting)
     }
 
     /// Skipped calls of one kind, over all threads.
@@ -260,41 +449,153 @@ impl Experiment {
             + sampling::read(self.slots.load(Relaxed), which)
     }
 
-    /// Starts the accounting of a shadowed call; returns whether its candidate runs first.
+    /// Starts the accounting of a shadowed call.
     #[cold]
     #[inline(never)]
-    fn begin(&'static self) -> bool {
+    fn begin(&'static self) -> ShadowCall {
         let st = self.state();
         crate::isolation::install_hook();
         st.shadowed.fetch_add(1, Relaxed);
         st.in_flight.fetch_add(1, SeqCst);
-        self.mode == Mode::Inline && self.order == Order::Random && sampling::coin()
+        ShadowCall {
+            ticket: Ticket {
+                exp: self,
+                phase: Phase::Primary,
+                done: false,
+            },
+            candidate_first: self.mode == Mode::Inline
+                && self.order == Order::Random
+                && sampling::coin(),
+        }
     }
 
-    /// Records the outcome of a shadowed call (exactly once per [`Ticket`]).
-    pub(crate) fn record(&'static self, outcome: Outcome, discrepancy: Option<Discrepancy>) {
+    /// Takes a concurrency slot for one candidate execution, or `None` when `max_in_flight` are
+    /// taken (the call is then shed).
+    pub(crate) fn acquire(&'static self) -> Option<RunSlot> {
+        let st = self.state();
+        let cap = st.max_in_flight.load(Relaxed).max(1);
+        let now = st.running.fetch_add(1, SeqCst) + 1;
+        if now > cap {
+            st.running.fetch_sub(1, SeqCst);
+            return None;
+        }
+        st.peak_running.fetch_max(now, Relaxed);
+        Some(RunSlot { exp: self })
+    }
+
+    /// The timeout in force, if any.
+    pub(crate) fn timeout(&'static self) -> Option<Duration> {
+        match self.state().timeout_us.load(Relaxed) {
+            0 => None,
+            us => Some(Duration::from_micros(us)),
+        }
+    }
+
+    /// Records the outcome of a shadowed call (exactly once per [`Ticket`]). `candidate_failed`
+    /// feeds the circuit breaker: `Some(true)` for a panic, a timeout or an `Err` where the
+    /// primary returned `Ok`; `Some(false)` for a judged run; `None` for outcomes that say
+    /// nothing about the candidate.
+    pub(crate) fn record(
+        &'static self,
+        outcome: Outcome,
+        discrepancy: Option<Discrepancy>,
+        candidate_failed: Option<bool>,
+    ) {
         let st = self.state();
         st.counts[outcome.index()].fetch_add(1, Relaxed);
         crate::observe::outcome(self, outcome, discrepancy.as_ref());
         if let Some(d) = discrepancy {
-            let mut kept = st.retained.lock().unwrap_or_else(|e| e.into_inner());
+            let mut kept = lock(&st.retained);
             if kept.len() < crate::snapshot::RETAINED {
                 kept.push(d);
+            }
+        }
+        if let Some(failed) = candidate_failed {
+            let cfg = lock(&st.setting).breaker;
+            let t = lock(&st.breaker).on_result(&cfg, failed, Instant::now());
+            if let Some(t) = t {
+                self.transition(t);
             }
         }
         // SeqCst: pairs with the waiter count read in `done_one` (see there).
         st.in_flight.fetch_sub(1, SeqCst);
         crate::snapshot::done_one();
     }
+
+    fn transition(&'static self, t: Transition) {
+        let st = self.state();
+        match t {
+            Transition::Open => {
+                self.probes.store(0, Relaxed);
+                tracing::warn!(
+                    target: "parallel_run",
+                    experiment = self.name,
+                    "circuit breaker of {} opened: its candidate failed too often; shadowing stops for the cool-down",
+                    self.name
+                );
+            }
+            Transition::HalfOpen(n) => {
+                self.probes.store(n, Relaxed);
+                tracing::info!(target: "parallel_run", experiment = self.name, probes = n, "circuit breaker half-open");
+            }
+            Transition::Close => {
+                self.probes.store(0, Relaxed);
+                tracing::info!(target: "parallel_run", experiment = self.name, "circuit breaker closed");
+            }
+        }
+        self.apply(st);
+    }
+
+    /// Periodic work on the timer thread: half-open breakers whose cool-down has passed.
+    fn tick(&'static self, now: Instant) {
+        let st = self.state();
+        let cfg = lock(&st.setting).breaker;
+        let t = lock(&st.breaker).on_tick(&cfg, now);
+        if let Some(t) = t {
+            self.transition(t);
+        }
+    }
+}
+
+/// Called by the timer thread every [`crate::timer::TICK`].
+pub(crate) fn housekeeping() {
+    static TICKS: AtomicU64 = AtomicU64::new(0);
+    let n = TICKS.fetch_add(1, Relaxed);
+    let now = Instant::now();
+    for exp in registry() {
+        exp.tick(now);
+        if n % 4 == 3 {
+            crate::observe::publish_skips(exp);
+        }
+    }
 }
 
 /// Recomputes every registered experiment's gate (after the kill switch changed).
 pub(crate) fn refresh_all_gates() {
-    let reg = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+    let reg = lock(&REGISTRY);
     for exp in reg.iter() {
         if let Some(st) = exp.state.get() {
-            exp.refresh_gate(st);
+            exp.apply(st);
         }
+    }
+}
+
+/// The breaker of an experiment, for the snapshot.
+pub(crate) fn breaker_view(exp: &'static Experiment) -> (BreakerState, u64, BreakerConfig) {
+    let st = exp.state();
+    let b = lock(&st.breaker);
+    (b.state, b.trips, lock(&st.setting).breaker)
+}
+
+/// A concurrency slot of one candidate execution; released when dropped (when the candidate
+/// really ends, even after its call was resolved as timed out).
+pub(crate) struct RunSlot {
+    exp: &'static Experiment,
+}
+
+impl Drop for RunSlot {
+    fn drop(&mut self) {
+        self.exp.state().running.fetch_sub(1, SeqCst);
     }
 }
 
@@ -315,9 +616,14 @@ pub(crate) struct Ticket {
 }
 
 impl Ticket {
-    pub(crate) fn resolve(mut self, outcome: Outcome, discrepancy: Option<Discrepancy>) {
+    pub(crate) fn resolve(
+        mut self,
+        outcome: Outcome,
+        discrepancy: Option<Discrepancy>,
+        candidate_failed: Option<bool>,
+    ) {
         self.done = true;
-        self.exp.record(outcome, discrepancy);
+        self.exp.record(outcome, discrepancy, candidate_failed);
     }
 }
 
@@ -329,7 +635,7 @@ impl Drop for Ticket {
             } else {
                 Outcome::Cancelled
             };
-            self.exp.record(outcome, None);
+            self.exp.record(outcome, None, None);
         }
     }
 }

@@ -23,22 +23,28 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod breaker;
 pub mod compare;
 pub mod config;
-mod exec;
+pub mod exec;
 pub mod experiment;
 mod isolation;
+pub mod live;
 mod observe;
 pub mod outcome;
 mod pool;
 mod sampling;
 pub mod snapshot;
+pub mod sticky;
+mod timer;
 
 #[doc(hidden)]
 pub mod __private;
 
+pub use breaker::{BreakerConfig, BreakerState};
 pub use compare::{Comparator, DefaultComparator, Verdict};
 pub use config::{global_enabled, set_global_enabled, Mode, Order};
 pub use experiment::Experiment;
+pub use live::reload_from_env;
 pub use outcome::{Discrepancy, Outcome};
 pub use snapshot::{snapshot, wait_idle, ExperimentSnapshot, OutcomeCounts};

@@ -1,7 +1,7 @@
 //! Emission: `metrics` counters and histograms, `tracing` events. Everything here runs off the
 //! caller's path: outcomes of shadowed calls are emitted where they are judged, and skipped calls,
-//! which the hot path only counts per thread, are published as absolute totals once a second by a
-//! background thread (see [`start_publisher`]).
+//! which the hot path only counts per thread, are published as absolute totals once a second by the
+//! runtime's timer thread (and by `snapshot::publish_metrics`).
 //!
 //! | metric | kind | labels |
 //! |---|---|---|
@@ -10,7 +10,6 @@
 //! | `parallel_run_candidate_duration_seconds` | histogram | `experiment` |
 
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Once;
 use std::time::Duration;
 
 use metrics::{Key, Label, Level, Metadata};
@@ -24,8 +23,6 @@ pub(crate) const TARGET: &str = "parallel_run";
 pub(crate) const OUTCOMES: &str = "parallel_run_outcomes_total";
 pub(crate) const PRIMARY_SECONDS: &str = "parallel_run_primary_duration_seconds";
 pub(crate) const CANDIDATE_SECONDS: &str = "parallel_run_candidate_duration_seconds";
-/// How often the skip totals are published.
-pub(crate) const PUBLISH_EVERY: Duration = Duration::from_secs(1);
 
 /// The metric keys of one experiment, built once at its first call so that emitting never
 /// allocates (the `counter!` macro builds a label vector per call when a label is not a literal).
@@ -98,33 +95,10 @@ pub(crate) fn durations(exp: &'static Experiment, primary: Duration, candidate: 
     }
 }
 
-/// Starts (once) the thread that publishes every experiment's skip totals each second: skipped
-/// calls are only counted per thread on the hot path, so something off the path must push them.
-pub(crate) fn start_publisher() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let spawned = std::thread::Builder::new()
-            .name("parallel-run-metrics".into())
-            .spawn(|| loop {
-                std::thread::sleep(PUBLISH_EVERY);
-                for exp in crate::experiment::registry() {
-                    publish_skips(exp);
-                }
-            });
-        if let Err(e) = spawned {
-            tracing::warn!(target: TARGET, error = %e, "could not start the parallel-run metrics thread; \
-                           call parallel_run::snapshot::publish_metrics() to publish skipped calls");
-        }
-    });
-}
-
 /// Sets the `disabled` and `sampled_out` outcome counters of `exp` to their current totals.
 pub(crate) fn publish_skips(exp: &'static Experiment) {
     let st = exp.state();
-    for (which, outcome) in [
-        (Skip::Disabled, Outcome::Disabled),
-        (Skip::SampledOut, Outcome::SampledOut),
-    ] {
+    for (which, outcome) in Skip::ALL {
         counter(&st.keys.outcomes[outcome.index()])
             .absolute(exp.skipped(which) + st.counts[outcome.index()].load(Relaxed));
     }

@@ -5,8 +5,9 @@ use std::time::{Duration, SystemTime};
 
 /// The single outcome every call of an annotated function lands in.
 ///
-/// The first two are decided on the caller's path without running the candidate; `Shed` means the
-/// call was sampled but the candidate could not be queued; the rest follow a shadowed call.
+/// The first four are decided on the caller's path without running the candidate (and without
+/// allocating); `Shed` means the call was sampled but the candidate could not be started; the rest
+/// follow a shadowed call.
 ///
 /// ```
 /// use shadow_runtime::Outcome;
@@ -19,8 +20,13 @@ pub enum Outcome {
     Disabled,
     /// Shadowing is on but this call was not sampled.
     SampledOut,
-    /// Sampled, but the detached candidate could not be started: the worker pool's queue was full or
-    /// too many candidates of this experiment were in flight. The caller never waits for a slot.
+    /// The experiment's `run_if` predicate said no for this call (or panicked).
+    Filtered,
+    /// The circuit breaker is open: the candidate failed too often recently.
+    CircuitOpen,
+    /// Sampled, but the candidate could not be started: `max_in_flight` candidates of this
+    /// experiment were already running, or the worker pool's queue was full. The caller never
+    /// waits for a slot.
     Shed,
     /// The comparator said the results are the same.
     Match,
@@ -32,6 +38,9 @@ pub enum Outcome {
     CandidatePanic,
     /// The comparator panicked. Counted apart: it is a bug in the comparison, not in the candidate.
     ComparatorPanic,
+    /// The candidate did not finish within the experiment's timeout: an async candidate was
+    /// cancelled, a sync one abandoned (it keeps its concurrency slot until it really ends).
+    Timeout,
     /// The primary panicked. The panic reached the caller unchanged; nothing was compared.
     PrimaryPanic,
     /// The call was dropped (an `async fn` future cancelled mid-primary) or the candidate's task was
@@ -41,15 +50,18 @@ pub enum Outcome {
 
 impl Outcome {
     /// Every outcome, in a fixed order.
-    pub const ALL: [Outcome; 10] = [
+    pub const ALL: [Outcome; 13] = [
         Outcome::Disabled,
         Outcome::SampledOut,
+        Outcome::Filtered,
+        Outcome::CircuitOpen,
         Outcome::Shed,
         Outcome::Match,
         Outcome::Acceptable,
         Outcome::Mismatch,
         Outcome::CandidatePanic,
         Outcome::ComparatorPanic,
+        Outcome::Timeout,
         Outcome::PrimaryPanic,
         Outcome::Cancelled,
     ];
@@ -63,12 +75,15 @@ impl Outcome {
         match self {
             Outcome::Disabled => "disabled",
             Outcome::SampledOut => "sampled_out",
+            Outcome::Filtered => "filtered",
+            Outcome::CircuitOpen => "circuit_open",
             Outcome::Shed => "shed",
             Outcome::Match => "match",
             Outcome::Acceptable => "acceptable",
             Outcome::Mismatch => "mismatch",
             Outcome::CandidatePanic => "candidate_panic",
             Outcome::ComparatorPanic => "comparator_panic",
+            Outcome::Timeout => "timeout",
             Outcome::PrimaryPanic => "primary_panic",
             Outcome::Cancelled => "cancelled",
         }

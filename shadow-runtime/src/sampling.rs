@@ -11,9 +11,11 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// Counter slots per thread; every experiment takes two. Experiments past the limit use shared
-/// atomic counters instead (slower, still exact).
-const SLOTS: usize = 512;
+/// Counter slots per thread (8 KiB); every experiment takes four. Experiments past the limit use
+/// shared atomic counters instead (slower, still exact).
+const SLOTS: usize = 1024;
+/// Slots per experiment: one per [`Skip`].
+pub(crate) const PER_EXPERIMENT: usize = 4;
 
 struct Block {
     slots: [AtomicU64; SLOTS],
@@ -101,16 +103,27 @@ fn splitmix(mut z: u64) -> u64 {
 pub(crate) enum Skip {
     Disabled = 0,
     SampledOut = 1,
+    Filtered = 2,
+    CircuitOpen = 3,
 }
 
-/// `base` of an experiment that got no per-thread slots (more than `SLOTS / 2` experiments):
+impl Skip {
+    pub(crate) const ALL: [(Skip, crate::Outcome); PER_EXPERIMENT] = [
+        (Skip::Disabled, crate::Outcome::Disabled),
+        (Skip::SampledOut, crate::Outcome::SampledOut),
+        (Skip::Filtered, crate::Outcome::Filtered),
+        (Skip::CircuitOpen, crate::Outcome::CircuitOpen),
+    ];
+}
+
+/// `base` of an experiment that got no per-thread slots (more than `SLOTS / 4` experiments):
 /// its skipped calls go to shared atomic counters instead.
 pub(crate) const NO_SLOTS: usize = usize::MAX;
 
-/// Reserves the two per-thread counter slots of a new experiment.
+/// Reserves the per-thread counter slots of a new experiment.
 pub(crate) fn alloc_slots() -> usize {
-    let base = NEXT_SLOT.fetch_add(2, Relaxed);
-    if base + 2 <= SLOTS {
+    let base = NEXT_SLOT.fetch_add(PER_EXPERIMENT, Relaxed);
+    if base + PER_EXPERIMENT <= SLOTS {
         base
     } else {
         NO_SLOTS
@@ -175,7 +188,7 @@ pub(crate) fn coin() -> bool {
 }
 
 /// `rate` (in `0..=1`) as a threshold on a uniform `u64` draw: 0 never samples, `u64::MAX` always.
-/// A threshold is never 1, which the experiment's gate reserves for "not initialised".
+/// A positive threshold is at least 3: the experiment's gate reserves 1 and 2.
 pub(crate) fn threshold(rate: f64) -> u64 {
     if rate.is_nan() || rate <= 0.0 {
         0
@@ -183,10 +196,8 @@ pub(crate) fn threshold(rate: f64) -> u64 {
         u64::MAX
     } else {
         // 2^64 * rate, computed in f64 (53 bits of precision is plenty for a sampling rate).
-        match (rate * 18_446_744_073_709_551_616.0) as u64 {
-            1 => 2,
-            t => t,
-        }
+        // 1 and 2 are reserved by the experiment's gate (not initialised, circuit open).
+        ((rate * 18_446_744_073_709_551_616.0) as u64).max(3)
     }
 }
 
@@ -232,6 +243,6 @@ mod tests {
         assert_eq!(threshold(1.0), u64::MAX);
         assert_eq!(threshold(0.5), 1 << 63);
         assert_eq!(threshold(f64::NAN), 0);
-        assert_eq!(threshold(6e-20), 2, "1 is reserved");
+        assert_eq!(threshold(6e-20), 3, "1 and 2 are reserved");
     }
 }

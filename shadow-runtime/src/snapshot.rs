@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::breaker::BreakerState;
 use crate::experiment::registry;
 use crate::outcome::{Discrepancy, Outcome};
 use crate::sampling::Skip;
@@ -62,7 +63,7 @@ impl OutcomeCounts {
 /// # static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
 /// #     "docs::snap", 1.0, shadow_runtime::Mode::Inline, shadow_runtime::Order::PrimaryFirst);
 /// # let p = EXP.decide().unwrap().with_candidate(|| 1);
-/// # p.finish_inline(&1, &shadow_runtime::DefaultComparator, |_: &i32| None);
+/// # p.finish_inline(&1, &shadow_runtime::DefaultComparator, shadow_runtime::exec::NoProbes);
 /// let s = shadow_runtime::snapshot::experiment("docs::snap").unwrap();
 /// assert_eq!((s.shadowed, s.in_flight, s.lost()), (1, 0, 0));
 /// assert_eq!(s.match_rate(), Some(1.0));
@@ -75,6 +76,19 @@ pub struct ExperimentSnapshot {
     pub enabled: bool,
     /// The effective sampling rate.
     pub sample_rate: f64,
+    /// The candidate timeout in force, if any.
+    pub timeout: Option<Duration>,
+    /// The cap of concurrent candidate executions.
+    pub max_in_flight: u64,
+    /// Candidate executions holding a slot now (queued, running, or abandoned after a timeout).
+    pub running: u64,
+    /// The most candidate executions ever holding a slot at once; never above `max_in_flight`
+    /// unless the cap was lowered while they ran.
+    pub peak_running: u64,
+    /// The circuit breaker's state.
+    pub breaker: BreakerState,
+    /// How many times the breaker has opened.
+    pub breaker_trips: u64,
     /// Calls that were shadowed (sampled and started).
     pub shadowed: u64,
     /// Shadowed calls whose outcome is not decided yet (a detached candidate still running).
@@ -109,7 +123,15 @@ impl ExperimentSnapshot {
         let decided: u64 = self
             .counts
             .iter()
-            .filter(|(o, _)| !matches!(o, Outcome::Disabled | Outcome::SampledOut))
+            .filter(|(o, _)| {
+                !matches!(
+                    o,
+                    Outcome::Disabled
+                        | Outcome::SampledOut
+                        | Outcome::Filtered
+                        | Outcome::CircuitOpen
+                )
+            })
             .map(|(_, n)| n)
             .sum();
         self.shadowed as i64 - self.in_flight as i64 - decided as i64
@@ -152,12 +174,21 @@ pub fn snapshot() -> Vec<ExperimentSnapshot> {
             for o in Outcome::ALL {
                 counts[o.index()] = st.counts[o.index()].load(Relaxed);
             }
-            counts[Outcome::Disabled.index()] += exp.skipped(Skip::Disabled);
-            counts[Outcome::SampledOut.index()] += exp.skipped(Skip::SampledOut);
+            for (which, outcome) in Skip::ALL {
+                counts[outcome.index()] += exp.skipped(which);
+            }
+            let setting = exp.setting();
+            let (breaker, breaker_trips, _) = crate::experiment::breaker_view(exp);
             ExperimentSnapshot {
                 name: exp.name(),
-                enabled: st.enabled.load(Relaxed),
-                sample_rate: f64::from_bits(st.sample_bits.load(Relaxed)),
+                enabled: setting.enabled,
+                sample_rate: setting.sample,
+                timeout: setting.timeout,
+                max_in_flight: setting.max_in_flight,
+                running: st.running.load(Relaxed),
+                peak_running: st.peak_running.load(Relaxed),
+                breaker,
+                breaker_trips,
                 shadowed: st.shadowed.load(Relaxed),
                 in_flight,
                 counts: OutcomeCounts(counts),
