@@ -247,6 +247,10 @@ impl Experiment {
     /// ```
     #[inline(always)]
     pub fn decide(&'static self) -> Option<ShadowCall> {
+        if cfg!(feature = "no-shadow") {
+            // Compiled out: every shadow path after this is dead code and is removed.
+            return None;
+        }
         // Inlined into every annotated function, so kept small: one atomic load decides the
         // common cases; the first call, the shadowed path and the counters' fallbacks are out of
         // line, and none of them returns the `Option`, so a skipped call builds `None` in
@@ -291,6 +295,9 @@ impl Experiment {
         R: FnOnce() -> bool,
         K: FnOnce(u64) -> Option<u64>,
     {
+        if cfg!(feature = "no-shadow") {
+            return None;
+        }
         let mut t = self.gate.load(Relaxed);
         if t == UNINIT {
             t = self.first_gate();
