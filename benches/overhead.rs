@@ -10,6 +10,8 @@
 //! | `kill_switch_off` | annotated (detached, sample 1.0), `set_global_enabled(false)` | `plain` |
 //! | `sampled_out` | annotated, `sample = 0.000001` | `plain` |
 //! | `plain_chained`, `kill_switch_off_chained`, `sampled_out_chained` | the same three, each call on the previous call's result (latency rather than throughput) | `plain_chained` |
+//! | `sticky_sampled_out` (+ `_chained`) | annotated with `sample_by = x` (XXH3 of 8 bytes), `sample = 0.000001` | `plain` (`plain_chained`) |
+//! | `breaker_open` (+ `_chained`) | annotated, circuit breaker open (opened in `main`) | `plain` (`plain_chained`) |
 //! | `both_back_to_back` | the work function, then its copy (the candidate), by hand | - |
 //! | `inline_shadow` | annotated, `mode = inline`, sample 1.0, `PartialEq` comparator | `both_back_to_back` |
 //! | `plain_async` | the work function as an `async fn`, awaited in a tokio runtime | - |
@@ -79,6 +81,28 @@ fn annotated_default(x: u64) -> u64 {
 #[parallel_run(candidate = plain_v2, sample = 0.000001, name = "bench::sampled_out")]
 #[inline(never)]
 fn annotated_sampled(x: u64) -> u64 {
+    work(x)
+}
+
+#[parallel_run(
+    candidate = plain_v2,
+    sample = 0.000001,
+    sample_by = x,
+    name = "bench::sticky_sampled_out"
+)]
+#[inline(never)]
+fn annotated_sticky(x: u64) -> u64 {
+    work(x)
+}
+
+fn panicking_v2(_: u64) -> u64 {
+    panic!("opens the breaker")
+}
+
+/// Its breaker is opened in `main` (one failure with `min_calls = 1`, an hour of cool-down).
+#[parallel_run(candidate = panicking_v2, mode = inline, name = "bench::breaker_open")]
+#[inline(never)]
+fn annotated_breaker_open(x: u64) -> u64 {
     work(x)
 }
 
@@ -203,6 +227,30 @@ fn rows(
             Some("plain_chained"),
             Some(1.0),
             Box::new(|n| chain_loop(annotated_sampled, n)),
+        ),
+        (
+            "sticky_sampled_out",
+            Some("plain"),
+            Some(5.0),
+            Box::new(|n| sync_loop(annotated_sticky, n)),
+        ),
+        (
+            "breaker_open",
+            Some("plain"),
+            Some(5.0),
+            Box::new(|n| sync_loop(annotated_breaker_open, n)),
+        ),
+        (
+            "sticky_sampled_out_chained",
+            Some("plain_chained"),
+            Some(5.0),
+            Box::new(|n| chain_loop(annotated_sticky, n)),
+        ),
+        (
+            "breaker_open_chained",
+            Some("plain_chained"),
+            Some(5.0),
+            Box::new(|n| chain_loop(annotated_breaker_open, n)),
         ),
         (
             "both_back_to_back",
@@ -365,16 +413,19 @@ fn print_table(
     for name in [
         "bench::kill_switch_off",
         "bench::sampled_out",
+        "bench::sticky_sampled_out",
+        "bench::breaker_open",
         "bench::inline_shadow",
         "bench::detached_async",
     ] {
         if let Some(s) = parallel_run::snapshot::experiment(name) {
             let c = &s.counts;
             eprintln!(
-                "{name:<24} disabled={} sampled_out={} shadowed={} match={} mismatch={} shed={} \
-                 in_flight={} lost={}",
+                "{name:<26} disabled={} sampled_out={} circuit_open={} shadowed={} match={} \
+                 mismatch={} shed={} in_flight={} lost={}",
                 c.get(Outcome::Disabled),
                 c.get(Outcome::SampledOut),
+                c.get(Outcome::CircuitOpen),
                 s.shadowed,
                 c.get(Outcome::Match),
                 c.get(Outcome::Mismatch),
@@ -406,6 +457,23 @@ fn main() {
     assert_eq!(with_kill_switch_off(|| annotated_default(7)), plain(7));
     assert_eq!(annotated_sampled(7), plain(7));
     assert_eq!(annotated_inline(7), plain(7));
+    assert_eq!(annotated_sticky(7), plain(7));
+    parallel_run::live::set_breaker(
+        "bench::breaker_open",
+        parallel_run::BreakerConfig {
+            min_calls: 1,
+            failure_ratio: 0.5,
+            cooldown: Duration::from_secs(3600),
+            ..Default::default()
+        },
+    )
+    .expect("valid breaker");
+    assert_eq!(annotated_breaker_open(7), plain(7));
+    assert!(parallel_run::wait_idle(Duration::from_secs(10)));
+    assert_eq!(
+        parallel_run::snapshot::experiment("bench::breaker_open").map(|s| s.breaker),
+        Some(parallel_run::BreakerState::Open)
+    );
     assert_eq!(both_back_to_back(7), plain(7));
     assert_eq!(rt.block_on(annotated_async(7)), plain(7));
     assert_eq!(rt.block_on(plain_async(7)), plain(7));

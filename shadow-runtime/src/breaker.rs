@@ -92,6 +92,9 @@ pub(crate) enum Transition {
 
 #[derive(Debug)]
 pub(crate) struct Breaker {
+    /// The thresholds in force (a copy of the experiment's setting, kept here so that feeding a
+    /// result takes one lock).
+    pub(crate) cfg: BreakerConfig,
     pub(crate) state: BreakerState,
     window_start: Instant,
     judged: u32,
@@ -104,6 +107,7 @@ pub(crate) struct Breaker {
 impl Breaker {
     pub(crate) fn new(now: Instant) -> Self {
         Breaker {
+            cfg: BreakerConfig::default(),
             state: BreakerState::Closed,
             window_start: now,
             judged: 0,
@@ -115,12 +119,9 @@ impl Breaker {
     }
 
     /// Feeds one judged candidate run.
-    pub(crate) fn on_result(
-        &mut self,
-        cfg: &BreakerConfig,
-        failure: bool,
-        now: Instant,
-    ) -> Option<Transition> {
+    pub(crate) fn on_result(&mut self, failure: bool, now: Instant) -> Option<Transition> {
+        let cfg = self.cfg;
+        let cfg = &cfg;
         match self.state {
             BreakerState::Closed => {
                 if !cfg.enabled {
@@ -158,7 +159,9 @@ impl Breaker {
     }
 
     /// Called periodically: an open breaker whose cool-down has elapsed half-opens.
-    pub(crate) fn on_tick(&mut self, cfg: &BreakerConfig, now: Instant) -> Option<Transition> {
+    pub(crate) fn on_tick(&mut self, now: Instant) -> Option<Transition> {
+        let cfg = self.cfg;
+        let cfg = &cfg;
         if self.state == BreakerState::Open && now >= self.open_until {
             if !cfg.enabled {
                 self.state = BreakerState::Closed;
@@ -199,18 +202,19 @@ mod tests {
         let c = cfg();
         let t0 = Instant::now();
         let mut b = Breaker::new(t0);
-        assert_eq!(b.on_result(&c, true, t0), None);
-        assert_eq!(b.on_result(&c, true, t0), None); // 2 of 2, but fewer than min_calls
-        assert_eq!(b.on_result(&c, false, t0), None);
-        assert_eq!(b.on_result(&c, false, t0), Some(Transition::Open)); // 2 of 4 = 0.5
+        b.cfg = c;
+        assert_eq!(b.on_result(true, t0), None);
+        assert_eq!(b.on_result(true, t0), None); // 2 of 2, but fewer than min_calls
+        assert_eq!(b.on_result(false, t0), None);
+        assert_eq!(b.on_result(false, t0), Some(Transition::Open)); // 2 of 4 = 0.5
         assert_eq!(b.state, BreakerState::Open);
-        assert_eq!(b.on_tick(&c, t0 + Duration::from_secs(4)), None);
+        assert_eq!(b.on_tick(t0 + Duration::from_secs(4)), None);
         assert_eq!(
-            b.on_tick(&c, t0 + Duration::from_secs(5)),
+            b.on_tick(t0 + Duration::from_secs(5)),
             Some(Transition::HalfOpen(2))
         );
-        assert_eq!(b.on_result(&c, false, t0), None);
-        assert_eq!(b.on_result(&c, false, t0), Some(Transition::Close));
+        assert_eq!(b.on_result(false, t0), None);
+        assert_eq!(b.on_result(false, t0), Some(Transition::Close));
         assert_eq!(b.state, BreakerState::Closed);
         assert_eq!(b.trips, 1);
     }
@@ -220,13 +224,14 @@ mod tests {
         let c = cfg();
         let t0 = Instant::now();
         let mut b = Breaker::new(t0);
+        b.cfg = c;
         for _ in 0..4 {
-            b.on_result(&c, true, t0);
+            b.on_result(true, t0);
         }
-        b.on_tick(&c, t0 + Duration::from_secs(6));
+        b.on_tick(t0 + Duration::from_secs(6));
         assert_eq!(b.state, BreakerState::HalfOpen);
         assert_eq!(
-            b.on_result(&c, true, t0 + Duration::from_secs(6)),
+            b.on_result(true, t0 + Duration::from_secs(6)),
             Some(Transition::Open)
         );
         assert_eq!(b.trips, 2);
@@ -237,13 +242,14 @@ mod tests {
         let c = cfg();
         let t0 = Instant::now();
         let mut b = Breaker::new(t0);
+        b.cfg = c;
         for _ in 0..3 {
-            b.on_result(&c, true, t0);
+            b.on_result(true, t0);
         }
         // The window rolled over: these 4 successes start a fresh count.
         let later = t0 + Duration::from_secs(11);
         for _ in 0..4 {
-            assert_eq!(b.on_result(&c, false, later), None);
+            assert_eq!(b.on_result(false, later), None);
         }
         assert_eq!(b.state, BreakerState::Closed);
     }
@@ -256,8 +262,9 @@ mod tests {
         };
         let t0 = Instant::now();
         let mut b = Breaker::new(t0);
+        b.cfg = c;
         for _ in 0..100 {
-            assert_eq!(b.on_result(&c, true, t0), None);
+            assert_eq!(b.on_result(true, t0), None);
         }
     }
 }

@@ -381,10 +381,17 @@ impl Experiment {
         sampling::bump(self.slots.load(Relaxed), which)
     }
 
+    #[inline(always)]
     fn count_skip(&'static self, which: Skip) {
         if !sampling::bump(self.slots.load(Relaxed), which) {
-            self.state().skips_shared[which as usize].fetch_add(1, Relaxed);
+            self.count_shared(which);
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn count_shared(&'static self, which: Skip) {
+        self.state().skips_shared[which as usize].fetch_add(1, Relaxed);
     }
 
     /// The first call (initialises the state), half-open probes, and skipped calls that cannot
@@ -430,6 +437,7 @@ impl Experiment {
     /// Publishes the settings in force: the mirrors read off the caller's path, and the gate.
     pub(crate) fn apply(&self, st: &State) {
         let s = *lock(&st.setting);
+        lock(&st.breaker).cfg = s.breaker;
         st.timeout_us.store(
             s.timeout.map_or(0, |d| d.as_micros().max(1) as u64),
             Relaxed,
@@ -486,7 +494,9 @@ impl Experiment {
             st.running.fetch_sub(1, SeqCst);
             return None;
         }
-        st.peak_running.fetch_max(now, Relaxed);
+        if now > st.peak_running.load(Relaxed) {
+            st.peak_running.fetch_max(now, Relaxed);
+        }
         Some(RunSlot { exp: self })
     }
 
@@ -518,8 +528,7 @@ impl Experiment {
             }
         }
         if let Some(failed) = candidate_failed {
-            let cfg = lock(&st.setting).breaker;
-            let t = lock(&st.breaker).on_result(&cfg, failed, Instant::now());
+            let t = lock(&st.breaker).on_result(failed, crate::timer::coarse_now());
             if let Some(t) = t {
                 self.transition(t);
             }
@@ -556,8 +565,7 @@ impl Experiment {
     /// Periodic work on the timer thread: half-open breakers whose cool-down has passed.
     fn tick(&'static self, now: Instant) {
         let st = self.state();
-        let cfg = lock(&st.setting).breaker;
-        let t = lock(&st.breaker).on_tick(&cfg, now);
+        let t = lock(&st.breaker).on_tick(now);
         if let Some(t) = t {
             self.transition(t);
         }
@@ -591,7 +599,7 @@ pub(crate) fn refresh_all_gates() {
 pub(crate) fn breaker_view(exp: &'static Experiment) -> (BreakerState, u64, BreakerConfig) {
     let st = exp.state();
     let b = lock(&st.breaker);
-    (b.state, b.trips, lock(&st.setting).breaker)
+    (b.state, b.trips, b.cfg)
 }
 
 /// A concurrency slot of one candidate execution; released when dropped (when the candidate
