@@ -64,6 +64,10 @@ pub use shadow_runtime::{
 /// | `sample = 0.25` | fraction of calls shadowed, `0..=1`; the environment overrides it | `1.0` |
 /// | `mode = detached \| inline` | where the candidate runs (below) | `detached` |
 /// | `order = primary_first \| random` | inline mode: which side runs first; `random` tosses a coin per call, as Scientist does | `primary_first` |
+/// | `timeout = "150ms"` | the candidate's deadline; past it the call counts as `timeout` (an async candidate is cancelled, a sync one abandoned) | none |
+/// | `max_in_flight = 64` | concurrent candidate executions of this experiment; beyond, calls are `shed` | `64` |
+/// | `sample_by = expr` | sticky sampling by a key over the arguments (integer, string, bytes): see [`sticky`] | random |
+/// | `run_if = expr` | a `bool` over the arguments; `false` skips shadowing (`filtered`) | always |
 /// | `crate = "path"` | where the runtime is, when `parallel_run` is re-exported under another name | `"::parallel_run"` |
 ///
 /// # Modes

@@ -1,15 +1,21 @@
 //! Configuration: the environment variables, the global kill switch and per-experiment settings.
 //!
 //! The environment is read once: the kill switch at the first call of any experiment, an
-//! experiment's own variable at that experiment's first call. After that a call reads only atomics;
-//! it never touches the environment and never allocates while shadowing is off or sampled out.
+//! experiment's own variable at that experiment's first call (and again on
+//! [`reload_from_env`](crate::live::reload_from_env)). After that a call reads only atomics; it
+//! never touches the environment and never allocates while shadowing is off or sampled out.
 //!
 //! | variable | values | default |
 //! |---|---|---|
 //! | `PARALLEL_RUN` | `on`, `off` (also `true`/`false`, `yes`/`no`, `1`/`0`) | `on` |
-//! | `PARALLEL_RUN__<EXPERIMENT>` | `on`, `off`, a rate `0.25` or `25%`, or `sample=0.25` | the attribute's `sample` |
+//! | `PARALLEL_RUN__<EXPERIMENT>` | `on`, `off`, a rate `0.25` or `25%`, or a `key=value` list | the attribute's values |
 //! | `PARALLEL_RUN_WORKERS` | threads of the worker pool for detached sync candidates, 1..=64 | available cores, at most 4 |
 //! | `PARALLEL_RUN_QUEUE` | capacity of that pool's queue, 1..=1048576 | 1024 |
+//!
+//! The list's keys: `sample` (a rate), `enabled` (on/off), `timeout` (`150ms`, `2s`, `off`),
+//! `max_in_flight` (a positive integer), `breaker` (on/off), `breaker_ratio` (`0..=1`),
+//! `breaker_min_calls`, `breaker_probes` (positive integers), `breaker_window`,
+//! `breaker_cooldown` (durations). Example: `sample=10%,timeout=150ms,max_in_flight=32`.
 //!
 //! `<EXPERIMENT>` is the experiment name upper-cased, with `::` written `__` and every other
 //! character that is not a letter or digit written `_`: experiment `payments::process` reads
