@@ -1,7 +1,7 @@
 //! Running the candidate and judging it: inline (sync and async), detached on the caller's tokio
 //! runtime, detached on the worker pool. Every path takes a concurrency slot first (none free:
 //! the call is shed), enforces the experiment's timeout, catches the candidate's and the
-//! comparator's panics, and resolves the call's [`Ticket`] exactly once.
+//! comparator's panics, and resolves the call's ticket exactly once.
 
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
