@@ -351,3 +351,97 @@ fn live_changes_take_effect_on_the_next_call() {
     assert!(live::set_sample_rate(name, -1.0).is_err());
     assert!(live::set_max_in_flight(name, 0).is_err());
 }
+
+// ---------------------------------------------------------------- hung sync candidates
+
+static HANG_GATE: Mutex<()> = Mutex::new(());
+
+#[parallel_run(candidate = hung_v2, timeout = "20ms", max_in_flight = 2)]
+fn hung(x: u32) -> u32 {
+    x
+}
+
+fn hung_v2(x: u32) -> u32 {
+    let _g = HANG_GATE.lock().unwrap_or_else(|e| e.into_inner());
+    x
+}
+
+#[parallel_run(candidate = healthy_v2, timeout = "5s")]
+fn healthy(x: u32) -> u32 {
+    x
+}
+
+fn healthy_v2(x: u32) -> u32 {
+    x
+}
+
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn a_hung_experiment_neither_starves_others_nor_sheds_silently_forever() {
+    let hung_name = "safety::hung";
+    live::set_breaker(
+        hung_name,
+        parallel_run::BreakerConfig {
+            min_calls: 6,
+            failure_ratio: 0.5,
+            cooldown: Duration::from_secs(3600),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let gate = HANG_GATE.lock().unwrap();
+    // Two candidates start, block, and are abandoned at their deadline, holding the pool's
+    // workers (this machine's pool may have as few as one or two).
+    assert_eq!(hung(1), 1);
+    assert_eq!(hung(2), 2);
+    wait_for("two abandoned candidates", || {
+        parallel_run::snapshot::experiment(hung_name)
+            .unwrap()
+            .counts
+            .get(Outcome::Timeout)
+            == 2
+    });
+    // Every further call is shed: both slots are held by abandoned candidates. That is the
+    // candidate's fault, so the breaker counts it and opens instead of shedding quietly forever.
+    for i in 0..10 {
+        assert_eq!(hung(i), i);
+    }
+    let s = parallel_run::snapshot::experiment(hung_name).unwrap();
+    assert_eq!(s.breaker, BreakerState::Open, "{s:?}");
+    assert!(s.counts.get(Outcome::Shed) >= 4);
+    assert!(s.counts.get(Outcome::CircuitOpen) >= 1);
+
+    // Another experiment's sync candidates still run: stuck workers were replaced.
+    for i in 0..20 {
+        assert_eq!(healthy(i), i);
+    }
+    wait_for("healthy candidates judged", || {
+        parallel_run::snapshot::experiment("safety::healthy")
+            .unwrap()
+            .counts
+            .get(Outcome::Match)
+            == 20
+    });
+    let h = settled("safety::healthy");
+    assert_eq!(h.counts.get(Outcome::Timeout), 0);
+    assert_eq!(h.breaker, BreakerState::Closed);
+
+    drop(gate);
+    wait_for("abandoned candidates to end", || {
+        parallel_run::snapshot::experiment(hung_name)
+            .unwrap()
+            .running
+            == 0
+    });
+    assert_eq!(settled(hung_name).lost(), 0);
+}

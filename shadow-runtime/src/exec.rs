@@ -192,8 +192,14 @@ impl<F, T> Pending<F, T> {
         std::mem::replace(&mut self.ticket, placeholder)
     }
 
+    /// Sheds the call. When every slot is held by an abandoned (timed-out, still running)
+    /// candidate, the candidate is what stops shadowing, so it counts as a failure for the
+    /// circuit breaker: a hung experiment then opens its breaker instead of shedding forever.
     fn shed(&mut self) {
-        self.take_ticket().resolve(Outcome::Shed, None, None);
+        let st = self.ticket.exp.state();
+        let stuck = st.abandoned.load(Relaxed) >= st.max_in_flight.load(Relaxed).max(1);
+        self.take_ticket()
+            .resolve(Outcome::Shed, None, stuck.then_some(true));
     }
 }
 
@@ -273,11 +279,24 @@ where
         let Some(slot) = exp.acquire() else {
             return self.shed();
         };
-        let ticket = Arc::new(Mutex::new(Some(self.take_ticket())));
+        let shared = Arc::new(Mutex::new(Job {
+            ticket: Some(self.take_ticket()),
+            started: false,
+            abandoned: false,
+        }));
         if let Some(timeout) = exp.timeout() {
-            let ticket = ticket.clone();
+            let shared = shared.clone();
             crate::timer::at(Instant::now() + timeout, move || {
-                if let Some(t) = take(&ticket) {
+                let mut job = lock_job(&shared);
+                if let Some(t) = job.ticket.take() {
+                    // Past its deadline, queued or running: abandoned, holding its slot until
+                    // the job ends. A running one also holds a worker: replace it.
+                    job.abandoned = true;
+                    exp.state().abandoned.fetch_add(1, Relaxed);
+                    if job.started {
+                        crate::pool::worker_stuck();
+                    }
+                    drop(job);
                     t.resolve(Outcome::Timeout, None, Some(true));
                 }
             });
@@ -287,18 +306,37 @@ where
             .take()
             .expect("detached candidates never run first");
         let job = move |run: bool| {
-            let _slot = slot;
-            if !run {
-                if let Some(t) = take(&ticket) {
-                    t.resolve(Outcome::Shed, None, None);
+            {
+                let mut job = lock_job(&shared);
+                if !run {
+                    match job.ticket.take() {
+                        Some(t) => {
+                            drop(job);
+                            t.resolve(Outcome::Shed, None, None);
+                        }
+                        None => {
+                            exp.state().abandoned.fetch_sub(1, Relaxed);
+                        }
+                    }
+                    return;
                 }
-                return;
-            }
-            if ticket.lock().unwrap_or_else(|e| e.into_inner()).is_none() {
-                return; // timed out while queued: never started
+                if job.ticket.is_none() {
+                    // Timed out while queued: never started.
+                    exp.state().abandoned.fetch_sub(1, Relaxed);
+                    return;
+                }
+                job.started = true;
             }
             let (ran, took, _) = run_sync(exp, Instant::now(), f);
-            if let Some(t) = take(&ticket) {
+            // The candidate has ended: its slot is free before the outcome is visible.
+            drop(slot);
+            let mut job = lock_job(&shared);
+            if job.abandoned {
+                exp.state().abandoned.fetch_sub(1, Relaxed);
+                crate::pool::worker_unstuck();
+            }
+            if let Some(t) = job.ticket.take() {
+                drop(job);
                 judge(t, &primary, ran, primary_time, took, &compare, &probes);
             }
         };
@@ -308,8 +346,15 @@ where
     }
 }
 
-fn take(t: &Mutex<Option<Ticket>>) -> Option<Ticket> {
-    t.lock().unwrap_or_else(|e| e.into_inner()).take()
+/// A queued sync candidate's state, shared by the job and its deadline.
+struct Job {
+    ticket: Option<Ticket>,
+    started: bool,
+    abandoned: bool,
+}
+
+fn lock_job(j: &Mutex<Job>) -> std::sync::MutexGuard<'_, Job> {
+    j.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl<F, T> Pending<F, T>
@@ -404,8 +449,9 @@ where
             Ok(handle) => {
                 let ticket = self.take_ticket();
                 handle.spawn(async move {
-                    let _slot = slot;
                     let (ran, took, _) = run_async(exp, Instant::now(), f).await;
+                    // The candidate has ended: its slot is free before the outcome is visible.
+                    drop(slot);
                     judge(ticket, &primary, ran, primary_time, took, &compare, &probes);
                 });
             }
@@ -419,8 +465,8 @@ where
                          running this experiment's candidate inline (warned once)"
                     );
                 }
-                let _slot = slot;
                 let (ran, took, _) = run_async(exp, Instant::now(), f).await;
+                drop(slot);
                 judge(
                     self.take_ticket(),
                     &primary,

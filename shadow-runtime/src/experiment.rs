@@ -78,6 +78,8 @@ pub(crate) struct State {
     /// timeout but not yet ended), and the most ever seen at once.
     pub(crate) running: AtomicU64,
     pub(crate) peak_running: AtomicU64,
+    /// Running sync candidates abandoned after their timeout (still holding a slot).
+    pub(crate) abandoned: AtomicU64,
     pub(crate) retained: Mutex<Vec<Discrepancy>>,
     pub(crate) warned_no_runtime: AtomicBool,
     pub(crate) warned_run_if: AtomicBool,
@@ -202,6 +204,7 @@ impl Experiment {
                 shadowed: AtomicU64::new(0),
                 in_flight: AtomicU64::new(0),
                 running: AtomicU64::new(0),
+                abandoned: AtomicU64::new(0),
                 peak_running: AtomicU64::new(0),
                 retained: Mutex::new(Vec::new()),
                 warned_no_runtime: AtomicBool::new(false),

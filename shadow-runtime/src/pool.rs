@@ -3,10 +3,13 @@
 //! A fixed number of threads (`PARALLEL_RUN_WORKERS`, default: available cores, at most 4) take
 //! jobs from one bounded queue (`PARALLEL_RUN_QUEUE`, default 1024). Submitting never blocks: a full
 //! queue hands the job back and the call is counted as shed. Jobs catch their own panics; the
-//! worker loop catches anything else, so a worker never dies.
+//! worker loop catches anything else, so a worker never dies. A worker stuck in a candidate that
+//! timed out is replaced (up to 64 threads in all), so one hung experiment cannot starve the
+//! others' candidates; the replacement leaves once the stuck one returns.
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
 
 /// A queued candidate; called with `true` to run it, `false` to record it as shed.
@@ -46,23 +49,60 @@ fn pool() -> Option<&'static Pool> {
 /// Starts the workers once; `false` if not a single one could be started.
 fn start_workers(p: &'static Pool) -> bool {
     static STARTED: OnceLock<bool> = OnceLock::new();
-    *STARTED.get_or_init(|| {
-        let mut started = 0;
-        for i in 0..p.workers {
-            let spawned = std::thread::Builder::new()
-                .name(format!("parallel-run-{i}"))
-                .spawn(move || worker(p));
-            match spawned {
-                Ok(_) => started += 1,
-                Err(e) => tracing::warn!(target: "parallel_run", error = %e, "could not start a parallel-run worker"),
-            }
+    *STARTED.get_or_init(|| (0..p.workers).filter(|_| spawn_worker(p)).count() > 0)
+}
+
+/// Worker threads alive, and workers stuck in a candidate that timed out (abandoned: it may never
+/// return). The pool keeps `workers + stuck` threads, so that a hung candidate of one experiment
+/// cannot starve the others; at most `MAX_THREADS` in all.
+static ALIVE: AtomicUsize = AtomicUsize::new(0);
+static STUCK: AtomicUsize = AtomicUsize::new(0);
+const MAX_THREADS: usize = 64;
+
+fn spawn_worker(p: &'static Pool) -> bool {
+    let n = ALIVE.fetch_add(1, Ordering::SeqCst);
+    let spawned = std::thread::Builder::new()
+        .name(format!("parallel-run-{n}"))
+        .spawn(move || worker(p));
+    match spawned {
+        Ok(_) => true,
+        Err(e) => {
+            ALIVE.fetch_sub(1, Ordering::SeqCst);
+            tracing::warn!(target: "parallel_run", error = %e, "could not start a parallel-run worker");
+            false
         }
-        started > 0
-    })
+    }
+}
+
+/// A running candidate has passed its timeout and is abandoned: start a worker to replace the
+/// one it holds.
+pub(crate) fn worker_stuck() {
+    let stuck = STUCK.fetch_add(1, Ordering::SeqCst) + 1;
+    if let Some(p) = POOL.get().and_then(|p| p.as_ref()) {
+        if ALIVE.load(Ordering::SeqCst) < (p.workers + stuck).min(MAX_THREADS) {
+            spawn_worker(p);
+        }
+    }
+}
+
+/// An abandoned candidate has ended after all: its worker is back.
+pub(crate) fn worker_unstuck() {
+    STUCK.fetch_sub(1, Ordering::SeqCst);
 }
 
 fn worker(p: &'static Pool) {
     loop {
+        // A replacement for a stuck worker that came back: one too many now, so leave.
+        let target = p.workers + STUCK.load(Ordering::SeqCst);
+        if ALIVE.load(Ordering::SeqCst) > target
+            && ALIVE
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |a| {
+                    (a > target).then(|| a - 1)
+                })
+                .is_ok()
+        {
+            return;
+        }
         let job = {
             let mut q = p.queue.lock().unwrap_or_else(|e| e.into_inner());
             loop {
