@@ -192,6 +192,32 @@ impl<F, T> Pending<F, T> {
         std::mem::replace(&mut self.ticket, placeholder)
     }
 
+    /// Judges an inline run, or sheds the call when it got no concurrency slot.
+    fn conclude<C, P>(
+        mut self,
+        primary: &T,
+        run: Option<(Ran<T>, Duration)>,
+        primary_time: Duration,
+        compare: &C,
+        probes: &P,
+    ) where
+        C: Comparator<T> + ?Sized,
+        P: Probe<T>,
+    {
+        match run {
+            Some((ran, took)) => judge(
+                self.take_ticket(),
+                primary,
+                ran,
+                primary_time,
+                took,
+                compare,
+                probes,
+            ),
+            None => self.shed(),
+        }
+    }
+
     /// Sheds the call. When every slot is held by an abandoned (timed-out, still running)
     /// candidate, the candidate is what stops shadowing, so it counts as a failure for the
     /// circuit breaker: a hung experiment then opens its breaker instead of shedding forever.
@@ -234,18 +260,7 @@ where
             }),
             (None, None) => unreachable!("a candidate is attached or has run"),
         };
-        match run {
-            Some((ran, took)) => judge(
-                self.take_ticket(),
-                primary,
-                ran,
-                primary_time,
-                took,
-                compare,
-                &probes,
-            ),
-            None => self.shed(),
-        }
+        self.conclude(primary, run, primary_time, compare, &probes);
     }
 }
 
@@ -394,18 +409,7 @@ where
             },
             (None, None) => unreachable!("a candidate is attached or has run"),
         };
-        match run {
-            Some((ran, took)) => judge(
-                self.take_ticket(),
-                primary,
-                ran,
-                primary_time,
-                took,
-                compare,
-                &probes,
-            ),
-            None => self.shed(),
-        }
+        self.conclude(primary, run, primary_time, compare, &probes);
     }
 }
 
