@@ -245,6 +245,22 @@ fn expand(m: Model) -> TokenStream {
             quote_spanned!(ret_span=> #private::default_comparator::<#ret>())
         }
     };
+    // `ignore` rules wrap the comparator; each rule is typed against the result at its own span.
+    let compare = if m.ignore.is_empty() {
+        compare
+    } else {
+        let rules = m.ignore.iter().map(|r| {
+            let p = private_at(r.span());
+            quote_spanned!(r.span()=> #p::rule::<#ret>(#r))
+        });
+        quote! {
+            #private::Ignoring {
+                inner: #compare,
+                rules: [#(#rules),*],
+                experiment: __PARALLEL_RUN_EXPERIMENT.name(),
+            }
+        }
+    };
     let debug = quote! {
         #private::Probes {
             debug: |__parallel_run_v: &#ret| (&#private::DebugProbe(__parallel_run_v)).__pr_debug(),
@@ -276,6 +292,9 @@ fn expand(m: Model) -> TokenStream {
     if m.timeout_ms > 0 {
         let ms = proc_macro2::Literal::u64_suffixed(m.timeout_ms);
         builders.extend(quote!(.with_timeout_ms(#ms)));
+    }
+    if let Some(on) = m.strict {
+        builders.extend(quote!(.with_strict(#on)));
     }
     if let Some(n) = m.max_in_flight {
         let n = proc_macro2::Literal::u64_suffixed(n);

@@ -18,6 +18,8 @@ pub(crate) const KEYS: &[&str] = &[
     "max_in_flight",
     "sample_by",
     "run_if",
+    "ignore",
+    "strict",
     "crate",
 ];
 
@@ -52,6 +54,8 @@ pub(crate) struct Args {
     pub max_in_flight: Option<Spanned<u64>>,
     pub sample_by: Option<Spanned<Expr>>,
     pub run_if: Option<Spanned<Expr>>,
+    pub ignore: Option<Spanned<Vec<Expr>>>,
+    pub strict: Option<Spanned<bool>>,
 }
 
 pub(crate) fn parse(tokens: TokenStream) -> syn::Result<Args> {
@@ -107,6 +111,24 @@ fn parse_args(input: ParseStream) -> syn::Result<Args> {
             }
             "sample_by" => set_once(&mut args.sample_by, &key, input.parse::<Expr>()?)?,
             "run_if" => set_once(&mut args.run_if, &key, input.parse::<Expr>()?)?,
+            "strict" => {
+                let b: syn::LitBool = input
+                    .parse()
+                    .map_err(|e| syn::Error::new(e.span(), "`strict` takes `true` or `false`"))?;
+                set_once(&mut args.strict, &key, b.value)?
+            }
+            "ignore" => {
+                let list: syn::ExprArray = input.parse().map_err(|e| {
+                    syn::Error::new(e.span(), "`ignore` takes a list of rules: `ignore = [rule_a, |primary, candidate| ...]`")
+                })?;
+                if list.elems.is_empty() {
+                    return Err(syn::Error::new(
+                        list.bracket_token.span.join(),
+                        "`ignore` needs at least one rule",
+                    ));
+                }
+                set_once(&mut args.ignore, &key, list.elems.into_iter().collect())?
+            }
             "mode" => {
                 let id: Ident = input.parse()?;
                 let mode = match id.to_string().as_str() {

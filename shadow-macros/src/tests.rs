@@ -104,6 +104,14 @@ fn production_safety_arguments() {
 }
 
 #[test]
+fn ignore_rules_and_strict() {
+    assert_expansion!(
+        "candidate = total_v2, mode = inline, strict = true, ignore = [same_total, |p: &Money, c: &Money| p.cents == c.cents]",
+        "fn total(items: &[Item]) -> Money {\n    Money::sum(items)\n}",
+    );
+}
+
+#[test]
 fn timeout_and_cap_errors() {
     for (args, message) in [
         (quote!(candidate = f2, timeout = "soon"), "`timeout` must be a duration such as \"150ms\" or \"2s\", found \"soon\""),
@@ -139,7 +147,7 @@ fn missing_candidate() {
 fn unknown_key_lists_the_valid_ones() {
     assert_eq!(
         error(quote!(candidate = f2, comparator = C), quote!(fn f() {})),
-        "unknown `parallel_run` argument `comparator`; expected one of: candidate, compare, name, sample, mode, order, timeout, max_in_flight, sample_by, run_if, crate"
+        "unknown `parallel_run` argument `comparator`; expected one of: candidate, compare, name, sample, mode, order, timeout, max_in_flight, sample_by, run_if, ignore, strict, crate"
     );
 }
 

@@ -45,6 +45,10 @@ pub(crate) struct Model {
     pub max_in_flight: Option<u64>,
     pub sample_by: Option<Expr>,
     pub run_if: Option<Expr>,
+    /// `ignore` rules, in order (empty: none).
+    pub ignore: Vec<Expr>,
+    /// `strict = ...`, if given.
+    pub strict: Option<bool>,
     pub mode: Mode,
     pub order: Order,
     pub krate: Path,
@@ -181,6 +185,8 @@ pub(crate) fn validate(args: Args, mut item: ItemFn) -> syn::Result<Model> {
         max_in_flight: args.max_in_flight.map(|n| n.value),
         sample_by: args.sample_by.map(|k| k.value),
         run_if: args.run_if.map(|r| r.value),
+        ignore: args.ignore.map(|i| i.value).unwrap_or_default(),
+        strict: args.strict.map(|s| s.value),
         mode,
         order,
         krate: args

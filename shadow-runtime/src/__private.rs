@@ -242,3 +242,50 @@ impl<T: PartialEq + ?Sized> DefaultComparable for T {}
 pub fn default_comparator<T: DefaultComparable + ?Sized>() -> Checked<T, DefaultComparator> {
     checked(DefaultComparator)
 }
+
+/// The comparator with the attribute's `ignore` rules: consulted in order, only when the pair did
+/// not match; the first that says yes makes the verdict [`Verdict::Ignored`]. A panicking rule
+/// counts as no, is reported (once per rule), and the next rules still run.
+pub struct Ignoring<C, T: ?Sized + 'static, const N: usize> {
+    pub inner: C,
+    pub rules: [fn(&T, &T) -> bool; N],
+    pub experiment: &'static str,
+}
+
+impl<C: Comparator<T>, T: ?Sized, const N: usize> Comparator<T> for Ignoring<C, T, N> {
+    fn compare(&self, primary: &T, candidate: &T) -> Verdict {
+        let verdict = self.inner.compare(primary, candidate);
+        if !matches!(verdict, Verdict::Mismatch { .. }) {
+            return verdict;
+        }
+        for (i, rule) in self.rules.iter().enumerate() {
+            let said = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                crate::isolation::quietly(|| rule(primary, candidate))
+            }));
+            match said {
+                Ok(true) => {
+                    return Verdict::Ignored {
+                        reason: format!("ignore rule #{}", i + 1).into(),
+                    }
+                }
+                Ok(false) => {}
+                Err(p) => tracing::warn!(
+                    target: "parallel_run",
+                    experiment = self.experiment,
+                    helper = "ignore",
+                    "ignore rule #{} of {} panicked ({}); counted as no",
+                    i + 1,
+                    self.experiment,
+                    crate::compare::panic_message(&*p)
+                ),
+            }
+        }
+        verdict
+    }
+}
+
+/// One `ignore` rule, typed against the result (the error lands on the rule's expression).
+#[inline(always)]
+pub fn rule<T: ?Sized>(f: fn(&T, &T) -> bool) -> fn(&T, &T) -> bool {
+    f
+}

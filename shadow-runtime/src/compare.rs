@@ -25,6 +25,12 @@ pub enum Verdict {
         /// Why the difference is acceptable.
         reason: Cow<'static, str>,
     },
+    /// The results differ, but a known, accepted way (an `ignore` rule said so, as Scientist's
+    /// `ignore` blocks do). Counted as `ignored`, apart from matches and mismatches.
+    Ignored {
+        /// Which rule, or why.
+        reason: Cow<'static, str>,
+    },
     /// The results differ.
     Mismatch {
         /// A human-readable description of the difference. When `None`, the runtime renders a
@@ -58,7 +64,7 @@ impl Verdict {
         }
     }
 
-    /// `true` for [`Verdict::Match`] and [`Verdict::Acceptable`].
+    /// `true` for everything but [`Verdict::Mismatch`].
     ///
     /// ```
     /// assert!(shadow_runtime::Verdict::Match.is_match());
@@ -274,6 +280,7 @@ impl fmt::Display for Verdict {
         match self {
             Verdict::Match => f.write_str("match"),
             Verdict::Acceptable { reason } => write!(f, "acceptable: {reason}"),
+            Verdict::Ignored { reason } => write!(f, "ignored: {reason}"),
             Verdict::Mismatch { diff: Some(d) } => write!(f, "mismatch:\n{d}"),
             Verdict::Mismatch { diff: None } => f.write_str("mismatch"),
         }

@@ -154,6 +154,81 @@ pub(crate) fn read_kill_switch() -> bool {
     }
 }
 
+/// The strict-mode switch variable: `on` makes every shadowed mismatch or candidate panic fail
+/// the call with a panic (Scientist's `raise_on_mismatches`), `off` never; unset: off, unless an
+/// experiment's attribute says `strict = true`. Set it in the environment of a test run
+/// (`PARALLEL_RUN_STRICT=on cargo test`) to make every mismatch fail the test.
+///
+/// ```
+/// assert_eq!(shadow_runtime::config::ENV_STRICT, "PARALLEL_RUN_STRICT");
+/// ```
+pub const ENV_STRICT: &str = "PARALLEL_RUN_STRICT";
+
+// 0: not read yet, 1: on, 2: off, 3: unset (the default applies).
+static STRICT: AtomicU8 = AtomicU8::new(0);
+
+/// The global strict-mode switch: `Some(on)` when set by `PARALLEL_RUN_STRICT` or
+/// [`set_strict`], `None` for the default.
+///
+/// ```
+/// shadow_runtime::config::set_strict(Some(false));
+/// assert_eq!(shadow_runtime::config::global_strict(), Some(false));
+/// shadow_runtime::config::set_strict(None);
+/// assert_eq!(shadow_runtime::config::global_strict(), None);
+/// ```
+pub fn global_strict() -> Option<bool> {
+    let v = match STRICT.load(Ordering::Relaxed) {
+        0 => {
+            let read = match std::env::var_os(ENV_STRICT) {
+                None => 3,
+                Some(v) => match v.to_str().map(str::trim) {
+                    Some("") => 3,
+                    Some(s) => match parse_switch(s) {
+                        Some(true) => 1,
+                        Some(false) => 2,
+                        None => {
+                            warn_bad_value(
+                                ENV_STRICT,
+                                s,
+                                "expected on or off",
+                                "the default (not strict)",
+                            );
+                            3
+                        }
+                    },
+                    None => 3,
+                },
+            };
+            let _ = STRICT.compare_exchange(0, read, Ordering::Relaxed, Ordering::Relaxed);
+            STRICT.load(Ordering::Relaxed)
+        }
+        v => v,
+    };
+    match v {
+        1 => Some(true),
+        2 => Some(false),
+        _ => None,
+    }
+}
+
+/// Sets strict mode for every experiment without its own `strict = ...` (`None`: back to the
+/// default). Takes effect on the next call.
+///
+/// ```
+/// shadow_runtime::config::set_strict(Some(true));
+/// # shadow_runtime::config::set_strict(None);
+/// ```
+pub fn set_strict(on: Option<bool>) {
+    STRICT.store(
+        match on {
+            Some(true) => 1,
+            Some(false) => 2,
+            None => 3,
+        },
+        Ordering::Relaxed,
+    );
+}
+
 /// Turns every experiment on or off while the process runs (the kill switch), overriding
 /// `PARALLEL_RUN`. Takes effect on the next call.
 ///

@@ -204,16 +204,20 @@ impl<F, T> Pending<F, T> {
         C: Comparator<T> + ?Sized,
         P: Probe<T>,
     {
+        let exp = self.ticket.exp;
         match run {
-            Some((ran, took)) => judge(
-                self.take_ticket(),
-                primary,
-                ran,
-                primary_time,
-                took,
-                compare,
-                probes,
-            ),
+            Some((ran, took)) => {
+                let failure = judge(
+                    self.take_ticket(),
+                    primary,
+                    ran,
+                    primary_time,
+                    took,
+                    compare,
+                    probes,
+                );
+                fail_if_strict(exp, failure);
+            }
             None => self.shed(),
         }
     }
@@ -289,8 +293,22 @@ where
         C: Comparator<T> + Send + 'static,
         P: Probe<T> + Send + 'static,
     {
-        let (primary_time, _) = self.primary_done();
         let exp = self.ticket.exp;
+        if exp.is_strict() {
+            // Strict mode runs the candidate in the caller, so that a mismatch fails the call
+            // (a test) instead of passing silently on another thread.
+            let (primary_time, end) = self.primary_done();
+            let f = self
+                .candidate
+                .take()
+                .expect("detached candidates never run first");
+            let run = exp.acquire().map(|_slot| {
+                let (ran, took, _) = run_sync(exp, end, f);
+                (ran, took)
+            });
+            return self.conclude(&primary, run, primary_time, &compare, &probes);
+        }
+        let (primary_time, _) = self.primary_done();
         let Some(slot) = exp.acquire() else {
             return self.shed();
         };
@@ -352,7 +370,8 @@ where
             }
             if let Some(t) = job.ticket.take() {
                 drop(job);
-                judge(t, &primary, ran, primary_time, took, &compare, &probes);
+                // Not strict (checked before queueing): nothing to fail.
+                let _ = judge(t, &primary, ran, primary_time, took, &compare, &probes);
             }
         };
         if let Err(job) = crate::pool::try_submit(Box::new(job)) {
@@ -449,19 +468,12 @@ where
         let Some(slot) = exp.acquire() else {
             return self.shed();
         };
-        match tokio::runtime::Handle::try_current() {
-            Ok(handle) => {
-                let ticket = self.take_ticket();
-                handle.spawn(async move {
-                    let (ran, took, _) = run_async(exp, Instant::now(), f).await;
-                    // The candidate has ended: its slot is free before the outcome is visible.
-                    drop(slot);
-                    judge(ticket, &primary, ran, primary_time, took, &compare, &probes);
-                });
-            }
-            Err(_) => {
+        let handle = match tokio::runtime::Handle::try_current() {
+            // Strict mode awaits the candidate in the caller (see `finish_detached`).
+            Ok(handle) if !exp.is_strict() => handle,
+            found => {
                 let st = exp.state();
-                if !st.warned_no_runtime.swap(true, Relaxed) {
+                if found.is_err() && !st.warned_no_runtime.swap(true, Relaxed) {
                     tracing::warn!(
                         target: "parallel_run",
                         experiment = exp.name(),
@@ -471,7 +483,7 @@ where
                 }
                 let (ran, took, _) = run_async(exp, Instant::now(), f).await;
                 drop(slot);
-                judge(
+                let failure = judge(
                     self.take_ticket(),
                     &primary,
                     ran,
@@ -480,8 +492,17 @@ where
                     &compare,
                     &probes,
                 );
+                return fail_if_strict(exp, failure);
             }
-        }
+        };
+        let ticket = self.take_ticket();
+        handle.spawn(async move {
+            let (ran, took, _) = run_async(exp, Instant::now(), f).await;
+            // The candidate has ended: its slot is free before the outcome is visible.
+            drop(slot);
+            // Not strict (checked above): nothing to fail.
+            let _ = judge(ticket, &primary, ran, primary_time, took, &compare, &probes);
+        });
     }
 }
 
@@ -587,6 +608,7 @@ fn is_err<T, P: Probe<T>>(probes: &P, v: &T) -> bool {
 }
 
 /// Compares, classifies and records one shadowed call.
+/// Returns, for a mismatch or a candidate panic, the message strict mode fails with.
 fn judge<T, C, P>(
     ticket: Ticket,
     primary: &T,
@@ -595,21 +617,34 @@ fn judge<T, C, P>(
     candidate_duration: Duration,
     compare: &C,
     probes: &P,
-) where
+) -> Option<String>
+where
     C: Comparator<T> + ?Sized,
     P: Probe<T>,
 {
     crate::observe::durations(ticket.exp, primary_duration, Some(candidate_duration));
     let (outcome, detail, candidate_value, failed) = match ran {
-        Ran::TimedOut => return ticket.resolve(Outcome::Timeout, None, Some(true)),
+        Ran::TimedOut => {
+            ticket.resolve(Outcome::Timeout, None, Some(true));
+            return None;
+        }
         Ran::Panicked(p) => (Outcome::CandidatePanic, panic_detail(&*p), None, Some(true)),
         Ran::Value(c) => match catch_unwind(AssertUnwindSafe(|| {
             quietly(|| compare.compare(primary, &c))
         })) {
-            Ok(Verdict::Match) => return ticket.resolve(Outcome::Match, None, Some(false)),
+            Ok(Verdict::Match) => {
+                ticket.resolve(Outcome::Match, None, Some(false));
+                return None;
+            }
             Ok(Verdict::Acceptable { reason }) => {
                 crate::observe::acceptable(ticket.exp, &reason);
-                return ticket.resolve(Outcome::Acceptable, None, Some(false));
+                ticket.resolve(Outcome::Acceptable, None, Some(false));
+                return None;
+            }
+            Ok(Verdict::Ignored { reason }) => {
+                tracing::debug!(target: "parallel_run", experiment = ticket.exp.name(), reason = %reason, "ignored difference");
+                ticket.resolve(Outcome::Ignored, None, Some(false));
+                return None;
             }
             Ok(Verdict::Mismatch { diff }) => {
                 // An `Err` where the primary succeeded is a candidate failure for the breaker.
@@ -644,7 +679,36 @@ fn judge<T, C, P>(
         candidate_duration,
         at: SystemTime::now(),
     };
+    let failure =
+        matches!(outcome, Outcome::Mismatch | Outcome::CandidatePanic).then(|| strict_message(&d));
     ticket.resolve(outcome, Some(d), failed);
+    failure
+}
+
+/// What a strict-mode failure says: the experiment, both sides, and the diff or panic.
+fn strict_message(d: &Discrepancy) -> String {
+    let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(no Debug rendering)".into());
+    format!(
+        "parallel_run: experiment `{}` failed in strict mode: {}\nprimary:   {}\ncandidate: {}\n{}",
+        d.experiment,
+        d.outcome,
+        show(&d.primary),
+        if d.outcome == Outcome::CandidatePanic {
+            "(panicked)".into()
+        } else {
+            show(&d.candidate)
+        },
+        d.detail
+    )
+}
+
+/// Strict mode: fails the call, after its outcome has been recorded and published.
+fn fail_if_strict(exp: &'static Experiment, failure: Option<String>) {
+    if let Some(msg) = failure {
+        if exp.is_strict() {
+            panic!("{msg}");
+        }
+    }
 }
 
 // `RunSlot` is held by the closures above for as long as the candidate runs.

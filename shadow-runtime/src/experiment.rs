@@ -44,6 +44,8 @@ pub struct Experiment {
     default_max_in_flight: u64,
     mode: Mode,
     order: Order,
+    /// `strict = ...` of the attribute: 0 none, 1 true, 2 false.
+    strict: u8,
     /// The one word a call reads: the effective sampling threshold (`rate * 2^64`), 0 when
     /// shadowing is off (kill switch, setting, rate 0), [`OPEN`] while the circuit breaker is not
     /// closed, `u64::MAX` for every call, [`UNINIT`] before the first call.
@@ -113,6 +115,7 @@ impl Experiment {
             default_max_in_flight: config::DEFAULT_MAX_IN_FLIGHT,
             mode,
             order,
+            strict: 0,
             gate: AtomicU64::new(UNINIT),
             slots: AtomicUsize::new(sampling::NO_SLOTS),
             probes: AtomicU32::new(0),
@@ -132,6 +135,36 @@ impl Experiment {
     pub const fn with_timeout_ms(mut self, ms: u64) -> Self {
         self.default_timeout_ms = ms;
         self
+    }
+
+    /// Forces strict mode on or off for this experiment (the attribute's `strict`), whatever the
+    /// global switch says.
+    ///
+    /// ```
+    /// static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
+    ///     "docs::strict", 1.0, shadow_runtime::Mode::Inline, shadow_runtime::Order::PrimaryFirst)
+    ///     .with_strict(true);
+    /// assert!(EXP.is_strict());
+    /// ```
+    pub const fn with_strict(mut self, on: bool) -> Self {
+        self.strict = if on { 1 } else { 2 };
+        self
+    }
+
+    /// Whether a mismatch or candidate panic fails the call: the attribute's `strict` if given,
+    /// else the global switch ([`crate::config::set_strict`], `PARALLEL_RUN_STRICT`), else off.
+    ///
+    /// ```
+    /// # static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
+    /// #     "docs::lenient", 1.0, shadow_runtime::Mode::Inline, shadow_runtime::Order::PrimaryFirst).with_strict(false);
+    /// assert!(!EXP.is_strict());
+    /// ```
+    pub fn is_strict(&self) -> bool {
+        match self.strict {
+            1 => true,
+            2 => false,
+            _ => config::global_strict().unwrap_or(false),
+        }
     }
 
     /// Sets the default cap of concurrent candidate executions (the attribute's `max_in_flight`).

@@ -34,6 +34,8 @@ pub enum Outcome {
     Acceptable,
     /// The results differ.
     Mismatch,
+    /// The results differ, and an `ignore` rule (or the comparator) said to ignore it.
+    Ignored,
     /// The candidate panicked. The caller got the primary's result as usual.
     CandidatePanic,
     /// The comparator panicked. Counted apart: it is a bug in the comparison, not in the candidate.
@@ -50,7 +52,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// Every outcome, in a fixed order.
-    pub const ALL: [Outcome; 13] = [
+    pub const ALL: [Outcome; 14] = [
         Outcome::Disabled,
         Outcome::SampledOut,
         Outcome::Filtered,
@@ -59,6 +61,7 @@ impl Outcome {
         Outcome::Match,
         Outcome::Acceptable,
         Outcome::Mismatch,
+        Outcome::Ignored,
         Outcome::CandidatePanic,
         Outcome::ComparatorPanic,
         Outcome::Timeout,
@@ -81,6 +84,7 @@ impl Outcome {
             Outcome::Match => "match",
             Outcome::Acceptable => "acceptable",
             Outcome::Mismatch => "mismatch",
+            Outcome::Ignored => "ignored",
             Outcome::CandidatePanic => "candidate_panic",
             Outcome::ComparatorPanic => "comparator_panic",
             Outcome::Timeout => "timeout",
@@ -102,6 +106,7 @@ impl Outcome {
             Outcome::Match
                 | Outcome::Acceptable
                 | Outcome::Mismatch
+                | Outcome::Ignored
                 | Outcome::CandidatePanic
                 | Outcome::ComparatorPanic
         )
