@@ -245,6 +245,20 @@ fn expand(m: Model) -> TokenStream {
             quote_spanned!(ret_span=> #private::default_comparator::<#ret>())
         }
     };
+    // An error policy wraps the comparator (checked at the `errors` value: results only).
+    let compare = match &m.errors {
+        None => compare,
+        Some(policy) => {
+            let p = private_at(policy.span());
+            let variant = match policy.to_string().as_str() {
+                "match" => quote!(Match),
+                "variant" => quote!(Variant),
+                _ => quote!(Compare),
+            };
+            let ret_here = respan(ret.to_token_stream(), policy.span());
+            quote_spanned!(policy.span()=> #p::on_errors::<#ret_here, _>(#compare, #p::ErrorPolicy::#variant))
+        }
+    };
     // `ignore` rules wrap the comparator; each rule is typed against the result at its own span.
     let compare = if m.ignore.is_empty() {
         compare

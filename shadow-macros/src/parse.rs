@@ -20,6 +20,7 @@ pub(crate) const KEYS: &[&str] = &[
     "run_if",
     "ignore",
     "strict",
+    "errors",
     "crate",
 ];
 
@@ -56,6 +57,7 @@ pub(crate) struct Args {
     pub run_if: Option<Spanned<Expr>>,
     pub ignore: Option<Spanned<Vec<Expr>>>,
     pub strict: Option<Spanned<bool>>,
+    pub errors: Option<Spanned<Ident>>,
 }
 
 pub(crate) fn parse(tokens: TokenStream) -> syn::Result<Args> {
@@ -111,6 +113,19 @@ fn parse_args(input: ParseStream) -> syn::Result<Args> {
             }
             "sample_by" => set_once(&mut args.sample_by, &key, input.parse::<Expr>()?)?,
             "run_if" => set_once(&mut args.run_if, &key, input.parse::<Expr>()?)?,
+            "errors" => {
+                let id = input.call(Ident::parse_any)?;
+                match id.to_string().as_str() {
+                    "compare" | "match" | "variant" => {}
+                    other => {
+                        return Err(syn::Error::new(
+                            id.span(),
+                            format!("unknown error policy `{other}`; expected `compare`, `match` or `variant`"),
+                        ))
+                    }
+                }
+                set_once(&mut args.errors, &key, id)?
+            }
             "strict" => {
                 let b: syn::LitBool = input
                     .parse()

@@ -49,6 +49,8 @@ pub(crate) struct Model {
     pub ignore: Vec<Expr>,
     /// `strict = ...`, if given.
     pub strict: Option<bool>,
+    /// `errors = compare | match | variant`, if given.
+    pub errors: Option<syn::Ident>,
     pub mode: Mode,
     pub order: Order,
     pub krate: Path,
@@ -187,6 +189,7 @@ pub(crate) fn validate(args: Args, mut item: ItemFn) -> syn::Result<Model> {
         run_if: args.run_if.map(|r| r.value),
         ignore: args.ignore.map(|i| i.value).unwrap_or_default(),
         strict: args.strict.map(|s| s.value),
+        errors: args.errors.map(|e| e.value),
         mode,
         order,
         krate: args

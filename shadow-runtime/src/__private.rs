@@ -289,3 +289,73 @@ impl<C: Comparator<T>, T: ?Sized, const N: usize> Comparator<T> for Ignoring<C, 
 pub fn rule<T: ?Sized>(f: fn(&T, &T) -> bool) -> fn(&T, &T) -> bool {
     f
 }
+
+/// How two `Err` results compare (`errors = compare | match | variant`).
+#[derive(Clone, Copy)]
+pub enum ErrorPolicy {
+    /// Through the comparator, like any other pair.
+    Compare,
+    /// Two errors agree, whatever they say.
+    Match,
+    /// Two errors agree when they are the same enum variant.
+    Variant,
+}
+
+/// The comparator under an error policy. An `Err` against an `Ok` never reaches it: that is
+/// always a mismatch.
+pub struct OnErrors<C> {
+    pub inner: C,
+    pub policy: ErrorPolicy,
+}
+
+impl<C: Comparator<Result<T, E>>, T, E> Comparator<Result<T, E>> for OnErrors<C> {
+    fn compare(&self, primary: &Result<T, E>, candidate: &Result<T, E>) -> Verdict {
+        match (primary, candidate, self.policy) {
+            (Err(_), Err(_), ErrorPolicy::Match) => Verdict::Match,
+            (Err(a), Err(b), ErrorPolicy::Variant) => {
+                if core::mem::discriminant(a) == core::mem::discriminant(b) {
+                    Verdict::Match
+                } else {
+                    Verdict::Mismatch { diff: None }
+                }
+            }
+            _ => self.inner.compare(primary, candidate),
+        }
+    }
+}
+
+/// Only results are subject to an error policy.
+#[diagnostic::on_unimplemented(
+    message = "`errors = ...` applies to functions returning `Result`, and this one returns `{Self}`",
+    label = "remove `errors`, or return a `Result`"
+)]
+pub trait IsResult: Sized {
+    fn policy_compare<C: Comparator<Self>>(
+        c: &OnErrors<C>,
+        primary: &Self,
+        candidate: &Self,
+    ) -> Verdict;
+}
+
+impl<T, E> IsResult for Result<T, E> {
+    fn policy_compare<C: Comparator<Self>>(
+        c: &OnErrors<C>,
+        primary: &Self,
+        candidate: &Self,
+    ) -> Verdict {
+        c.compare(primary, candidate)
+    }
+}
+
+/// Applies an error policy, checked against the result type at the `errors` value (a
+/// [`Checked`], so a non-`Result` return is reported once).
+#[inline(always)]
+pub fn on_errors<R: IsResult, C: Comparator<R>>(
+    inner: C,
+    policy: ErrorPolicy,
+) -> Checked<R, OnErrors<C>> {
+    Checked {
+        comparator: OnErrors { inner, policy },
+        compare: R::policy_compare::<C>,
+    }
+}

@@ -629,6 +629,12 @@ where
             return None;
         }
         Ran::Panicked(p) => (Outcome::CandidatePanic, panic_detail(&*p), None, Some(true)),
+        // One side failing while the other returns a value is a mismatch, whatever the
+        // comparator would say.
+        Ran::Value(c) if is_err(probes, primary) != is_err(probes, &c) => {
+            let failed = is_err(probes, &c);
+            (Outcome::Mismatch, String::new(), Some(c), Some(failed))
+        }
         Ran::Value(c) => match catch_unwind(AssertUnwindSafe(|| {
             quietly(|| compare.compare(primary, &c))
         })) {
@@ -668,6 +674,18 @@ where
         }
     } else {
         detail
+    };
+    let detail = match candidate_value
+        .as_ref()
+        .map(|c| (is_err(probes, primary), is_err(probes, c)))
+    {
+        Some((false, true)) if outcome == Outcome::Mismatch => {
+            format!("the candidate returned Err, the primary Ok\n{detail}")
+        }
+        Some((true, false)) if outcome == Outcome::Mismatch => {
+            format!("the primary returned Err, the candidate Ok\n{detail}")
+        }
+        _ => detail,
     };
     let d = Discrepancy {
         experiment: ticket.exp.name(),
