@@ -283,6 +283,8 @@ pub(crate) struct Setting {
     pub timeout: Option<Duration>,
     pub max_in_flight: u64,
     pub breaker: BreakerConfig,
+    /// Strict mode set through the live API, over the attribute and the global switch.
+    pub strict: Option<bool>,
 }
 
 /// Default for `max_in_flight`: concurrent candidate executions per experiment.
@@ -297,6 +299,7 @@ impl Setting {
             timeout,
             max_in_flight,
             breaker: BreakerConfig::default(),
+            strict: None,
         }
     }
 }

@@ -70,6 +70,8 @@ pub(crate) struct State {
     /// Mirrors of the settings read off the caller's path without the lock.
     pub(crate) timeout_us: AtomicU64,
     pub(crate) max_in_flight: AtomicU64,
+    /// The live strict override: 0 none, 1 on, 2 off.
+    pub(crate) strict_live: std::sync::atomic::AtomicU8,
     pub(crate) breaker: Mutex<Breaker>,
     /// Skipped calls counted here when the per-thread slots are unavailable.
     pub(crate) skips_shared: [AtomicU64; sampling::PER_EXPERIMENT],
@@ -151,8 +153,9 @@ impl Experiment {
         self
     }
 
-    /// Whether a mismatch or candidate panic fails the call: the attribute's `strict` if given,
-    /// else the global switch ([`crate::config::set_strict`], `PARALLEL_RUN_STRICT`), else off.
+    /// Whether a mismatch or candidate panic fails the call: the live setting
+    /// ([`crate::live::set_strict`]) if given, else the attribute's `strict`, else the global
+    /// switch ([`crate::config::set_strict`], `PARALLEL_RUN_STRICT`), else off.
     ///
     /// ```
     /// # static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
@@ -160,7 +163,11 @@ impl Experiment {
     /// assert!(!EXP.is_strict());
     /// ```
     pub fn is_strict(&self) -> bool {
-        match self.strict {
+        let live = self
+            .state
+            .get()
+            .map_or(0, |st| st.strict_live.load(Relaxed));
+        match if live != 0 { live } else { self.strict } {
             1 => true,
             2 => false,
             _ => config::global_strict().unwrap_or(false),
@@ -231,6 +238,7 @@ impl Experiment {
                 setting: Mutex::new(setting),
                 timeout_us: AtomicU64::new(0),
                 max_in_flight: AtomicU64::new(0),
+                strict_live: std::sync::atomic::AtomicU8::new(0),
                 breaker: Mutex::new(Breaker::new(Instant::now())),
                 skips_shared: [const { AtomicU64::new(0) }; sampling::PER_EXPERIMENT],
                 counts: [const { AtomicU64::new(0) }; Outcome::ALL.len()],
@@ -479,6 +487,14 @@ impl Experiment {
             Relaxed,
         );
         st.max_in_flight.store(s.max_in_flight, Relaxed);
+        st.strict_live.store(
+            match s.strict {
+                None => 0,
+                Some(true) => 1,
+                Some(false) => 2,
+            },
+            Relaxed,
+        );
         self.gate.store(self.effective_gate(st), Relaxed);
     }
 

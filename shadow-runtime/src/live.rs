@@ -74,6 +74,14 @@ fn change(name: &str, field: &'static str, f: impl Fn(&mut Setting) + Send + Syn
     changes.push((field, f));
 }
 
+/// Drops the kept changes of these settings of `name` (for [`crate::testing`]).
+pub(crate) fn forget(name: &str, fields: &[&str]) {
+    let mut pending = PENDING.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(changes) = pending.as_mut().and_then(|p| p.get_mut(name)) {
+        changes.retain(|(k, _)| !fields.contains(k));
+    }
+}
+
 /// Sets experiment `name`'s sampling rate (`0.0..=1.0`).
 ///
 /// ```
@@ -124,6 +132,17 @@ pub fn set_max_in_flight(name: &str, n: u64) -> Result<(), ConfigError> {
         ));
     }
     change(name, "max_in_flight", move |s| s.max_in_flight = n);
+    Ok(())
+}
+
+/// Forces strict mode on or off for experiment `name` (`None`: back to its attribute and the
+/// global switch).
+///
+/// ```
+/// shadow_runtime::live::set_strict("docs::live_strict", Some(true)).unwrap();
+/// ```
+pub fn set_strict(name: &str, strict: Option<bool>) -> Result<(), ConfigError> {
+    change(name, "strict", move |s| s.strict = strict);
     Ok(())
 }
 

@@ -1,0 +1,146 @@
+//! Differential tests before production: run an annotated function over many inputs in
+//! `cargo test`, with its experiment forced on (every call shadowed, strict, inline, no circuit
+//! breaker), and get every input whose candidate disagrees, with the same diff production would
+//! log.
+//!
+//! ```
+//! use shadow_runtime::testing::differential;
+//! # static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
+//! #     "docs::round", 0.01, shadow_runtime::Mode::Detached, shadow_runtime::Order::PrimaryFirst);
+//! # fn round(x: i64) -> i64 {
+//! #     let p = EXP.decide().map(|c| c.with_candidate(move || (x + 5) / 10 * 10 + i64::from(x % 10 == 5)));
+//! #     let out = (x + 5) / 10 * 10;
+//! #     if let Some(p) = p { p.finish_detached(out, shadow_runtime::DefaultComparator, shadow_runtime::exec::NoProbes); }
+//! #     out
+//! # }
+//! // `round` is `#[parallel_run(candidate = round_v2)] fn round(x: i64) -> i64`.
+//! let report = differential("docs::round", 0..100i64, |x| round(*x));
+//! assert_eq!(report.compared, 100);
+//! assert_eq!(report.failures.len(), 10); // 5, 15, 25, ...: the rewrite rounds those differently
+//! assert!(report.failures[0].message.contains("mismatch"));
+//! // In a test: `report.assert_all_match()` fails it with the whole list.
+//! ```
+
+use std::fmt::Debug;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use crate::live;
+
+/// One input whose run did not end in agreement.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// The input, rendered with `Debug`.
+    pub input: String,
+    /// The strict-mode message (experiment, both values, the diff), or the primary's panic.
+    pub message: String,
+}
+
+/// What [`differential`] found.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// The experiment.
+    pub experiment: String,
+    /// Inputs run.
+    pub inputs: usize,
+    /// Inputs whose call was actually shadowed and judged (`run_if` or a full cap can skip some).
+    pub compared: usize,
+    /// Inputs that disagreed, or whose primary panicked.
+    pub failures: Vec<Failure>,
+}
+
+impl Report {
+    /// Fails (panics) with every failure listed, if there is any, or if no input was compared.
+    ///
+    /// ```
+    /// let ok = shadow_runtime::testing::Report { experiment: "x".into(), inputs: 1, compared: 1, failures: vec![] };
+    /// ok.assert_all_match();
+    /// ```
+    pub fn assert_all_match(&self) {
+        if self.compared == 0 {
+            panic!(
+                "differential test of `{}`: no input was compared",
+                self.experiment
+            );
+        }
+        if !self.failures.is_empty() {
+            let mut msg = format!(
+                "differential test of `{}`: {} of {} inputs disagree\n",
+                self.experiment,
+                self.failures.len(),
+                self.inputs
+            );
+            for f in &self.failures {
+                msg.push_str(&format!("\n--- input {}\n{}\n", f.input, f.message));
+            }
+            panic!("{msg}");
+        }
+    }
+}
+
+/// Calls `call` on every input with experiment `name` forced on: sampled at 100%, strict (so a
+/// mismatch or candidate panic fails the call, in the caller, after it was recorded), circuit
+/// breaker off. `call` invokes the annotated function (for an `async fn`, block on it). The
+/// experiment's settings are restored afterwards, and the global kill switch is left alone.
+///
+/// See the [module docs](self) for an example.
+pub fn differential<I: Debug, R>(
+    name: &str,
+    inputs: impl IntoIterator<Item = I>,
+    mut call: impl FnMut(&I) -> R,
+) -> Report {
+    // Saved settings of the functions with that name that have run already; the others get
+    // their attribute's and the environment's settings back.
+    let saved: Vec<_> = crate::experiment::registry()
+        .into_iter()
+        .filter(|e| e.name() == name)
+        .map(|e| (e, e.setting()))
+        .collect();
+    let _ = live::set_enabled(name, true);
+    let _ = live::set_sample_rate(name, 1.0);
+    let _ = live::set_strict(name, Some(true));
+    let _ = live::set_breaker(
+        name,
+        crate::BreakerConfig {
+            enabled: false,
+            ..Default::default()
+        },
+    );
+    let shadowed = || crate::snapshot::experiment(name).map_or(0, |s| s.shadowed);
+    let mut report = Report {
+        experiment: name.to_owned(),
+        ..Report::default()
+    };
+    for input in inputs {
+        report.inputs += 1;
+        let n = shadowed();
+        // Quiet: every failure is collected in the report instead of printed by the panic hook.
+        crate::isolation::install_hook();
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            crate::isolation::quietly(|| {
+                let _ = call(&input);
+            })
+        }));
+        if shadowed() > n {
+            report.compared += 1;
+        }
+        if let Err(p) = r {
+            report.failures.push(Failure {
+                input: format!("{input:?}"),
+                message: crate::compare::panic_message(&*p),
+            });
+        }
+    }
+    live::forget(name, &["enabled", "sample", "strict", "breaker"]);
+    for exp in crate::experiment::registry()
+        .into_iter()
+        .filter(|e| e.name() == name)
+    {
+        let restored = saved
+            .iter()
+            .find(|(e, _)| std::ptr::eq(*e, exp))
+            .map(|(_, s)| *s)
+            .unwrap_or_else(|| crate::config::experiment_setting(name, exp.defaults()));
+        exp.update(|s| *s = restored);
+    }
+    report
+}
