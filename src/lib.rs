@@ -68,6 +68,9 @@ pub use shadow_runtime::{
 /// | `max_in_flight = 64` | concurrent candidate executions of this experiment; beyond, calls are `shed` | `64` |
 /// | `sample_by = expr` | sticky sampling by a key over the arguments (integer, string, bytes): see [`sticky`] | random |
 /// | `run_if = expr` | a `bool` over the arguments; `false` skips shadowing (`filtered`) | always |
+/// | `ignore = [rule, ...]` | `fn(&T, &T) -> bool` rules consulted when the pair did not match; the first yes makes the outcome `ignored` | none |
+/// | `errors = compare \| match \| variant` | how two `Err` results compare; an `Err` against an `Ok` is always a mismatch | `compare` |
+/// | `strict = true \| false` | a mismatch or candidate panic fails the call (after it is recorded); see [`testing`] for differential tests | global switch, else off |
 /// | `crate = "path"` | where the runtime is, when `parallel_run` is re-exported under another name | `"::parallel_run"` |
 ///
 /// # Modes
