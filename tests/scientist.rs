@@ -195,3 +195,149 @@ fn the_error_policy_decides_how_two_errors_compare() {
     // match: any two errors agree.
     assert_eq!(count("scientist::pay_match"), (3, 0));
 }
+
+// ---------------------------------------------------------------- context, before, internal errors
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+pub struct Cart {
+    id: u64,
+    region: &'static str,
+}
+
+static WARMED: AtomicUsize = AtomicUsize::new(0);
+
+fn warm_cache(cart: &Cart) {
+    WARMED.fetch_add(1, Ordering::SeqCst);
+    if cart.id == 99 {
+        panic!("cache warm-up failed");
+    }
+}
+
+#[parallel_run(
+    candidate = checkout_v2,
+    mode = inline,
+    sample = 0.5,
+    sample_by = cart.id,
+    before = warm_cache(cart),
+    context = { "cart_id": cart.id, "region": cart.region, "experiment_owner": "payments-team" }
+)]
+fn checkout(cart: &Cart) -> u64 {
+    cart.id * 10
+}
+
+fn checkout_v2(cart: &Cart) -> u64 {
+    cart.id * 10 + u64::from(cart.region == "EU")
+}
+
+#[test]
+fn context_and_the_before_hook() {
+    let cap = common::capture();
+    let carts: Vec<Cart> = (0..200)
+        .map(|id| Cart {
+            id,
+            region: if id % 2 == 0 { "EU" } else { "US" },
+        })
+        .collect();
+    for c in &carts {
+        assert_eq!(checkout(c), c.id * 10);
+    }
+    assert_eq!(
+        checkout(&Cart {
+            id: 99,
+            region: "US"
+        }),
+        990
+    ); // a panicking hook: caller unaffected
+    let s = settled("scientist::checkout");
+    // The hook ran exactly for the shadowed calls (sampling is sticky by id: 99 is counted once
+    // more if it is in the sample).
+    assert_eq!(WARMED.load(Ordering::SeqCst) as u64, s.shadowed);
+    assert!(s.shadowed > 50 && s.shadowed < 150, "{}", s.shadowed);
+    // Mismatches (EU carts) carry the call's context, in order.
+    let d = &s.discrepancies[0];
+    assert_eq!(d.context[0].0, "cart_id");
+    assert_eq!(d.context[1], ("region", "EU".to_string()));
+    assert_eq!(
+        d.context[2],
+        ("experiment_owner", "payments-team".to_string())
+    );
+    let cart_id: u64 = d.context[0].1.parse().unwrap();
+    assert_eq!(cart_id % 2, 0);
+    let logged = cap
+        .events()
+        .into_iter()
+        .filter(|e| {
+            e.text.contains("experiment=scientist::checkout") && e.text.contains("outcome=mismatch")
+        })
+        .count() as u64;
+    assert_eq!(logged, s.counts.get(Outcome::Mismatch));
+    assert!(cap
+        .events()
+        .iter()
+        .any(|e| e.text.contains("context=cart_id=")));
+    if parallel_run::sticky::is_sampled("scientist::checkout", &99u64, 0.5) {
+        assert_eq!(s.internal_errors, vec![("before", 1)]);
+    }
+}
+
+#[derive(Clone, PartialEq)]
+pub struct Fragile(u32);
+
+impl std::fmt::Debug for Fragile {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        panic!("Debug impl bug")
+    }
+}
+
+#[parallel_run(
+    candidate = fragile_v2,
+    mode = inline,
+    run_if = { assert!(x != 7, "run_if bug"); true },
+    compare = |a: &Fragile, b: &Fragile| { assert!(a.0 != 5, "comparator bug"); a == b }
+)]
+fn fragile(x: u32) -> Fragile {
+    Fragile(x)
+}
+
+fn fragile_v2(x: u32) -> Fragile {
+    Fragile(x + u32::from(x == 3))
+}
+
+#[test]
+fn every_helper_failure_is_caught_tagged_and_observable() {
+    static SEEN: Mutex<Vec<(&'static str, String)>> = Mutex::new(Vec::new());
+    parallel_run::outcome::on_internal_error(|e| {
+        if e.experiment == "scientist::fragile" {
+            SEEN.lock().unwrap().push((e.helper, e.message.clone()));
+        }
+    });
+    for x in [1, 3, 5, 7] {
+        assert_eq!(fragile(x), Fragile(x)); // the caller never notices
+    }
+    let s = settled("scientist::fragile");
+    assert_eq!(s.counts.get(Outcome::Match), 1); // 1
+    assert_eq!(s.counts.get(Outcome::Mismatch), 1); // 3, rendered without Debug
+    assert_eq!(s.counts.get(Outcome::ComparatorPanic), 1); // 5
+    assert_eq!(s.counts.get(Outcome::Filtered), 1); // 7
+    let mut errs = s.internal_errors.clone();
+    errs.sort();
+    assert_eq!(errs, vec![("comparator", 1), ("debug", 4), ("run_if", 1)]);
+    let seen = SEEN.lock().unwrap();
+    assert!(
+        seen.iter()
+            .any(|(h, m)| *h == "run_if" && m.contains("run_if bug")),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|(h, m)| *h == "comparator" && m.contains("comparator bug")),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|(h, m)| *h == "debug" && m.contains("Debug impl bug")),
+        "{seen:?}"
+    );
+}

@@ -271,7 +271,7 @@ fn expand(m: Model) -> TokenStream {
             #private::Ignoring {
                 inner: #compare,
                 rules: [#(#rules),*],
-                experiment: __PARALLEL_RUN_EXPERIMENT.name(),
+                experiment: &__PARALLEL_RUN_EXPERIMENT,
             }
         }
     };
@@ -300,6 +300,19 @@ fn expand(m: Model) -> TokenStream {
         }
     };
 
+    // `before` runs only for shadowed calls, before anything else of the shadow; `context` is
+    // evaluated there too (each value checked at its own expression).
+    let before = m.before.as_ref().map(|b| {
+        let p = private_at(b.span());
+        quote_spanned!(b.span()=> #p::before(&__PARALLEL_RUN_EXPERIMENT, || { let _ = #b; });)
+    });
+    let context = (!m.context.is_empty()).then(|| {
+        let pairs = m.context.iter().map(|(k, v)| {
+            let p = private_at(v.span());
+            quote_spanned!(v.span()=> (#k, #p::ctx(&#v)))
+        });
+        quote!(let __parallel_run_call = __parallel_run_call.with_context(::std::vec![#(#pairs),*]);)
+    });
     let name = &m.name;
     let sample = proc_macro2::Literal::f64_suffixed(m.sample);
     let mut builders = TokenStream::new();
@@ -354,7 +367,11 @@ fn expand(m: Model) -> TokenStream {
                 #private::Order::#order,
             )#builders;
             let __parallel_run_pending = match #decide {
-                ::core::option::Option::Some(__parallel_run_call) => ::core::option::Option::Some(#attach),
+                ::core::option::Option::Some(__parallel_run_call) => {
+                    #before
+                    #context
+                    ::core::option::Option::Some(#attach)
+                }
                 ::core::option::Option::None => ::core::option::Option::None,
             };
             // `unused_braces` would flag a one-line body (`{ x * 2 }`), now a block in a block.

@@ -21,6 +21,8 @@ pub(crate) const KEYS: &[&str] = &[
     "ignore",
     "strict",
     "errors",
+    "context",
+    "before",
     "crate",
 ];
 
@@ -58,6 +60,8 @@ pub(crate) struct Args {
     pub ignore: Option<Spanned<Vec<Expr>>>,
     pub strict: Option<Spanned<bool>>,
     pub errors: Option<Spanned<Ident>>,
+    pub context: Option<Spanned<Vec<(LitStr, Expr)>>>,
+    pub before: Option<Spanned<Expr>>,
 }
 
 pub(crate) fn parse(tokens: TokenStream) -> syn::Result<Args> {
@@ -125,6 +129,28 @@ fn parse_args(input: ParseStream) -> syn::Result<Args> {
                     }
                 }
                 set_once(&mut args.errors, &key, id)?
+            }
+            "before" => set_once(&mut args.before, &key, input.parse::<Expr>()?)?,
+            "context" => {
+                let body;
+                syn::braced!(body in input);
+                let mut pairs = Vec::new();
+                while !body.is_empty() {
+                    let k: LitStr = body.parse().map_err(|e| {
+                        syn::Error::new(
+                            e.span(),
+                            "`context` takes `{ \"key\": value, ... }` with string keys",
+                        )
+                    })?;
+                    body.parse::<Token![:]>()?;
+                    let v: Expr = body.parse()?;
+                    pairs.push((k, v));
+                    if body.is_empty() {
+                        break;
+                    }
+                    body.parse::<Token![,]>()?;
+                }
+                set_once(&mut args.context, &key, pairs)?
             }
             "strict" => {
                 let b: syn::LitBool = input

@@ -112,6 +112,14 @@ fn ignore_rules_and_strict() {
 }
 
 #[test]
+fn context_before_and_errors() {
+    assert_expansion!(
+        r#"candidate = charge_v2, errors = variant, before = warm(order), context = { "order_id": order.id, "region": order.region }"#,
+        "fn charge(order: &Order) -> Result<Receipt, PayError> {\n    gateway::charge(order)\n}",
+    );
+}
+
+#[test]
 fn timeout_and_cap_errors() {
     for (args, message) in [
         (quote!(candidate = f2, timeout = "soon"), "`timeout` must be a duration such as \"150ms\" or \"2s\", found \"soon\""),
@@ -147,7 +155,7 @@ fn missing_candidate() {
 fn unknown_key_lists_the_valid_ones() {
     assert_eq!(
         error(quote!(candidate = f2, comparator = C), quote!(fn f() {})),
-        "unknown `parallel_run` argument `comparator`; expected one of: candidate, compare, name, sample, mode, order, timeout, max_in_flight, sample_by, run_if, ignore, strict, errors, crate"
+        "unknown `parallel_run` argument `comparator`; expected one of: candidate, compare, name, sample, mode, order, timeout, max_in_flight, sample_by, run_if, ignore, strict, errors, context, before, crate"
     );
 }
 

@@ -51,6 +51,10 @@ pub(crate) struct Model {
     pub strict: Option<bool>,
     /// `errors = compare | match | variant`, if given.
     pub errors: Option<syn::Ident>,
+    /// `context = { "key": value, ... }`, in order.
+    pub context: Vec<(syn::LitStr, Expr)>,
+    /// `before = expr`.
+    pub before: Option<Expr>,
     pub mode: Mode,
     pub order: Order,
     pub krate: Path,
@@ -190,6 +194,8 @@ pub(crate) fn validate(args: Args, mut item: ItemFn) -> syn::Result<Model> {
         ignore: args.ignore.map(|i| i.value).unwrap_or_default(),
         strict: args.strict.map(|s| s.value),
         errors: args.errors.map(|e| e.value),
+        context: args.context.map(|c| c.value).unwrap_or_default(),
+        before: args.before.map(|b| b.value),
         mode,
         order,
         krate: args

@@ -249,7 +249,7 @@ pub fn default_comparator<T: DefaultComparable + ?Sized>() -> Checked<T, Default
 pub struct Ignoring<C, T: ?Sized + 'static, const N: usize> {
     pub inner: C,
     pub rules: [fn(&T, &T) -> bool; N],
-    pub experiment: &'static str,
+    pub experiment: &'static Experiment,
 }
 
 impl<C: Comparator<T>, T: ?Sized, const N: usize> Comparator<T> for Ignoring<C, T, N> {
@@ -269,14 +269,14 @@ impl<C: Comparator<T>, T: ?Sized, const N: usize> Comparator<T> for Ignoring<C, 
                     }
                 }
                 Ok(false) => {}
-                Err(p) => tracing::warn!(
-                    target: "parallel_run",
-                    experiment = self.experiment,
-                    helper = "ignore",
-                    "ignore rule #{} of {} panicked ({}); counted as no",
-                    i + 1,
+                Err(p) => crate::observe::internal_error(
                     self.experiment,
-                    crate::compare::panic_message(&*p)
+                    "ignore",
+                    &format!(
+                        "ignore rule #{} panicked ({}); counted as no",
+                        i + 1,
+                        crate::compare::panic_message(&*p)
+                    ),
                 ),
             }
         }
@@ -357,5 +357,37 @@ pub fn on_errors<R: IsResult, C: Comparator<R>>(
     Checked {
         comparator: OnErrors { inner, policy },
         compare: R::policy_compare::<C>,
+    }
+}
+
+/// A context value, rendered with `Display`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a context value: it does not implement `Display`",
+    label = "context values are rendered with `Display`",
+    note = "use a field that implements `Display`, or render it yourself: `\"key\": format!(\"{{value:?}}\")`"
+)]
+pub trait ContextValue {
+    fn render(&self) -> String;
+}
+impl<T: core::fmt::Display + ?Sized> ContextValue for T {
+    fn render(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// One context value (checked at its expression).
+#[inline]
+pub fn ctx<V: ContextValue + ?Sized>(v: &V) -> String {
+    v.render()
+}
+
+/// Runs the attribute's `before` hook (only for calls that are shadowed); a panic is reported as
+/// an internal error of helper `before`, and the call goes on.
+#[inline]
+pub fn before(exp: &'static Experiment, hook: impl FnOnce()) {
+    if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        crate::isolation::quietly(hook)
+    })) {
+        crate::observe::internal_error(exp, "before", &crate::compare::panic_message(&*p));
     }
 }

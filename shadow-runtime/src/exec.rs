@@ -188,6 +188,7 @@ impl<F, T> Pending<F, T> {
             exp: self.ticket.exp,
             phase: Phase::Candidate,
             done: true,
+            context: Vec::new(),
         };
         std::mem::replace(&mut self.ticket, placeholder)
     }
@@ -597,10 +598,14 @@ fn panic_detail(p: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// Renders a value with the probe, treating a panicking `Debug` impl as absent.
-fn render<T, P: Probe<T>>(probes: &P, v: &T) -> Option<String> {
-    catch_unwind(AssertUnwindSafe(|| quietly(|| probes.debug(v))))
-        .ok()
-        .flatten()
+fn render<T, P: Probe<T>>(exp: &'static Experiment, probes: &P, v: &T) -> Option<String> {
+    match catch_unwind(AssertUnwindSafe(|| quietly(|| probes.debug(v)))) {
+        Ok(s) => s,
+        Err(p) => {
+            crate::observe::internal_error(exp, "debug", &panic_message(&*p));
+            None
+        }
+    }
 }
 
 fn is_err<T, P: Probe<T>>(probes: &P, v: &T) -> bool {
@@ -610,7 +615,7 @@ fn is_err<T, P: Probe<T>>(probes: &P, v: &T) -> bool {
 /// Compares, classifies and records one shadowed call.
 /// Returns, for a mismatch or a candidate panic, the message strict mode fails with.
 fn judge<T, C, P>(
-    ticket: Ticket,
+    mut ticket: Ticket,
     primary: &T,
     ran: Ran<T>,
     primary_duration: Duration,
@@ -662,11 +667,17 @@ where
                     Some(failed),
                 )
             }
-            Err(p) => (Outcome::ComparatorPanic, panic_detail(&*p), Some(c), None),
+            Err(p) => {
+                let detail = panic_detail(&*p);
+                crate::observe::internal_error(ticket.exp, "comparator", &detail);
+                (Outcome::ComparatorPanic, detail, Some(c), None)
+            }
         },
     };
-    let primary_text = render(probes, primary);
-    let candidate_text = candidate_value.as_ref().and_then(|c| render(probes, c));
+    let primary_text = render(ticket.exp, probes, primary);
+    let candidate_text = candidate_value
+        .as_ref()
+        .and_then(|c| render(ticket.exp, probes, c));
     let detail = if outcome == Outcome::Mismatch && detail.is_empty() {
         match (&primary_text, &candidate_text) {
             (Some(p), Some(c)) => debug_diff(p, c),
@@ -688,6 +699,7 @@ where
         _ => detail,
     };
     let d = Discrepancy {
+        context: std::mem::take(&mut ticket.context),
         experiment: ticket.exp.name(),
         outcome,
         detail,

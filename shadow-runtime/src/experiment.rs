@@ -85,8 +85,9 @@ pub(crate) struct State {
     /// Running sync candidates abandoned after their timeout (still holding a slot).
     pub(crate) abandoned: AtomicU64,
     pub(crate) retained: Mutex<Vec<Discrepancy>>,
+    /// Failures of user helpers (comparator, ignore rules, run_if, before, Debug), per helper.
+    pub(crate) internal_errors: Mutex<Vec<(&'static str, u64)>>,
     pub(crate) warned_no_runtime: AtomicBool,
-    pub(crate) warned_run_if: AtomicBool,
     pub(crate) keys: crate::observe::Keys,
 }
 
@@ -248,8 +249,8 @@ impl Experiment {
                 abandoned: AtomicU64::new(0),
                 peak_running: AtomicU64::new(0),
                 retained: Mutex::new(Vec::new()),
+                internal_errors: Mutex::new(Vec::new()),
                 warned_no_runtime: AtomicBool::new(false),
-                warned_run_if: AtomicBool::new(false),
                 keys: crate::observe::Keys::new(self.name),
             }
         });
@@ -398,16 +399,12 @@ impl Experiment {
         })) {
             Ok(b) => b,
             Err(p) => {
-                let st = self.state();
-                if !st.warned_run_if.swap(true, Relaxed) {
-                    tracing::warn!(
-                        target: "parallel_run",
-                        experiment = self.name,
-                        "the run_if predicate of {} panicked ({}); such calls are not shadowed (warned once)",
-                        self.name,
-                        crate::compare::panic_message(&*p)
-                    );
-                }
+                let msg = crate::compare::panic_message(&*p);
+                crate::observe::internal_error(
+                    self,
+                    "run_if",
+                    &format!("{msg}; the call is not shadowed"),
+                );
                 false
             }
         }
@@ -529,6 +526,7 @@ impl Experiment {
                 exp: self,
                 phase: Phase::Primary,
                 done: false,
+                context: Vec::new(),
             },
             candidate_first: self.mode == Mode::Inline
                 && self.order == Order::Random
@@ -680,6 +678,8 @@ pub(crate) struct Ticket {
     pub(crate) exp: &'static Experiment,
     pub(crate) phase: Phase,
     pub(crate) done: bool,
+    /// The call's context (the attribute's `context = {...}`), evaluated when it was shadowed.
+    pub(crate) context: Vec<(&'static str, String)>,
 }
 
 impl Ticket {
@@ -738,5 +738,19 @@ impl ShadowCall {
     /// ```
     pub fn experiment(&self) -> &'static Experiment {
         self.ticket.exp
+    }
+
+    /// Attaches key/value context to this call: it appears in the call's discrepancy record and
+    /// log events (the attribute's `context = { "order_id": order.id }`).
+    ///
+    /// ```
+    /// # static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
+    /// #     "docs::ctx", 1.0, shadow_runtime::Mode::Inline, shadow_runtime::Order::PrimaryFirst);
+    /// let call = EXP.decide().unwrap().with_context(vec![("order_id", "42".to_string())]);
+    /// # drop(call);
+    /// ```
+    pub fn with_context(mut self, context: Vec<(&'static str, String)>) -> Self {
+        self.ticket.context = context;
+        self
     }
 }

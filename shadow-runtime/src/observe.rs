@@ -8,6 +8,7 @@
 //! | `parallel_run_outcomes_total` | counter | `experiment`, `outcome` |
 //! | `parallel_run_primary_duration_seconds` | histogram | `experiment` |
 //! | `parallel_run_candidate_duration_seconds` | histogram | `experiment` |
+//! | `parallel_run_internal_errors_total` | counter | `experiment`, `helper` |
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
@@ -23,6 +24,7 @@ pub(crate) const TARGET: &str = "parallel_run";
 pub(crate) const OUTCOMES: &str = "parallel_run_outcomes_total";
 pub(crate) const PRIMARY_SECONDS: &str = "parallel_run_primary_duration_seconds";
 pub(crate) const CANDIDATE_SECONDS: &str = "parallel_run_candidate_duration_seconds";
+pub(crate) const INTERNAL_ERRORS: &str = "parallel_run_internal_errors_total";
 
 /// The metric keys of one experiment, built once at its first call so that emitting never
 /// allocates (the `counter!` macro builds a label vector per call when a label is not a literal).
@@ -70,6 +72,7 @@ pub(crate) fn outcome(exp: &'static Experiment, outcome: Outcome, d: Option<&Dis
                 primary_us = d.primary_duration.as_micros() as u64,
                 candidate_us = d.candidate_duration.as_micros() as u64,
                 diff = %d.detail,
+                context = %crate::outcome::render_context(&d.context),
                 "parallel run mismatch in {name}"
             ),
             _ => tracing::warn!(
@@ -81,6 +84,53 @@ pub(crate) fn outcome(exp: &'static Experiment, outcome: Outcome, d: Option<&Dis
             ),
         }
     }
+}
+
+/// A user helper (comparator, ignore rule, run_if, before hook, `Debug` impl) failed: count it
+/// per experiment and helper, emit a `warn` event tagged with the helper, and tell the
+/// application's hook. The caller is never affected.
+pub(crate) fn internal_error(exp: &'static Experiment, helper: &'static str, message: &str) {
+    let name = exp.name();
+    {
+        let mut errs = exp
+            .state()
+            .internal_errors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        match errs.iter_mut().find(|(h, _)| *h == helper) {
+            Some((_, n)) => *n += 1,
+            None => errs.push((helper, 1)),
+        }
+    }
+    let key = Key::from_parts(
+        INTERNAL_ERRORS,
+        vec![
+            Label::from_static_parts("experiment", name),
+            Label::from_static_parts("helper", helper),
+        ],
+    );
+    counter(&key).increment(1);
+    tracing::warn!(target: TARGET, experiment = name, helper, "parallel run helper `{helper}` of {name} failed: {message}");
+    let hook = INTERNAL_HOOK
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    if let Some(hook) = hook {
+        let e = crate::outcome::InternalError {
+            experiment: name,
+            helper,
+            message: message.to_owned(),
+        };
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(&e)));
+    }
+}
+
+type Hook = std::sync::Arc<dyn Fn(&crate::outcome::InternalError) + Send + Sync>;
+static INTERNAL_HOOK: std::sync::RwLock<Option<Hook>> = std::sync::RwLock::new(None);
+
+/// Installs the application's observer of internal errors (replacing any previous one).
+pub(crate) fn set_internal_error_hook(hook: Hook) {
+    *INTERNAL_HOOK.write().unwrap_or_else(|e| e.into_inner()) = Some(hook);
 }
 
 pub(crate) fn acceptable(exp: &'static Experiment, reason: &str) {

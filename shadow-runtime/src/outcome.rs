@@ -137,6 +137,8 @@ impl std::fmt::Display for Outcome {
 pub struct Discrepancy {
     /// The experiment's name.
     pub experiment: &'static str,
+    /// The call's context (`context = { ... }` in the attribute), in order.
+    pub context: Vec<(&'static str, String)>,
     /// [`Outcome::Mismatch`], [`Outcome::CandidatePanic`] or [`Outcome::ComparatorPanic`].
     pub outcome: Outcome,
     /// The diff (mismatch) or the panic message with its location.
@@ -152,4 +154,38 @@ pub struct Discrepancy {
     pub candidate_duration: Duration,
     /// When the outcome was judged.
     pub at: SystemTime,
+}
+
+/// `k=v, k2=v2`, for log events.
+pub(crate) fn render_context(c: &[(&'static str, String)]) -> String {
+    c.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A failure of one of the library's helpers or the user's hooks (comparator, ignore rule,
+/// `run_if`, `before`, a `Debug` impl), caught before it could reach the caller.
+///
+/// ```
+/// shadow_runtime::outcome::on_internal_error(|e| eprintln!("{} helper {} failed: {}", e.experiment, e.helper, e.message));
+/// ```
+#[derive(Debug, Clone)]
+pub struct InternalError {
+    /// The experiment.
+    pub experiment: &'static str,
+    /// Which helper: `comparator`, `ignore`, `run_if`, `before`, `debug`.
+    pub helper: &'static str,
+    /// What happened (the panic message).
+    pub message: String,
+}
+
+/// Calls `hook` for every [`InternalError`] (replacing a previous hook). A panic in the hook is
+/// caught and ignored.
+///
+/// ```
+/// shadow_runtime::outcome::on_internal_error(|e| { let _ = e; });
+/// ```
+pub fn on_internal_error(hook: impl Fn(&InternalError) + Send + Sync + 'static) {
+    crate::observe::set_internal_error_hook(std::sync::Arc::new(hook));
 }

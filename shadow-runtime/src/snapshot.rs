@@ -89,6 +89,9 @@ pub struct ExperimentSnapshot {
     pub breaker: BreakerState,
     /// How many times the breaker has opened.
     pub breaker_trips: u64,
+    /// Failures of user helpers caught by the library, per helper (`comparator`, `ignore`,
+    /// `run_if`, `before`, `debug`).
+    pub internal_errors: Vec<(&'static str, u64)>,
     /// Calls that were shadowed (sampled and started).
     pub shadowed: u64,
     /// Shadowed calls whose outcome is not decided yet (a detached candidate still running).
@@ -189,6 +192,11 @@ pub fn snapshot() -> Vec<ExperimentSnapshot> {
                 peak_running: st.peak_running.load(Relaxed),
                 breaker,
                 breaker_trips,
+                internal_errors: st
+                    .internal_errors
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone(),
                 shadowed: st.shadowed.load(Relaxed),
                 in_flight,
                 counts: OutcomeCounts(counts),
