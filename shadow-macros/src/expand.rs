@@ -304,7 +304,11 @@ fn expand(m: Model) -> TokenStream {
     // evaluated there too (each value checked at its own expression).
     let before = m.before.as_ref().map(|b| {
         let p = private_at(b.span());
-        quote_spanned!(b.span()=> #p::before(&__PARALLEL_RUN_EXPERIMENT, || { let _ = #b; });)
+        // `let _ =` accepts any value (even `#[must_use]` ones); for `()` clippy would object.
+        quote_spanned!(b.span()=>
+            #[allow(clippy::let_unit_value)]
+            #p::before(&__PARALLEL_RUN_EXPERIMENT, || { let _ = #b; });
+        )
     });
     let context = (!m.context.is_empty()).then(|| {
         let pairs = m.context.iter().map(|(k, v)| {
