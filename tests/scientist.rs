@@ -341,3 +341,63 @@ fn every_helper_failure_is_caught_tagged_and_observable() {
         "{seen:?}"
     );
 }
+
+// ---------------------------------------------------------------- the completion hook
+
+/// (outcome, context) per hook call.
+type Seen = Vec<(Outcome, Vec<(&'static str, String)>)>;
+static HOOKED: Mutex<Seen> = Mutex::new(Vec::new());
+
+fn record_outcome(r: &parallel_run::outcome::OutcomeRecord) {
+    HOOKED.lock().unwrap().push((r.outcome, r.context.clone()));
+}
+
+#[parallel_run(
+    candidate = hooked_v2,
+    sample = 0.5,
+    sample_by = x,
+    on_outcome = record_outcome,
+    context = { "x": x }
+)]
+fn hooked(x: u32) -> u32 {
+    x
+}
+
+fn hooked_v2(x: u32) -> u32 {
+    x + u32::from(x % 3 == 0)
+}
+
+#[parallel_run(candidate = hooked_v2, mode = inline, on_outcome = |_| panic!("hook bug"))]
+fn bad_hook(x: u32) -> u32 {
+    x
+}
+
+#[test]
+fn the_completion_hook_sees_each_judged_outcome_and_only_those() {
+    for x in 0..100 {
+        assert_eq!(hooked(x), x);
+    }
+    let s = settled("scientist::hooked");
+    let seen = HOOKED.lock().unwrap();
+    // Called once per shadowed call, never for sampled-out ones.
+    assert_eq!(seen.len() as u64, s.shadowed);
+    assert_eq!(
+        seen.iter().filter(|(o, _)| *o == Outcome::Mismatch).count() as u64,
+        s.counts.get(Outcome::Mismatch)
+    );
+    for (outcome, ctx) in seen.iter() {
+        let x: u32 = ctx[0].1.parse().unwrap();
+        assert_eq!(*outcome == Outcome::Mismatch, x % 3 == 0);
+        assert!(parallel_run::sticky::is_sampled(
+            "scientist::hooked",
+            &x,
+            0.5
+        ));
+    }
+    // A panicking hook is reported and never reaches the caller.
+    assert_eq!(bad_hook(3), 3);
+    assert_eq!(
+        settled("scientist::bad_hook").internal_errors,
+        vec![("on_outcome", 1)]
+    );
+}

@@ -310,6 +310,10 @@ fn expand(m: Model) -> TokenStream {
             #p::before(&__PARALLEL_RUN_EXPERIMENT, || { let _ = #b; });
         )
     });
+    let hook = m.on_outcome.as_ref().map(|h| {
+        let p = private_at(h.span());
+        quote_spanned!(h.span()=> let __parallel_run_call = __parallel_run_call.with_hook(#p::on_outcome(#h));)
+    });
     let context = (!m.context.is_empty()).then(|| {
         let pairs = m.context.iter().map(|(k, v)| {
             let p = private_at(v.span());
@@ -374,6 +378,7 @@ fn expand(m: Model) -> TokenStream {
                 ::core::option::Option::Some(__parallel_run_call) => {
                     #before
                     #context
+                    #hook
                     ::core::option::Option::Some(#attach)
                 }
                 ::core::option::Option::None => ::core::option::Option::None,

@@ -23,6 +23,7 @@ pub(crate) const KEYS: &[&str] = &[
     "errors",
     "context",
     "before",
+    "on_outcome",
     "crate",
 ];
 
@@ -62,6 +63,7 @@ pub(crate) struct Args {
     pub errors: Option<Spanned<Ident>>,
     pub context: Option<Spanned<Vec<(LitStr, Expr)>>>,
     pub before: Option<Spanned<Expr>>,
+    pub on_outcome: Option<Spanned<Expr>>,
 }
 
 pub(crate) fn parse(tokens: TokenStream) -> syn::Result<Args> {
@@ -131,6 +133,7 @@ fn parse_args(input: ParseStream) -> syn::Result<Args> {
                 set_once(&mut args.errors, &key, id)?
             }
             "before" => set_once(&mut args.before, &key, input.parse::<Expr>()?)?,
+            "on_outcome" => set_once(&mut args.on_outcome, &key, input.parse::<Expr>()?)?,
             "context" => {
                 let body;
                 syn::braced!(body in input);

@@ -55,6 +55,8 @@ pub(crate) struct Model {
     pub context: Vec<(syn::LitStr, Expr)>,
     /// `before = expr`.
     pub before: Option<Expr>,
+    /// `on_outcome = expr`: a `fn(&OutcomeRecord)` (or a closure without captures).
+    pub on_outcome: Option<Expr>,
     pub mode: Mode,
     pub order: Order,
     pub krate: Path,
@@ -196,6 +198,7 @@ pub(crate) fn validate(args: Args, mut item: ItemFn) -> syn::Result<Model> {
         errors: args.errors.map(|e| e.value),
         context: args.context.map(|c| c.value).unwrap_or_default(),
         before: args.before.map(|b| b.value),
+        on_outcome: args.on_outcome.map(|h| h.value),
         mode,
         order,
         krate: args

@@ -381,6 +381,12 @@ pub fn ctx<V: ContextValue + ?Sized>(v: &V) -> String {
     v.render()
 }
 
+/// The attribute's `on_outcome` hook, typed at its expression.
+#[inline(always)]
+pub fn on_outcome(f: fn(&crate::outcome::OutcomeRecord)) -> fn(&crate::outcome::OutcomeRecord) {
+    f
+}
+
 /// Runs the attribute's `before` hook (only for calls that are shadowed); a panic is reported as
 /// an internal error of helper `before`, and the call goes on.
 #[inline]

@@ -189,6 +189,7 @@ impl<F, T> Pending<F, T> {
             phase: Phase::Candidate,
             done: true,
             context: Vec::new(),
+            hook: None,
         };
         std::mem::replace(&mut self.ticket, placeholder)
     }
@@ -630,6 +631,13 @@ where
     crate::observe::durations(ticket.exp, primary_duration, Some(candidate_duration));
     let (outcome, detail, candidate_value, failed) = match ran {
         Ran::TimedOut => {
+            notify(
+                &ticket,
+                Outcome::Timeout,
+                None,
+                primary_duration,
+                candidate_duration,
+            );
             ticket.resolve(Outcome::Timeout, None, Some(true));
             return None;
         }
@@ -644,16 +652,37 @@ where
             quietly(|| compare.compare(primary, &c))
         })) {
             Ok(Verdict::Match) => {
+                notify(
+                    &ticket,
+                    Outcome::Match,
+                    None,
+                    primary_duration,
+                    candidate_duration,
+                );
                 ticket.resolve(Outcome::Match, None, Some(false));
                 return None;
             }
             Ok(Verdict::Acceptable { reason }) => {
                 crate::observe::acceptable(ticket.exp, &reason);
+                notify(
+                    &ticket,
+                    Outcome::Acceptable,
+                    Some(&reason),
+                    primary_duration,
+                    candidate_duration,
+                );
                 ticket.resolve(Outcome::Acceptable, None, Some(false));
                 return None;
             }
             Ok(Verdict::Ignored { reason }) => {
                 tracing::debug!(target: "parallel_run", experiment = ticket.exp.name(), reason = %reason, "ignored difference");
+                notify(
+                    &ticket,
+                    Outcome::Ignored,
+                    Some(&reason),
+                    primary_duration,
+                    candidate_duration,
+                );
                 ticket.resolve(Outcome::Ignored, None, Some(false));
                 return None;
             }
@@ -698,6 +727,13 @@ where
         }
         _ => detail,
     };
+    notify(
+        &ticket,
+        outcome,
+        Some(&detail),
+        primary_duration,
+        candidate_duration,
+    );
     let d = Discrepancy {
         context: std::mem::take(&mut ticket.context),
         experiment: ticket.exp.name(),
@@ -713,6 +749,28 @@ where
         matches!(outcome, Outcome::Mismatch | Outcome::CandidatePanic).then(|| strict_message(&d));
     ticket.resolve(outcome, Some(d), failed);
     failure
+}
+
+/// Calls the call's `on_outcome` hook, if any; a panic in it is reported, never propagated.
+fn notify(
+    ticket: &Ticket,
+    outcome: Outcome,
+    detail: Option<&str>,
+    primary: Duration,
+    candidate: Duration,
+) {
+    let Some(hook) = ticket.hook else { return };
+    let record = crate::outcome::OutcomeRecord {
+        experiment: ticket.exp.name(),
+        outcome,
+        detail: detail.map(str::to_owned),
+        primary_duration: primary,
+        candidate_duration: candidate,
+        context: ticket.context.clone(),
+    };
+    if let Err(p) = catch_unwind(AssertUnwindSafe(|| quietly(|| hook(&record)))) {
+        crate::observe::internal_error(ticket.exp, "on_outcome", &panic_message(&*p));
+    }
 }
 
 /// What a strict-mode failure says: the experiment, both sides, and the diff or panic.

@@ -527,6 +527,7 @@ impl Experiment {
                 phase: Phase::Primary,
                 done: false,
                 context: Vec::new(),
+                hook: None,
             },
             candidate_first: self.mode == Mode::Inline
                 && self.order == Order::Random
@@ -680,6 +681,8 @@ pub(crate) struct Ticket {
     pub(crate) done: bool,
     /// The call's context (the attribute's `context = {...}`), evaluated when it was shadowed.
     pub(crate) context: Vec<(&'static str, String)>,
+    /// The attribute's `on_outcome` hook.
+    pub(crate) hook: Option<fn(&crate::outcome::OutcomeRecord)>,
 }
 
 impl Ticket {
@@ -751,6 +754,21 @@ impl ShadowCall {
     /// ```
     pub fn with_context(mut self, context: Vec<(&'static str, String)>) -> Self {
         self.ticket.context = context;
+        self
+    }
+
+    /// Sets the hook called with this call's judged outcome (the attribute's `on_outcome`). It
+    /// runs where the judging happens (off the caller's path in detached mode); a panic in it is
+    /// reported as an internal error of helper `on_outcome`.
+    ///
+    /// ```
+    /// # static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
+    /// #     "docs::hook", 1.0, shadow_runtime::Mode::Inline, shadow_runtime::Order::PrimaryFirst);
+    /// let call = EXP.decide().unwrap().with_hook(|r| assert_eq!(r.experiment, "docs::hook"));
+    /// call.with_candidate(|| 1).finish_inline(&1, &shadow_runtime::DefaultComparator, shadow_runtime::exec::NoProbes);
+    /// ```
+    pub fn with_hook(mut self, hook: fn(&crate::outcome::OutcomeRecord)) -> Self {
+        self.ticket.hook = Some(hook);
         self
     }
 }

@@ -156,6 +156,33 @@ pub struct Discrepancy {
     pub at: SystemTime,
 }
 
+/// What the attribute's `on_outcome` hook receives for each judged call (a comparison, a candidate
+/// panic, a comparator panic, or a timeout of a candidate the caller waited for).
+///
+/// ```
+/// fn audit(r: &shadow_runtime::outcome::OutcomeRecord) {
+///     if r.outcome == shadow_runtime::Outcome::Mismatch {
+///         eprintln!("{} {:?}: {}", r.experiment, r.context, r.detail.as_deref().unwrap_or(""));
+///     }
+/// }
+/// # let _ = audit;
+/// ```
+#[derive(Debug, Clone)]
+pub struct OutcomeRecord {
+    /// The experiment.
+    pub experiment: &'static str,
+    /// The judged outcome.
+    pub outcome: Outcome,
+    /// The diff, the acceptable/ignored reason, or the panic message.
+    pub detail: Option<String>,
+    /// Wall time of the primary.
+    pub primary_duration: Duration,
+    /// Wall time of the candidate.
+    pub candidate_duration: Duration,
+    /// The call's context.
+    pub context: Vec<(&'static str, String)>,
+}
+
 /// `k=v, k2=v2`, for log events.
 pub(crate) fn render_context(c: &[(&'static str, String)]) -> String {
     c.iter()
