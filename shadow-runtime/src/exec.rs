@@ -631,15 +631,14 @@ where
     crate::observe::durations(ticket.exp, primary_duration, Some(candidate_duration));
     let (outcome, detail, candidate_value, failed) = match ran {
         Ran::TimedOut => {
-            notify(
-                &ticket,
+            return settle(
+                ticket,
                 Outcome::Timeout,
                 None,
                 primary_duration,
                 candidate_duration,
+                true,
             );
-            ticket.resolve(Outcome::Timeout, None, Some(true));
-            return None;
         }
         Ran::Panicked(p) => (Outcome::CandidatePanic, panic_detail(&*p), None, Some(true)),
         // One side failing while the other returns a value is a mismatch, whatever the
@@ -652,39 +651,36 @@ where
             quietly(|| compare.compare(primary, &c))
         })) {
             Ok(Verdict::Match) => {
-                notify(
-                    &ticket,
+                return settle(
+                    ticket,
                     Outcome::Match,
                     None,
                     primary_duration,
                     candidate_duration,
+                    false,
                 );
-                ticket.resolve(Outcome::Match, None, Some(false));
-                return None;
             }
             Ok(Verdict::Acceptable { reason }) => {
                 crate::observe::acceptable(ticket.exp, &reason);
-                notify(
-                    &ticket,
+                return settle(
+                    ticket,
                     Outcome::Acceptable,
                     Some(&reason),
                     primary_duration,
                     candidate_duration,
+                    false,
                 );
-                ticket.resolve(Outcome::Acceptable, None, Some(false));
-                return None;
             }
             Ok(Verdict::Ignored { reason }) => {
                 tracing::debug!(target: "parallel_run", experiment = ticket.exp.name(), reason = %reason, "ignored difference");
-                notify(
-                    &ticket,
+                return settle(
+                    ticket,
                     Outcome::Ignored,
                     Some(&reason),
                     primary_duration,
                     candidate_duration,
+                    false,
                 );
-                ticket.resolve(Outcome::Ignored, None, Some(false));
-                return None;
             }
             Ok(Verdict::Mismatch { diff }) => {
                 // An `Err` where the primary succeeded is a candidate failure for the breaker.
@@ -749,6 +745,21 @@ where
         matches!(outcome, Outcome::Mismatch | Outcome::CandidatePanic).then(|| strict_message(&d));
     ticket.resolve(outcome, Some(d), failed);
     failure
+}
+
+/// Records an outcome that keeps no discrepancy record (match, acceptable, ignored, timeout):
+/// the hook, then the ticket. Nothing for strict mode to fail on.
+fn settle(
+    ticket: Ticket,
+    outcome: Outcome,
+    detail: Option<&str>,
+    primary: Duration,
+    candidate: Duration,
+    candidate_failed: bool,
+) -> Option<String> {
+    notify(&ticket, outcome, detail, primary, candidate);
+    ticket.resolve(outcome, None, Some(candidate_failed));
+    None
 }
 
 /// Calls the call's `on_outcome` hook, if any; a panic in it is reported, never propagated.
