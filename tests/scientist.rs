@@ -401,3 +401,63 @@ fn the_completion_hook_sees_each_judged_outcome_and_only_those() {
         vec![("on_outcome", 1)]
     );
 }
+
+// ---------------------------------------------------------------- CPU time
+
+static CPU_SEEN: Mutex<Vec<parallel_run::outcome::OutcomeRecord>> = Mutex::new(Vec::new());
+
+fn keep_record(r: &parallel_run::outcome::OutcomeRecord) {
+    CPU_SEEN.lock().unwrap().push(r.clone());
+}
+
+#[parallel_run(candidate = busy_v2, mode = inline, cpu_time = true, on_outcome = keep_record)]
+fn sleepy(x: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(5)); // wall time, no CPU
+    x
+}
+
+fn busy_v2(x: u64) -> u64 {
+    // Burns CPU until this thread has used at least 1 ms of it.
+    let mut acc = x;
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_millis(2) {
+        acc = std::hint::black_box(acc.wrapping_mul(6364136223846793005).wrapping_add(1));
+    }
+    std::hint::black_box(acc);
+    x
+}
+
+#[parallel_run(candidate = async_cpu_v2, mode = inline, cpu_time = true, on_outcome = keep_record)]
+async fn async_cpu(x: u64) -> u64 {
+    x
+}
+
+async fn async_cpu_v2(x: u64) -> u64 {
+    x
+}
+
+#[test]
+fn cpu_time_is_measured_per_side_for_sync_code() {
+    assert_eq!(sleepy(1), 1);
+    assert_eq!(common::block_on(async_cpu(2)), 2);
+    let seen = CPU_SEEN.lock().unwrap();
+    let sync = seen
+        .iter()
+        .find(|r| r.experiment == "scientist::sleepy")
+        .unwrap();
+    assert!(sync.primary_duration >= Duration::from_millis(5));
+    let (p, c) = (sync.primary_cpu.unwrap(), sync.candidate_cpu.unwrap());
+    // A sleeping primary uses (almost) no CPU; the busy candidate uses some.
+    assert!(
+        p < sync.primary_duration / 2,
+        "{p:?} of {:?}",
+        sync.primary_duration
+    );
+    assert!(c > Duration::ZERO);
+    // Async sides may hop threads: not measured.
+    let a = seen
+        .iter()
+        .find(|r| r.experiment == "scientist::async_cpu")
+        .unwrap();
+    assert_eq!((a.primary_cpu, a.candidate_cpu), (None, None));
+}

@@ -328,6 +328,9 @@ fn expand(m: Model) -> TokenStream {
         let ms = proc_macro2::Literal::u64_suffixed(m.timeout_ms);
         builders.extend(quote!(.with_timeout_ms(#ms)));
     }
+    if m.cpu_time {
+        builders.extend(quote!(.with_cpu_time(true)));
+    }
     if let Some(on) = m.strict {
         builders.extend(quote!(.with_strict(#on)));
     }

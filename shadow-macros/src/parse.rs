@@ -24,6 +24,7 @@ pub(crate) const KEYS: &[&str] = &[
     "context",
     "before",
     "on_outcome",
+    "cpu_time",
     "crate",
 ];
 
@@ -64,6 +65,7 @@ pub(crate) struct Args {
     pub context: Option<Spanned<Vec<(LitStr, Expr)>>>,
     pub before: Option<Spanned<Expr>>,
     pub on_outcome: Option<Spanned<Expr>>,
+    pub cpu_time: Option<Spanned<bool>>,
 }
 
 pub(crate) fn parse(tokens: TokenStream) -> syn::Result<Args> {
@@ -134,6 +136,12 @@ fn parse_args(input: ParseStream) -> syn::Result<Args> {
             }
             "before" => set_once(&mut args.before, &key, input.parse::<Expr>()?)?,
             "on_outcome" => set_once(&mut args.on_outcome, &key, input.parse::<Expr>()?)?,
+            "cpu_time" => {
+                let b: syn::LitBool = input
+                    .parse()
+                    .map_err(|e| syn::Error::new(e.span(), "`cpu_time` takes `true` or `false`"))?;
+                set_once(&mut args.cpu_time, &key, b.value)?
+            }
             "context" => {
                 let body;
                 syn::braced!(body in input);

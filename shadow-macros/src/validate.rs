@@ -57,6 +57,8 @@ pub(crate) struct Model {
     pub before: Option<Expr>,
     /// `on_outcome = expr`: a `fn(&OutcomeRecord)` (or a closure without captures).
     pub on_outcome: Option<Expr>,
+    /// `cpu_time = true`.
+    pub cpu_time: bool,
     pub mode: Mode,
     pub order: Order,
     pub krate: Path,
@@ -199,6 +201,7 @@ pub(crate) fn validate(args: Args, mut item: ItemFn) -> syn::Result<Model> {
         context: args.context.map(|c| c.value).unwrap_or_default(),
         before: args.before.map(|b| b.value),
         on_outcome: args.on_outcome.map(|h| h.value),
+        cpu_time: args.cpu_time.is_some_and(|c| c.value),
         mode,
         order,
         krate: args

@@ -285,6 +285,8 @@ pub(crate) struct Setting {
     pub breaker: BreakerConfig,
     /// Strict mode set through the live API, over the attribute and the global switch.
     pub strict: Option<bool>,
+    /// Measure each side's thread CPU time (sync functions).
+    pub cpu_time: bool,
 }
 
 /// Default for `max_in_flight`: concurrent candidate executions per experiment.
@@ -300,6 +302,7 @@ impl Setting {
             max_in_flight,
             breaker: BreakerConfig::default(),
             strict: None,
+            cpu_time: false,
         }
     }
 }
@@ -364,6 +367,9 @@ pub(crate) fn parse_setting(s: &str, defaults: Setting) -> Result<Setting, Strin
                 }
             }
             "max_in_flight" => out.max_in_flight = positive("max_in_flight")?,
+            "cpu_time" => {
+                out.cpu_time = parse_switch(v).ok_or_else(|| format!("cpu_time: `{v}` is not on or off"))?
+            }
             "breaker" => out.breaker.enabled = parse_switch(v).ok_or_else(|| format!("breaker: `{v}` is not on or off"))?,
             "breaker_ratio" => {
                 out.breaker.failure_ratio = parse_rate(v).map_err(|e| format!("breaker_ratio: {e}"))?
@@ -376,7 +382,7 @@ pub(crate) fn parse_setting(s: &str, defaults: Setting) -> Result<Setting, Strin
             }
             other => {
                 return Err(format!(
-                    "unknown key `{other}` (expected sample, enabled, timeout, max_in_flight, breaker, \
+                    "unknown key `{other}` (expected sample, enabled, timeout, max_in_flight, cpu_time, breaker, \
                      breaker_ratio, breaker_min_calls, breaker_window, breaker_cooldown, breaker_probes)"
                 ))
             }

@@ -75,6 +75,34 @@ impl<T: ?Sized> Probe<T> for NoProbes {
     }
 }
 
+/// How long one side took: wall time, and the thread's CPU time where it was measured (sync code
+/// of an experiment with `cpu_time` on: an `async` side may hop threads between polls).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Took {
+    pub(crate) wall: Duration,
+    pub(crate) cpu: Option<Duration>,
+}
+
+/// This thread's CPU time now, when the experiment measures it.
+fn cpu_now(exp: &'static Experiment) -> Option<Duration> {
+    if exp.cpu_time() {
+        cpu_time::ThreadTime::try_now()
+            .ok()
+            .map(|t| t.as_duration())
+    } else {
+        None
+    }
+}
+
+/// This thread's CPU time since `start` (from [`cpu_now`] on the same thread).
+fn cpu_since(start: Option<Duration>) -> Option<Duration> {
+    let start = start?;
+    cpu_time::ThreadTime::try_now()
+        .ok()?
+        .as_duration()
+        .checked_sub(start)
+}
+
 /// How a candidate run ended.
 enum Ran<T> {
     Value(T),
@@ -99,8 +127,10 @@ pub struct Pending<F, T> {
     candidate: Option<F>,
     /// The candidate's run when it went before the primary (`order = random`); `None` inside
     /// when it could not get a concurrency slot.
-    early: Option<Option<(Ran<T>, Duration)>>,
+    early: Option<Option<(Ran<T>, Took)>>,
     primary_start: Instant,
+    /// The thread's CPU time when the primary started (sync, `cpu_time` on).
+    primary_cpu: Option<Duration>,
 }
 
 impl ShadowCall {
@@ -127,6 +157,7 @@ impl ShadowCall {
                 (ran, took)
             }));
         }
+        p.primary_cpu = cpu_now(p.ticket.exp);
         p
     }
 
@@ -171,15 +202,20 @@ impl<F, T> Pending<F, T> {
             candidate: Some(candidate),
             early: None,
             primary_start: Instant::now(),
+            primary_cpu: None,
         }
     }
 
     /// The primary's wall time, and the instant it ended (reused as the candidate's start by
     /// inline mode: every clock read costs ~25 ns on a VM).
-    fn primary_done(&mut self) -> (Duration, Instant) {
+    fn primary_done(&mut self) -> (Took, Instant) {
         self.ticket.phase = Phase::Candidate;
         let end = Instant::now();
-        (end - self.primary_start, end)
+        let took = Took {
+            wall: end - self.primary_start,
+            cpu: cpu_since(self.primary_cpu),
+        };
+        (took, end)
     }
 
     fn take_ticket(&mut self) -> Ticket {
@@ -198,8 +234,8 @@ impl<F, T> Pending<F, T> {
     fn conclude<C, P>(
         mut self,
         primary: &T,
-        run: Option<(Ran<T>, Duration)>,
-        primary_time: Duration,
+        run: Option<(Ran<T>, Took)>,
+        primary_time: Took,
         compare: &C,
         probes: &P,
     ) where
@@ -515,16 +551,18 @@ fn run_sync<T>(
     exp: &'static Experiment,
     start: Instant,
     f: impl FnOnce() -> T,
-) -> (Ran<T>, Duration, Instant) {
+) -> (Ran<T>, Took, Instant) {
+    let cpu = cpu_now(exp);
     let r = catch_unwind(AssertUnwindSafe(|| quietly(f)));
+    let cpu = cpu_since(cpu);
     let end = Instant::now();
-    let took = end - start;
+    let wall = end - start;
     let ran = match r {
-        _ if exp.timeout().is_some_and(|t| took > t) => Ran::TimedOut,
+        _ if exp.timeout().is_some_and(|t| wall > t) => Ran::TimedOut,
         Ok(v) => Ran::Value(v),
         Err(p) => Ran::Panicked(p),
     };
-    (ran, took, end)
+    (ran, Took { wall, cpu }, end)
 }
 
 /// The async twin of [`run_sync`]: the candidate is cancelled (dropped) at the timeout.
@@ -532,7 +570,7 @@ async fn run_async<F: Future>(
     exp: &'static Experiment,
     start: Instant,
     f: F,
-) -> (Ran<F::Output>, Duration, Instant) {
+) -> (Ran<F::Output>, Took, Instant) {
     let deadline = exp.timeout().map(|t| Deadline::new(start + t));
     let ran = Race {
         inner: CatchUnwind { inner: f },
@@ -540,7 +578,11 @@ async fn run_async<F: Future>(
     }
     .await;
     let end = Instant::now();
-    (ran, end - start, end)
+    let took = Took {
+        wall: end - start,
+        cpu: None,
+    };
+    (ran, took, end)
 }
 
 pin_project_lite::pin_project! {
@@ -619,8 +661,8 @@ fn judge<T, C, P>(
     mut ticket: Ticket,
     primary: &T,
     ran: Ran<T>,
-    primary_duration: Duration,
-    candidate_duration: Duration,
+    primary_duration: Took,
+    candidate_duration: Took,
     compare: &C,
     probes: &P,
 ) -> Option<String>
@@ -628,7 +670,7 @@ where
     C: Comparator<T> + ?Sized,
     P: Probe<T>,
 {
-    crate::observe::durations(ticket.exp, primary_duration, Some(candidate_duration));
+    crate::observe::durations(ticket.exp, primary_duration, candidate_duration);
     let (outcome, detail, candidate_value, failed) = match ran {
         Ran::TimedOut => {
             return settle(
@@ -737,8 +779,10 @@ where
         detail,
         primary: primary_text,
         candidate: candidate_text,
-        primary_duration,
-        candidate_duration,
+        primary_duration: primary_duration.wall,
+        candidate_duration: candidate_duration.wall,
+        primary_cpu: primary_duration.cpu,
+        candidate_cpu: candidate_duration.cpu,
         at: SystemTime::now(),
     };
     let failure =
@@ -753,8 +797,8 @@ fn settle(
     ticket: Ticket,
     outcome: Outcome,
     detail: Option<&str>,
-    primary: Duration,
-    candidate: Duration,
+    primary: Took,
+    candidate: Took,
     candidate_failed: bool,
 ) -> Option<String> {
     notify(&ticket, outcome, detail, primary, candidate);
@@ -763,20 +807,16 @@ fn settle(
 }
 
 /// Calls the call's `on_outcome` hook, if any; a panic in it is reported, never propagated.
-fn notify(
-    ticket: &Ticket,
-    outcome: Outcome,
-    detail: Option<&str>,
-    primary: Duration,
-    candidate: Duration,
-) {
+fn notify(ticket: &Ticket, outcome: Outcome, detail: Option<&str>, primary: Took, candidate: Took) {
     let Some(hook) = ticket.hook else { return };
     let record = crate::outcome::OutcomeRecord {
         experiment: ticket.exp.name(),
         outcome,
         detail: detail.map(str::to_owned),
-        primary_duration: primary,
-        candidate_duration: candidate,
+        primary_duration: primary.wall,
+        candidate_duration: candidate.wall,
+        primary_cpu: primary.cpu,
+        candidate_cpu: candidate.cpu,
         context: ticket.context.clone(),
     };
     if let Err(p) = catch_unwind(AssertUnwindSafe(|| quietly(|| hook(&record)))) {

@@ -46,6 +46,8 @@ pub struct Experiment {
     order: Order,
     /// `strict = ...` of the attribute: 0 none, 1 true, 2 false.
     strict: u8,
+    /// `cpu_time = true` of the attribute.
+    default_cpu_time: bool,
     /// The one word a call reads: the effective sampling threshold (`rate * 2^64`), 0 when
     /// shadowing is off (kill switch, setting, rate 0), [`OPEN`] while the circuit breaker is not
     /// closed, `u64::MAX` for every call, [`UNINIT`] before the first call.
@@ -70,6 +72,8 @@ pub(crate) struct State {
     /// Mirrors of the settings read off the caller's path without the lock.
     pub(crate) timeout_us: AtomicU64,
     pub(crate) max_in_flight: AtomicU64,
+    /// Mirror of the setting `cpu_time`.
+    pub(crate) cpu_time: AtomicBool,
     /// The live strict override: 0 none, 1 on, 2 off.
     pub(crate) strict_live: std::sync::atomic::AtomicU8,
     pub(crate) breaker: Mutex<Breaker>,
@@ -119,6 +123,7 @@ impl Experiment {
             mode,
             order,
             strict: 0,
+            default_cpu_time: false,
             gate: AtomicU64::new(UNINIT),
             slots: AtomicUsize::new(sampling::NO_SLOTS),
             probes: AtomicU32::new(0),
@@ -138,6 +143,26 @@ impl Experiment {
     pub const fn with_timeout_ms(mut self, ms: u64) -> Self {
         self.default_timeout_ms = ms;
         self
+    }
+
+    /// Measures each side's thread CPU time by default (the attribute's `cpu_time = true`): for
+    /// sync code only, since an async side may move between threads. Costs two system calls per
+    /// side on each shadowed call.
+    ///
+    /// ```
+    /// static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
+    ///     "docs::cpu", 1.0, shadow_runtime::Mode::Inline, shadow_runtime::Order::PrimaryFirst)
+    ///     .with_cpu_time(true);
+    /// # let _ = &EXP;
+    /// ```
+    pub const fn with_cpu_time(mut self, on: bool) -> Self {
+        self.default_cpu_time = on;
+        self
+    }
+
+    /// Whether shadowed calls measure thread CPU time now.
+    pub(crate) fn cpu_time(&'static self) -> bool {
+        self.state().cpu_time.load(Relaxed)
     }
 
     /// Forces strict mode on or off for this experiment (the attribute's `strict`), whatever the
@@ -214,7 +239,10 @@ impl Experiment {
     pub(crate) fn defaults(&self) -> Setting {
         let timeout =
             (self.default_timeout_ms > 0).then(|| Duration::from_millis(self.default_timeout_ms));
-        Setting::defaults(self.default_sample, timeout, self.default_max_in_flight)
+        Setting {
+            cpu_time: self.default_cpu_time,
+            ..Setting::defaults(self.default_sample, timeout, self.default_max_in_flight)
+        }
     }
 
     #[inline]
@@ -240,6 +268,7 @@ impl Experiment {
                 timeout_us: AtomicU64::new(0),
                 max_in_flight: AtomicU64::new(0),
                 strict_live: std::sync::atomic::AtomicU8::new(0),
+                cpu_time: AtomicBool::new(false),
                 breaker: Mutex::new(Breaker::new(Instant::now())),
                 skips_shared: [const { AtomicU64::new(0) }; sampling::PER_EXPERIMENT],
                 counts: [const { AtomicU64::new(0) }; Outcome::ALL.len()],
@@ -484,6 +513,7 @@ impl Experiment {
             Relaxed,
         );
         st.max_in_flight.store(s.max_in_flight, Relaxed);
+        st.cpu_time.store(s.cpu_time, Relaxed);
         st.strict_live.store(
             match s.strict {
                 None => 0,

@@ -8,10 +8,10 @@
 //! | `parallel_run_outcomes_total` | counter | `experiment`, `outcome` |
 //! | `parallel_run_primary_duration_seconds` | histogram | `experiment` |
 //! | `parallel_run_candidate_duration_seconds` | histogram | `experiment` |
+//! | `parallel_run_primary_cpu_seconds`, `parallel_run_candidate_cpu_seconds` | histogram | `experiment` (sync, `cpu_time` on) |
 //! | `parallel_run_internal_errors_total` | counter | `experiment`, `helper` |
 
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::Duration;
 
 use metrics::{Key, Label, Level, Metadata};
 
@@ -24,6 +24,8 @@ pub(crate) const TARGET: &str = "parallel_run";
 pub(crate) const OUTCOMES: &str = "parallel_run_outcomes_total";
 pub(crate) const PRIMARY_SECONDS: &str = "parallel_run_primary_duration_seconds";
 pub(crate) const CANDIDATE_SECONDS: &str = "parallel_run_candidate_duration_seconds";
+pub(crate) const PRIMARY_CPU_SECONDS: &str = "parallel_run_primary_cpu_seconds";
+pub(crate) const CANDIDATE_CPU_SECONDS: &str = "parallel_run_candidate_cpu_seconds";
 pub(crate) const INTERNAL_ERRORS: &str = "parallel_run_internal_errors_total";
 
 /// The metric keys of one experiment, built once at its first call so that emitting never
@@ -32,6 +34,8 @@ pub(crate) struct Keys {
     outcomes: [Key; Outcome::ALL.len()],
     primary: Key,
     candidate: Key,
+    primary_cpu: Key,
+    candidate_cpu: Key,
 }
 
 impl Keys {
@@ -45,6 +49,8 @@ impl Keys {
                 )
             }),
             primary: Key::from_parts(PRIMARY_SECONDS, vec![exp.clone()]),
+            primary_cpu: Key::from_parts(PRIMARY_CPU_SECONDS, vec![exp.clone()]),
+            candidate_cpu: Key::from_parts(CANDIDATE_CPU_SECONDS, vec![exp.clone()]),
             candidate: Key::from_parts(CANDIDATE_SECONDS, vec![exp]),
         }
     }
@@ -137,11 +143,19 @@ pub(crate) fn acceptable(exp: &'static Experiment, reason: &str) {
     tracing::debug!(target: TARGET, experiment = exp.name(), reason, "acceptable difference");
 }
 
-pub(crate) fn durations(exp: &'static Experiment, primary: Duration, candidate: Option<Duration>) {
+pub(crate) fn durations(
+    exp: &'static Experiment,
+    primary: crate::exec::Took,
+    candidate: crate::exec::Took,
+) {
     let keys = &exp.state().keys;
-    histogram(&keys.primary).record(primary.as_secs_f64());
-    if let Some(c) = candidate {
-        histogram(&keys.candidate).record(c.as_secs_f64());
+    histogram(&keys.primary).record(primary.wall.as_secs_f64());
+    histogram(&keys.candidate).record(candidate.wall.as_secs_f64());
+    if let Some(c) = primary.cpu {
+        histogram(&keys.primary_cpu).record(c.as_secs_f64());
+    }
+    if let Some(c) = candidate.cpu {
+        histogram(&keys.candidate_cpu).record(c.as_secs_f64());
     }
 }
 

@@ -152,6 +152,10 @@ pub struct Discrepancy {
     pub primary_duration: Duration,
     /// Wall time of the candidate.
     pub candidate_duration: Duration,
+    /// CPU time of the primary on its thread (sync functions of an experiment with `cpu_time`).
+    pub primary_cpu: Option<Duration>,
+    /// CPU time of the candidate on its thread (sync functions of an experiment with `cpu_time`).
+    pub candidate_cpu: Option<Duration>,
     /// When the outcome was judged.
     pub at: SystemTime,
 }
@@ -179,6 +183,10 @@ pub struct OutcomeRecord {
     pub primary_duration: Duration,
     /// Wall time of the candidate.
     pub candidate_duration: Duration,
+    /// CPU time of the primary (sync functions of an experiment with `cpu_time`).
+    pub primary_cpu: Option<Duration>,
+    /// CPU time of the candidate (sync functions of an experiment with `cpu_time`).
+    pub candidate_cpu: Option<Duration>,
     /// The call's context.
     pub context: Vec<(&'static str, String)>,
 }
