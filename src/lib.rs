@@ -28,9 +28,9 @@
 
 pub use shadow_runtime::{
     breaker, compare, config, exec, experiment, global_enabled, live, outcome, reload_from_env,
-    set_global_enabled, snapshot, sticky, testing, wait_idle, BreakerConfig, BreakerState,
-    Comparator, DefaultComparator, Discrepancy, Experiment, ExperimentSnapshot, Mode, Order,
-    Outcome, OutcomeCounts, Verdict,
+    set_global_enabled, snapshot, sticky, structural, testing, wait_idle, BreakerConfig,
+    BreakerState, Comparator, DefaultComparator, Discrepancy, Experiment, ExperimentSnapshot, Mode,
+    Order, Outcome, OutcomeCounts, Verdict,
 };
 
 /// Runs a candidate implementation beside this function on sampled calls, compares the two

@@ -36,6 +36,7 @@ mod pool;
 mod sampling;
 pub mod snapshot;
 pub mod sticky;
+pub mod structural;
 pub mod testing;
 mod timer;
 

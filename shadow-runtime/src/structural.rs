@@ -1,0 +1,522 @@
+//! Structural diffs of any `Serialize` type: every difference as a path (`$.lines[3].amount`)
+//! with the primary's and the candidate's values, with ignored paths, float tolerances,
+//! order-insensitive sequences and trimmed strings.
+//!
+//! ```
+//! use serde::Serialize;
+//! use shadow_runtime::{Comparator, Verdict};
+//! use shadow_runtime::structural::Structural;
+//!
+//! #[derive(Serialize, PartialEq)]
+//! struct Line { sku: String, amount: f64 }
+//! #[derive(Serialize, PartialEq)]
+//! struct Invoice { id: u64, lines: Vec<Line>, generated_at: u64 }
+//!
+//! let cmp = Structural::new().ignore("$.generated_at").float_tolerance(0.005, 0.0);
+//! let a = Invoice { id: 1, lines: vec![Line { sku: "A".into(), amount: 10.0 }], generated_at: 1 };
+//! let b = Invoice { id: 1, lines: vec![Line { sku: "A".into(), amount: 10.5 }], generated_at: 2 };
+//! match cmp.compare(&a, &b) {
+//!     Verdict::Mismatch { diff: Some(d) } => assert_eq!(d, "$.lines[0].amount: 10.0 -> 10.5"),
+//!     other => panic!("{other:?}"),
+//! }
+//! ```
+//!
+//! Paths: `$` is the value, `.name` a field or map key, `[3]` a sequence element. Patterns use
+//! the same syntax with `*` for any one segment: `$.lines[*].note`, `$.*.updated_at`.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::compare::{Comparator, Verdict};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Seg {
+    Key(String),
+    Idx(usize),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PSeg {
+    Key(String),
+    Idx(usize),
+    Any,
+}
+
+/// A path pattern such as `$.lines[*].amount`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Pattern(Vec<PSeg>);
+
+impl Pattern {
+    /// Parses a pattern; panics with a clear message on a malformed one (patterns are written
+    /// by the programmer, once, at set-up).
+    fn parse(p: &str) -> Pattern {
+        let rest = p
+            .strip_prefix('$')
+            .unwrap_or_else(|| panic!("path pattern {p:?} must start with `$`"));
+        let mut segs = Vec::new();
+        let mut chars = rest.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '.' => {
+                    let mut name = String::new();
+                    while let Some(&n) = chars.peek() {
+                        if n == '.' || n == '[' {
+                            break;
+                        }
+                        name.push(n);
+                        chars.next();
+                    }
+                    assert!(!name.is_empty(), "empty field name in path pattern {p:?}");
+                    segs.push(if name == "*" {
+                        PSeg::Any
+                    } else {
+                        PSeg::Key(name)
+                    });
+                }
+                '[' => {
+                    let mut inner = String::new();
+                    for n in chars.by_ref() {
+                        if n == ']' {
+                            break;
+                        }
+                        inner.push(n);
+                    }
+                    segs.push(if inner == "*" {
+                        PSeg::Any
+                    } else {
+                        PSeg::Idx(inner.parse().unwrap_or_else(|_| {
+                            panic!("`[{inner}]` in path pattern {p:?} is not an index or `[*]`")
+                        }))
+                    });
+                }
+                other => panic!("unexpected {other:?} in path pattern {p:?}"),
+            }
+        }
+        Pattern(segs)
+    }
+
+    fn matches(&self, path: &[Seg]) -> bool {
+        self.0.len() == path.len()
+            && self.0.iter().zip(path).all(|(p, s)| match (p, s) {
+                (PSeg::Any, _) => true,
+                (PSeg::Key(a), Seg::Key(b)) => a == b,
+                (PSeg::Idx(a), Seg::Idx(b)) => a == b,
+                _ => false,
+            })
+    }
+}
+
+fn render_path(path: &[Seg]) -> String {
+    let mut s = String::from("$");
+    for seg in path {
+        match seg {
+            Seg::Key(k) => {
+                s.push('.');
+                s.push_str(k);
+            }
+            Seg::Idx(i) => s.push_str(&format!("[{i}]")),
+        }
+    }
+    s
+}
+
+/// One difference: where, and both sides (`None`: absent on that side).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiffEntry {
+    /// `$.lines[3].amount`.
+    pub path: String,
+    /// The primary's value there.
+    pub primary: Option<Value>,
+    /// The candidate's value there.
+    pub candidate: Option<Value>,
+}
+
+impl std::fmt::Display for DiffEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let show = |v: &Option<Value>| {
+            v.as_ref()
+                .map_or_else(|| "(missing)".to_owned(), Value::to_string)
+        };
+        write!(
+            f,
+            "{}: {} -> {}",
+            self.path,
+            show(&self.primary),
+            show(&self.candidate)
+        )
+    }
+}
+
+/// What [`Structural::diff`] found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Diff {
+    /// Differences that count.
+    pub entries: Vec<DiffEntry>,
+    /// Paths that differed within a tolerance or only after normalisation.
+    pub tolerated: Vec<String>,
+    /// Paths that differed but are ignored.
+    pub ignored: Vec<String>,
+}
+
+/// A comparator (and differ) for `Serialize` types. See the [module docs](self).
+#[derive(Debug, Clone, Default)]
+pub struct Structural {
+    ignore: Vec<Pattern>,
+    unordered: Vec<Pattern>,
+    trim: Vec<Pattern>,
+    abs_tol: f64,
+    rel_tol: f64,
+}
+
+impl Structural {
+    /// Exact comparison of every path.
+    ///
+    /// ```
+    /// let _ = shadow_runtime::structural::Structural::new();
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Ignores differences at paths matching `pattern` (`$.generated_at`, `$.lines[*].note`).
+    ///
+    /// ```
+    /// let c = shadow_runtime::structural::Structural::new().ignore("$.*.updated_at");
+    /// # let _ = c;
+    /// ```
+    pub fn ignore(mut self, pattern: &str) -> Self {
+        self.ignore.push(Pattern::parse(pattern));
+        self
+    }
+
+    /// Numbers within `abs` of each other, or within `rel` times the larger magnitude, count as
+    /// equal (a tolerated difference). Symmetric in its two sides.
+    ///
+    /// ```
+    /// let c = shadow_runtime::structural::Structural::new().float_tolerance(0.005, 1e-9);
+    /// # let _ = c;
+    /// ```
+    pub fn float_tolerance(mut self, abs: f64, rel: f64) -> Self {
+        self.abs_tol = abs.abs();
+        self.rel_tol = rel.abs();
+        self
+    }
+
+    /// Compares the sequences at paths matching `pattern` as multisets (order does not matter).
+    ///
+    /// ```
+    /// let c = shadow_runtime::structural::Structural::new().unordered("$.tags");
+    /// # let _ = c;
+    /// ```
+    pub fn unordered(mut self, pattern: &str) -> Self {
+        self.unordered.push(Pattern::parse(pattern));
+        self
+    }
+
+    /// Compares strings at paths matching `pattern` after trimming surrounding whitespace.
+    ///
+    /// ```
+    /// let c = shadow_runtime::structural::Structural::new().trim("$.name");
+    /// # let _ = c;
+    /// ```
+    pub fn trim(mut self, pattern: &str) -> Self {
+        self.trim.push(Pattern::parse(pattern));
+        self
+    }
+
+    /// The differences between two values.
+    ///
+    /// ```
+    /// use shadow_runtime::structural::Structural;
+    /// let d = Structural::new().diff(&serde_json::json!({"a": [1, 2]}), &serde_json::json!({"a": [1, 3]}));
+    /// assert_eq!(d.entries[0].path, "$.a[1]");
+    /// ```
+    pub fn diff(&self, primary: &Value, candidate: &Value) -> Diff {
+        let mut out = Diff::default();
+        let mut path = Vec::new();
+        self.walk(primary, candidate, &mut path, &mut out);
+        out
+    }
+
+    fn any(patterns: &[Pattern], path: &[Seg]) -> bool {
+        patterns.iter().any(|p| p.matches(path))
+    }
+
+    fn walk(&self, a: &Value, b: &Value, path: &mut Vec<Seg>, out: &mut Diff) {
+        if a == b {
+            return;
+        }
+        if Self::any(&self.ignore, path) {
+            out.ignored.push(render_path(path));
+            return;
+        }
+        match (a, b) {
+            (Value::Object(x), Value::Object(y)) => {
+                let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+                keys.sort();
+                keys.dedup();
+                for k in keys {
+                    path.push(Seg::Key(k.clone()));
+                    match (x.get(k), y.get(k)) {
+                        (Some(va), Some(vb)) => self.walk(va, vb, path, out),
+                        (va, vb) => self.leaf(va, vb, path, out),
+                    }
+                    path.pop();
+                }
+            }
+            (Value::Array(x), Value::Array(y)) if Self::any(&self.unordered, path) => {
+                // As multisets: each element of one side pairs with an equal one of the other.
+                let mut rest: Vec<&Value> = y.iter().collect();
+                let mut missing = Vec::new();
+                for v in x {
+                    match rest.iter().position(|w| *w == v) {
+                        Some(i) => {
+                            rest.swap_remove(i);
+                        }
+                        None => missing.push(v),
+                    }
+                }
+                path.push(Seg::Key("*".into()));
+                for v in missing {
+                    self.leaf(Some(v), None, path, out);
+                }
+                for v in rest {
+                    self.leaf(None, Some(v), path, out);
+                }
+                path.pop();
+            }
+            (Value::Array(x), Value::Array(y)) => {
+                for i in 0..x.len().max(y.len()) {
+                    path.push(Seg::Idx(i));
+                    match (x.get(i), y.get(i)) {
+                        (Some(va), Some(vb)) => self.walk(va, vb, path, out),
+                        (va, vb) => self.leaf(va, vb, path, out),
+                    }
+                    path.pop();
+                }
+            }
+            (Value::Number(x), Value::Number(y)) => {
+                let (x, y) = (
+                    x.as_f64().unwrap_or(f64::NAN),
+                    y.as_f64().unwrap_or(f64::NAN),
+                );
+                let d = (x - y).abs();
+                if d <= self.abs_tol || d <= self.rel_tol * x.abs().max(y.abs()) {
+                    out.tolerated.push(render_path(path));
+                } else {
+                    self.leaf(Some(a), Some(b), path, out);
+                }
+            }
+            (Value::String(x), Value::String(y))
+                if Self::any(&self.trim, path) && x.trim() == y.trim() =>
+            {
+                out.tolerated.push(render_path(path));
+            }
+            _ => self.leaf(Some(a), Some(b), path, out),
+        }
+    }
+
+    fn leaf(&self, a: Option<&Value>, b: Option<&Value>, path: &[Seg], out: &mut Diff) {
+        if Self::any(&self.ignore, path) {
+            out.ignored.push(render_path(path));
+            return;
+        }
+        out.entries.push(DiffEntry {
+            path: render_path(path),
+            primary: a.cloned(),
+            candidate: b.cloned(),
+        });
+    }
+}
+
+impl<T: Serialize + PartialEq> Comparator<T> for Structural {
+    fn compare(&self, primary: &T, candidate: &T) -> Verdict {
+        if primary == candidate {
+            return Verdict::Match; // the equal case stays cheap: no serialisation
+        }
+        let (a, b) = match (
+            serde_json::to_value(primary),
+            serde_json::to_value(candidate),
+        ) {
+            (Ok(a), Ok(b)) => (a, b),
+            (Err(e), _) | (_, Err(e)) => {
+                return Verdict::mismatch(format!("values differ (not serialisable: {e})"))
+            }
+        };
+        let d = self.diff(&a, &b);
+        if !d.entries.is_empty() {
+            let lines: Vec<String> = d.entries.iter().map(ToString::to_string).collect();
+            return Verdict::mismatch(lines.join("\n"));
+        }
+        let mut why = Vec::new();
+        if !d.tolerated.is_empty() {
+            why.push(format!("within tolerance at {}", d.tolerated.join(", ")));
+        }
+        if !d.ignored.is_empty() {
+            why.push(format!("ignored paths {}", d.ignored.join(", ")));
+        }
+        if why.is_empty() {
+            // PartialEq said no but the serialised forms agree (e.g. NaN, or skipped fields).
+            return Verdict::acceptable("equal once serialised");
+        }
+        Verdict::acceptable(why.join("; "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    #[test]
+    fn paths_name_nested_fields_elements_and_missing_keys() {
+        let d = Structural::new().diff(
+            &json!({"id": 1, "lines": [{"amount": 10}, {"amount": 20}], "note": null}),
+            &json!({"id": 1, "lines": [{"amount": 10}, {"amount": 21}], "extra": true}),
+        );
+        let got: Vec<String> = d.entries.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            got,
+            vec![
+                "$.extra: (missing) -> true",
+                "$.lines[1].amount: 20 -> 21",
+                "$.note: null -> (missing)"
+            ]
+        );
+    }
+
+    #[test]
+    fn ignore_patterns_with_wildcards() {
+        let c = Structural::new().ignore("$.lines[*].note").ignore("$.*.at");
+        let d = c.diff(
+            &json!({"lines": [{"note": "a", "x": 1}], "meta": {"at": 1}}),
+            &json!({"lines": [{"note": "b", "x": 1}], "meta": {"at": 2}}),
+        );
+        assert!(d.entries.is_empty());
+        assert_eq!(d.ignored, vec!["$.lines[0].note", "$.meta.at"]);
+    }
+
+    #[test]
+    fn unordered_sequences_and_trimmed_strings() {
+        let c = Structural::new().unordered("$.tags").trim("$.name");
+        let d = c.diff(
+            &json!({"tags": [1, 2, 2], "name": " x "}),
+            &json!({"tags": [2, 1, 2], "name": "x"}),
+        );
+        assert!(d.entries.is_empty(), "{d:?}");
+        let d = c.diff(&json!({"tags": [1, 2]}), &json!({"tags": [2, 3]}));
+        let got: Vec<String> = d.entries.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            got,
+            vec!["$.tags.*: 1 -> (missing)", "$.tags.*: (missing) -> 3"]
+        );
+    }
+
+    #[test]
+    fn the_comparator_reports_acceptable_and_mismatch() {
+        #[derive(Serialize, PartialEq)]
+        struct P {
+            cents: f64,
+            at: u64,
+        }
+        let c = Structural::new().float_tolerance(0.01, 0.0).ignore("$.at");
+        assert_eq!(
+            c.compare(&P { cents: 1.0, at: 1 }, &P { cents: 1.0, at: 1 }),
+            Verdict::Match
+        );
+        assert!(matches!(
+            c.compare(
+                &P { cents: 1.0, at: 1 },
+                &P {
+                    cents: 1.005,
+                    at: 2
+                }
+            ),
+            Verdict::Acceptable { .. }
+        ));
+        assert_eq!(
+            c.compare(&P { cents: 1.0, at: 1 }, &P { cents: 1.5, at: 1 }),
+            Verdict::mismatch("$.cents: 1.0 -> 1.5")
+        );
+    }
+
+    fn leaf() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            any::<i32>().prop_map(|n| json!(n)),
+            "[a-z]{0,6}".prop_map(Value::String),
+            any::<bool>().prop_map(Value::Bool),
+            Just(Value::Null),
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        leaf().prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map("[a-d]", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// The paths of every leaf of `v`.
+    fn leaves(v: &Value, path: &mut Vec<Seg>, out: &mut Vec<Vec<Seg>>) {
+        match v {
+            Value::Object(m) if !m.is_empty() => {
+                for (k, x) in m {
+                    path.push(Seg::Key(k.clone()));
+                    leaves(x, path, out);
+                    path.pop();
+                }
+            }
+            Value::Array(a) if !a.is_empty() => {
+                for (i, x) in a.iter().enumerate() {
+                    path.push(Seg::Idx(i));
+                    leaves(x, path, out);
+                    path.pop();
+                }
+            }
+            _ => out.push(path.clone()),
+        }
+    }
+
+    fn set(v: &mut Value, path: &[Seg], new: Value) {
+        match path.split_first() {
+            None => *v = new,
+            Some((Seg::Key(k), rest)) => set(v.get_mut(k.as_str()).unwrap(), rest, new),
+            Some((Seg::Idx(i), rest)) => set(v.get_mut(*i).unwrap(), rest, new),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn equal_values_have_no_diff(v in value()) {
+            let d = Structural::new().diff(&v, &v.clone());
+            prop_assert_eq!(d, Diff::default());
+        }
+
+        #[test]
+        fn one_changed_leaf_gives_exactly_its_path(v in value(), pick in any::<prop::sample::Index>()) {
+            let mut paths = Vec::new();
+            leaves(&v, &mut Vec::new(), &mut paths);
+            let path = pick.get(&paths).clone();
+            let mut w = v.clone();
+            // A value no generated leaf can be.
+            set(&mut w, &path, json!("changed!"));
+            let d = Structural::new().diff(&v, &w);
+            prop_assert_eq!(d.entries.len(), 1);
+            prop_assert_eq!(&d.entries[0].path, &render_path(&path));
+            prop_assert_eq!(d.entries[0].candidate.clone(), Some(json!("changed!")));
+        }
+
+        #[test]
+        fn tolerance_is_symmetric(a in -1e6f64..1e6, b in -1e6f64..1e6, abs in 0f64..10.0, rel in 0f64..0.1) {
+            let c = Structural::new().float_tolerance(abs, rel);
+            let ab = c.diff(&json!(a), &json!(b));
+            let ba = c.diff(&json!(b), &json!(a));
+            prop_assert_eq!(ab.entries.is_empty(), ba.entries.is_empty());
+            prop_assert_eq!(ab.tolerated.is_empty(), ba.tolerated.is_empty());
+        }
+    }
+}
