@@ -27,10 +27,10 @@
 #![warn(missing_docs)]
 
 pub use shadow_runtime::{
-    breaker, compare, config, exec, experiment, global_enabled, live, outcome, reload_from_env,
-    set_global_enabled, snapshot, sticky, structural, testing, wait_idle, BreakerConfig,
-    BreakerState, Comparator, DefaultComparator, Discrepancy, Experiment, ExperimentSnapshot, Mode,
-    Order, Outcome, OutcomeCounts, Verdict,
+    breaker, compare, config, exec, experiment, global_enabled, live, outcome, publish,
+    reload_from_env, set_global_enabled, snapshot, sticky, structural, testing, wait_idle,
+    BreakerConfig, BreakerState, Comparator, DefaultComparator, Discrepancy, Experiment,
+    ExperimentSnapshot, Mode, Order, Outcome, OutcomeCounts, Verdict,
 };
 
 /// Runs a candidate implementation beside this function on sampled calls, compares the two

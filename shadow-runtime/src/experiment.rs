@@ -603,6 +603,7 @@ impl Experiment {
         st.counts[outcome.index()].fetch_add(1, Relaxed);
         crate::observe::outcome(self, outcome, discrepancy.as_ref());
         if let Some(d) = discrepancy {
+            crate::publish::publish(self, &d);
             let mut kept = lock(&st.retained);
             if kept.len() < crate::snapshot::RETAINED {
                 kept.push(d);

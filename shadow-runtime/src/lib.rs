@@ -33,6 +33,7 @@ pub mod live;
 mod observe;
 pub mod outcome;
 mod pool;
+pub mod publish;
 mod sampling;
 pub mod snapshot;
 pub mod sticky;
