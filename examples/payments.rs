@@ -558,6 +558,22 @@ fn main() -> ExitCode {
         .expect("tokio runtime");
     let orders = Arc::new(generate(ORDERS));
 
+    // Every mismatch also goes to a JSON-lines discrepancy log (one object per line), written by
+    // a background thread; `PAYMENTS_LOG` overrides the path.
+    let log_path = std::env::var_os("PAYMENTS_LOG")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from("target/parallel-run/payments.jsonl"));
+    let log = log_path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| {
+            let _ = std::fs::remove_file(&log_path); // one run per file
+            parallel_run::publish::JsonLinesLog::open(&log_path)
+        });
+    if let Ok(log) = &log {
+        parallel_run::publish::add_publisher(log.clone());
+    }
+
     let (diverged, idle) = rt.block_on(async {
         let handlers: Vec<_> = (0..HANDLERS)
             .map(|k| tokio::spawn(handler(orders.clone(), k)))
@@ -596,6 +612,13 @@ fn main() -> ExitCode {
     );
 
     println!();
+    match &log {
+        Ok(log) => {
+            log.flush();
+            println!("discrepancy log: {} (one JSON object per mismatch)", log_path.display());
+        }
+        Err(e) => println!("discrepancy log: not written ({e})"),
+    }
     println!(
         "callers got the legacy result: {}",
         if diverged == 0 {
