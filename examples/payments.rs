@@ -615,7 +615,10 @@ fn main() -> ExitCode {
     match &log {
         Ok(log) => {
             log.flush();
-            println!("discrepancy log: {} (one JSON object per mismatch)", log_path.display());
+            println!(
+                "discrepancy log: {} (one JSON object per mismatch)",
+                log_path.display()
+            );
         }
         Err(e) => println!("discrepancy log: not written ({e})"),
     }
