@@ -275,9 +275,20 @@ fn expand(m: Model) -> TokenStream {
             }
         }
     };
+    // How values are rendered in records, logs and diffs: the `clean` function if given (never
+    // the raw `Debug` output, even when the cleaner fails), else `Debug` where implemented.
+    let render = match &m.clean {
+        Some(f) => {
+            let p = private_at(f.span());
+            quote_spanned!(f.span()=> |__parallel_run_v: &#ret| #p::cleaned(&__PARALLEL_RUN_EXPERIMENT, #f, __parallel_run_v))
+        }
+        None => {
+            quote!(|__parallel_run_v: &#ret| (&#private::DebugProbe(__parallel_run_v)).__pr_debug())
+        }
+    };
     let debug = quote! {
         #private::Probes {
-            debug: |__parallel_run_v: &#ret| (&#private::DebugProbe(__parallel_run_v)).__pr_debug(),
+            debug: #render,
             is_err: |__parallel_run_v: &#ret| (&#private::ErrProbe(__parallel_run_v)).__pr_is_err(),
         }
     };

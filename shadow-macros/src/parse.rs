@@ -25,6 +25,7 @@ pub(crate) const KEYS: &[&str] = &[
     "before",
     "on_outcome",
     "cpu_time",
+    "clean",
     "crate",
 ];
 
@@ -66,6 +67,7 @@ pub(crate) struct Args {
     pub before: Option<Spanned<Expr>>,
     pub on_outcome: Option<Spanned<Expr>>,
     pub cpu_time: Option<Spanned<bool>>,
+    pub clean: Option<Spanned<Expr>>,
 }
 
 pub(crate) fn parse(tokens: TokenStream) -> syn::Result<Args> {
@@ -136,6 +138,7 @@ fn parse_args(input: ParseStream) -> syn::Result<Args> {
             }
             "before" => set_once(&mut args.before, &key, input.parse::<Expr>()?)?,
             "on_outcome" => set_once(&mut args.on_outcome, &key, input.parse::<Expr>()?)?,
+            "clean" => set_once(&mut args.clean, &key, input.parse::<Expr>()?)?,
             "cpu_time" => {
                 let b: syn::LitBool = input
                     .parse()

@@ -59,6 +59,8 @@ pub(crate) struct Model {
     pub on_outcome: Option<Expr>,
     /// `cpu_time = true`.
     pub cpu_time: bool,
+    /// `clean = f`: `fn(&T) -> String` rendering values for everything that leaves the call.
+    pub clean: Option<Expr>,
     pub mode: Mode,
     pub order: Order,
     pub krate: Path,
@@ -202,6 +204,7 @@ pub(crate) fn validate(args: Args, mut item: ItemFn) -> syn::Result<Model> {
         before: args.before.map(|b| b.value),
         on_outcome: args.on_outcome.map(|h| h.value),
         cpu_time: args.cpu_time.is_some_and(|c| c.value),
+        clean: args.clean.map(|c| c.value),
         mode,
         order,
         krate: args

@@ -397,3 +397,21 @@ pub fn before(exp: &'static Experiment, hook: impl FnOnce()) {
         crate::observe::internal_error(exp, "before", &crate::compare::panic_message(&*p));
     }
 }
+
+/// Renders a value with the attribute's `clean` function. A panicking cleaner is reported
+/// (helper `clean`) and yields a placeholder: the raw value is never used instead.
+pub fn cleaned<T: ?Sized>(
+    exp: &'static Experiment,
+    clean: fn(&T) -> String,
+    v: &T,
+) -> Option<String> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        crate::isolation::quietly(|| clean(v))
+    })) {
+        Ok(s) => Some(s),
+        Err(p) => {
+            crate::observe::internal_error(exp, "clean", &crate::compare::panic_message(&*p));
+            Some("(clean failed)".to_owned())
+        }
+    }
+}

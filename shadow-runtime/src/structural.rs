@@ -164,6 +164,7 @@ pub struct Structural {
     ignore: Vec<Pattern>,
     unordered: Vec<Pattern>,
     trim: Vec<Pattern>,
+    redact: Vec<Pattern>,
     abs_tol: f64,
     rel_tol: f64,
 }
@@ -222,6 +223,24 @@ impl Structural {
     pub fn trim(mut self, pattern: &str) -> Self {
         self.trim.push(Pattern::parse(pattern));
         self
+    }
+
+    /// Masks values at (and under) paths matching `pattern` in every reported difference:
+    /// `"***"` instead of the value. For card numbers, emails, tokens.
+    ///
+    /// ```
+    /// use shadow_runtime::structural::Structural;
+    /// let c = Structural::new().redact("$.card");
+    /// let d = c.diff(&serde_json::json!({"card": {"pan": "4111"}}), &serde_json::json!({"card": {"pan": "4242"}}));
+    /// assert_eq!(d.entries[0].to_string(), r#"$.card.pan: "***" -> "***""#);
+    /// ```
+    pub fn redact(mut self, pattern: &str) -> Self {
+        self.redact.push(Pattern::parse(pattern));
+        self
+    }
+
+    fn redacted(&self, path: &[Seg]) -> bool {
+        (0..=path.len()).any(|n| Self::any(&self.redact, &path[..n]))
     }
 
     /// The differences between two values.
@@ -321,10 +340,19 @@ impl Structural {
             out.ignored.push(render_path(path));
             return;
         }
+        let mask = |v: Option<&Value>| {
+            v.map(|v| {
+                if self.redacted(path) {
+                    Value::String("***".into())
+                } else {
+                    v.clone()
+                }
+            })
+        };
         out.entries.push(DiffEntry {
             path: render_path(path),
-            primary: a.cloned(),
-            candidate: b.cloned(),
+            primary: mask(a),
+            candidate: mask(b),
         });
     }
 }
