@@ -139,12 +139,7 @@ fn parse_args(input: ParseStream) -> syn::Result<Args> {
             "before" => set_once(&mut args.before, &key, input.parse::<Expr>()?)?,
             "on_outcome" => set_once(&mut args.on_outcome, &key, input.parse::<Expr>()?)?,
             "clean" => set_once(&mut args.clean, &key, input.parse::<Expr>()?)?,
-            "cpu_time" => {
-                let b: syn::LitBool = input
-                    .parse()
-                    .map_err(|e| syn::Error::new(e.span(), "`cpu_time` takes `true` or `false`"))?;
-                set_once(&mut args.cpu_time, &key, b.value)?
-            }
+            "cpu_time" => set_once(&mut args.cpu_time, &key, parse_bool(input, "cpu_time")?)?,
             "context" => {
                 let body;
                 syn::braced!(body in input);
@@ -166,12 +161,7 @@ fn parse_args(input: ParseStream) -> syn::Result<Args> {
                 }
                 set_once(&mut args.context, &key, pairs)?
             }
-            "strict" => {
-                let b: syn::LitBool = input
-                    .parse()
-                    .map_err(|e| syn::Error::new(e.span(), "`strict` takes `true` or `false`"))?;
-                set_once(&mut args.strict, &key, b.value)?
-            }
+            "strict" => set_once(&mut args.strict, &key, parse_bool(input, "strict")?)?,
             "ignore" => {
                 let list: syn::ExprArray = input.parse().map_err(|e| {
                     syn::Error::new(e.span(), "`ignore` takes a list of rules: `ignore = [rule_a, |primary, candidate| ...]`")
@@ -229,6 +219,14 @@ fn parse_args(input: ParseStream) -> syn::Result<Args> {
         input.parse::<Token![,]>()?;
     }
     Ok(args)
+}
+
+/// A `true` / `false` literal for `key`.
+fn parse_bool(input: ParseStream, key: &str) -> syn::Result<bool> {
+    let b: syn::LitBool = input
+        .parse()
+        .map_err(|e| syn::Error::new(e.span(), format!("`{key}` takes `true` or `false`")))?;
+    Ok(b.value)
 }
 
 /// Stores a value the first time its key appears; a second time is an error at the second key.
