@@ -27,10 +27,11 @@
 #![warn(missing_docs)]
 
 pub use shadow_runtime::{
-    breaker, compare, config, exec, experiment, global_enabled, live, outcome, publish,
-    reload_from_env, set_global_enabled, snapshot, sticky, structural, testing, wait_idle,
-    BreakerConfig, BreakerState, Comparator, DefaultComparator, Discrepancy, Experiment,
-    ExperimentSnapshot, Mode, Order, Outcome, OutcomeCounts, Verdict,
+    breaker, compare, config, context, cutover, exec, experiment, global_enabled, guard_write,
+    in_shadow, live, outcome, publish, reload_from_env, set_global_enabled, snapshot, sticky,
+    structural, testing, wait_idle, BreakerConfig, BreakerState, Comparator, DefaultComparator,
+    Discrepancy, Experiment, ExperimentSnapshot, Mode, Order, Outcome, OutcomeCounts, Verdict,
+    WriteMode, WriteRefused,
 };
 
 /// Runs a candidate implementation beside this function on sampled calls, compares the two
@@ -71,6 +72,11 @@ pub use shadow_runtime::{
 /// | `ignore = [rule, ...]` | `fn(&T, &T) -> bool` rules consulted when the pair did not match; the first yes makes the outcome `ignored` | none |
 /// | `errors = compare \| match \| variant` | how two `Err` results compare; an `Err` against an `Ok` is always a mismatch | `compare` |
 /// | `strict = true \| false` | a mismatch or candidate panic fails the call (after it is recorded); see [`testing`] for differential tests | global switch, else off |
+/// | `candidate = [v2, v3]` | several candidates: each is its own experiment (`name/v2`, `name/v3`), compared with the primary independently, with its own outcomes; they never serve (no ramp) | one |
+/// | `writes = refuse \| dry_run \| separate` | how the shadow side must treat writes, read by the data layer through [`context`] ([`context::write_mode`], [`guard_write`], [`context::pick`]) | `refuse` |
+/// | `idempotency_key = expr` | a `Display` key computed once per call, before anything runs, and given to both sides ([`context::idempotency_key`]) | none |
+/// | `min_match_rate = 0.999`, `min_samples = 10_000` | the promotion gate: a ramp above 0% is refused until the measured match rate meets them (see [`cutover`]) | no gate |
+/// | `deadline = "2026-12-31"` | the time-box: after that day the experiment is *overdue* (warned at start-up and hourly, in metrics, snapshot and report) | none |
 /// | `crate = "path"` | where the runtime is, when `parallel_run` is re-exported under another name | `"::parallel_run"` |
 ///
 /// # Modes
@@ -90,6 +96,14 @@ pub use shadow_runtime::{
 /// In every mode the caller gets exactly what the primary returned, including its errors and
 /// panics; a candidate's or comparator's panic is caught and counted.
 ///
+/// # Cutover
+///
+/// A ramp (`PARALLEL_RUN__<NAME>=ramp=10%`, or [`live::set_ramp`]) makes the candidate *serve*
+/// that share of calls (sticky by `sample_by` when given): the roles swap, the candidate's result
+/// is returned, and the legacy code runs as the shadow (inline, in shadow context) and is
+/// compared. The kill switch, the experiment's `enabled = off` and an open breaker send every
+/// call back to the legacy code. See [`cutover`] for the promotion gate and the deadline.
+///
 /// # What it expands to
 ///
 /// ```text
@@ -102,9 +116,13 @@ pub use shadow_runtime::{
 ///         })),
 ///         None => None,                                             // counted per thread, no allocation
 ///     };
-///     let out: Money = (move || { /* the original body */ })();
-///     if let Some(p) = pending { p.finish_detached(out.clone(), DefaultComparator, debug_probe) }
-///     out
+///     let primary = move || { /* the original body */ };
+///     match pending {
+///         // runs the primary, returns its result, queues the candidate with a copy of it
+///         // (or, on a call a ramp gives to the candidate, the other way round)
+///         Some(p) => p.run_detached(primary, copier::<Money>(), DefaultComparator, debug_probe),
+///         None => primary(),
+///     }
 /// }
 /// ```
 ///

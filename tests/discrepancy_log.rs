@@ -74,10 +74,35 @@ fn mismatches_become_json_lines_and_rotate() {
     );
     assert!(std::fs::metadata(&path).unwrap().len() <= 2_000);
     assert_eq!(log.dropped(), 0);
+    let parsed: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).expect("a JSON object per line"))
+        .collect();
+    // The flush wrote a summary line: the experiment's cumulative counts for this run, so that a
+    // report can compute the match rate (discrepancy lines alone cannot).
+    let summary = parsed
+        .iter()
+        .rev()
+        .find(|v| v["kind"] == "summary" && v["experiment"] == "discrepancy_log::price")
+        .expect("a summary line after the flush");
+    assert_eq!(summary["v"], 1);
+    assert_eq!(summary["run"], parallel_run::publish::run_id());
+    assert_eq!(summary["outcomes"]["match"], 20);
+    assert_eq!(summary["outcomes"]["mismatch"], 20);
+    assert_eq!(summary["timed"], 40);
+    let discrepancies: Vec<&serde_json::Value> = parsed
+        .iter()
+        .filter(|v| v["kind"] == "discrepancy")
+        .collect();
     // Rotation keeps one previous file: older lines are gone, the recent ones are all there.
-    assert!(!lines.is_empty() && lines.len() <= 20, "{}", lines.len());
-    for line in &lines {
-        let v: serde_json::Value = serde_json::from_str(line).expect("a JSON object per line");
+    assert!(
+        !discrepancies.is_empty() && discrepancies.len() <= 20,
+        "{}",
+        discrepancies.len()
+    );
+    for v in discrepancies {
+        assert_eq!(v["v"], 1);
+        assert_eq!(v["served_by"], "primary");
         assert_eq!(v["experiment"], "discrepancy_log::price");
         assert_eq!(v["outcome"], "mismatch");
         let sku = v["context"]["sku"].as_str().unwrap();

@@ -31,9 +31,9 @@
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
-use syn::{AttrStyle, Attribute, Expr, Item, ItemFn, ReturnType};
+use syn::{AttrStyle, Attribute, Expr, Ident, Item, ItemFn, ReturnType};
 
-use crate::parse::{self, Mode, Order};
+use crate::parse::{self, Mode, Order, Writes};
 use crate::validate::{self, Model, Pass};
 
 pub(crate) fn parallel_run(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -116,7 +116,6 @@ fn expand(m: Model) -> TokenStream {
         block,
         ..
     } = &m.item;
-    let cand_span = m.candidate.span();
     // syn puts the body's inner attributes (`#![allow(..)]`) with the outer ones; they go back
     // into the body.
     let (inner_attrs, outer_attrs): (Vec<&Attribute>, Vec<&Attribute>) = attrs
@@ -137,9 +136,9 @@ fn expand(m: Model) -> TokenStream {
     };
     let destructure = &m.destructure;
     let primary = if m.is_async {
-        quote!(async move { #fake_return #(#destructure)* #block }.await)
+        quote!(async move { #fake_return #(#destructure)* #block })
     } else {
-        quote!((move || { #fake_return #(#destructure)* #block })())
+        quote!(move || { #fake_return #(#destructure)* #block })
     };
 
     // The candidate's copies of the arguments, made before the primary can consume them.
@@ -190,37 +189,309 @@ fn expand(m: Model) -> TokenStream {
         }
     }
 
-    // The candidate call carries the `candidate` path's span, so a signature mismatch (argument
-    // types, return type, sync vs async) is reported at that path.
-    let candidate = &m.candidate;
-    let cand_annot = quote_spanned!(cand_span=> : #ret);
-    let call = quote_spanned!(cand_span=> #candidate(#(#call_args),*));
-    let attach = if m.is_async {
-        let call = quote_spanned!(cand_span=> #call.await);
-        quote! {
-            __parallel_run_call.with_candidate_async({
-                #(#prep)*
-                async move {
-                    let __parallel_run_cand #cand_annot = #call;
-                    __parallel_run_cand
+    let exps: Vec<Ident> = (0..m.candidates.len())
+        .map(|i| match i {
+            0 => format_ident!("__PARALLEL_RUN_EXPERIMENT"),
+            i => format_ident!("__PARALLEL_RUN_EXPERIMENT_{}", i),
+        })
+        .collect();
+    let several = m.candidates.len() > 1;
+
+    // One experiment per candidate: its static, its decision, and its pending call.
+    let mut statics = Vec::new();
+    let mut decisions = Vec::new();
+    let mut pendings = Vec::new();
+    let mut finishes = Vec::new();
+    let mut run_first = TokenStream::new();
+    for (i, (candidate, exp)) in m.candidates.iter().zip(&exps).enumerate() {
+        let cand_span = candidate.span();
+        let decision = format_ident!("__parallel_run_d{}", i);
+        let pending = match i {
+            0 => format_ident!("__parallel_run_pending"),
+            i => format_ident!("__parallel_run_pending_{}", i),
+        };
+        statics.push(experiment_static(&m, exp, candidate, several));
+        let decide = decide(&m, exp);
+        decisions.push(quote!(let #decision = #decide;));
+
+        // The candidate call carries the `candidate` path's span, so a signature mismatch
+        // (argument types, return type, sync vs async) is reported at that path.
+        let cand_annot = quote_spanned!(cand_span=> : #ret);
+        let call = quote_spanned!(cand_span=> #candidate(#(#call_args),*));
+        let attach = if m.is_async {
+            let call = quote_spanned!(cand_span=> #call.await);
+            quote! {
+                __parallel_run_call.with_candidate_async({
+                    #(#prep)*
+                    async move {
+                        let __parallel_run_cand #cand_annot = #call;
+                        __parallel_run_cand
+                    }
+                }).await
+            }
+        } else {
+            quote! {
+                __parallel_run_call.with_candidate({
+                    #(#prep)*
+                    move || {
+                        let __parallel_run_cand #cand_annot = #call;
+                        __parallel_run_cand
+                    }
+                })
+            }
+        };
+        let hook = m.on_outcome.as_ref().map(|h| {
+            let p = private_at(h.span());
+            quote_spanned!(h.span()=> let __parallel_run_call = __parallel_run_call.with_hook(#p::on_outcome(#h));)
+        });
+        let context = (!m.context.is_empty()).then(|| {
+            let pairs = m.context.iter().map(|(k, v)| {
+                let p = private_at(v.span());
+                quote_spanned!(v.span()=> (#k, #p::ctx(&#v)))
+            });
+            quote!(let __parallel_run_call = __parallel_run_call.with_context(::std::vec![#(#pairs),*]);)
+        });
+        // The sampling key's text for the call's records (evaluated again, shadowed calls only).
+        let key_text = m.sample_by.as_ref().map(|e| {
+            let p = private_at(e.span());
+            quote_spanned!(e.span()=> let __parallel_run_call = __parallel_run_call.with_sample_key(#p::key_text(&#e));)
+        });
+        let idem = m.idempotency_key.as_ref().map(|_| {
+            quote!(let __parallel_run_call = __parallel_run_call.with_idempotency_key(::core::clone::Clone::clone(&__parallel_run_key));)
+        });
+        pendings.push(quote! {
+            let #pending = match #decision {
+                ::core::option::Option::Some(__parallel_run_call) => {
+                    #context
+                    #hook
+                    #key_text
+                    #idem
+                    ::core::option::Option::Some(#attach)
                 }
-            }).await
+                ::core::option::Option::None => ::core::option::Option::None,
+            };
+        });
+
+        let compare = comparator(&m, exp);
+        let debug = probes(&m, exp);
+        // As for the arguments' copies: the path starts at the attribute and ends at the return
+        // type, so rustc reports the trait's own message there (a path wholly at the return type
+        // makes it suggest borrowing instead).
+        let copy_fn = quote_spanned!(ret_span=> #private::copier::<#ret>());
+        if i == 0 {
+            // The first candidate runs the whole call: the primary, then the candidate (or, on a
+            // call a ramp gives to the candidate, the other way round).
+            run_first = match (m.is_async, m.mode) {
+                (false, Mode::Inline) => {
+                    quote!(#pending.run_inline(__parallel_run_primary, &#compare, #debug))
+                }
+                (false, Mode::Detached) => {
+                    quote!(#pending.run_detached(__parallel_run_primary, #copy_fn, #compare, #debug))
+                }
+                (true, Mode::Inline) => {
+                    quote!(#pending.run_inline_async(__parallel_run_primary, &#compare, #debug).await)
+                }
+                (true, Mode::Detached) => {
+                    quote!(#pending.run_detached_async(__parallel_run_primary, #copy_fn, #compare, #debug).await)
+                }
+            };
+        } else {
+            // Further candidates (never served) are compared with the primary's result.
+            let copy_out = {
+                let private = private_at(ret_span);
+                quote_spanned!(ret_span=> #private::DetachedResult::detached_copy(&__parallel_run_out))
+            };
+            let finish = match (m.is_async, m.mode) {
+                (false, Mode::Inline) => {
+                    quote!(#pending.finish_inline(&__parallel_run_out, &#compare, #debug);)
+                }
+                (false, Mode::Detached) => {
+                    quote!(#pending.finish_detached(#copy_out, #compare, #debug);)
+                }
+                (true, Mode::Inline) => {
+                    quote!(#pending.finish_inline_async(&__parallel_run_out, &#compare, #debug).await;)
+                }
+                (true, Mode::Detached) => {
+                    quote!(#pending.finish_detached_async(#copy_out, #compare, #debug).await;)
+                }
+            };
+            finishes.push(quote! {
+                if let ::core::option::Option::Some(#pending) = #pending {
+                    #[allow(unused_imports)]
+                    use #private::{ViaDebug as _, ViaNoDebug as _, ViaNotResult as _, ViaResult as _};
+                    #finish
+                }
+            });
         }
-    } else {
-        quote! {
-            __parallel_run_call.with_candidate({
-                #(#prep)*
-                move || {
-                    let __parallel_run_cand #cand_annot = #call;
-                    __parallel_run_cand
-                }
-            })
+    }
+
+    // `before` runs once for a call that any candidate shadows, before anything else of the
+    // shadow (each check at its own expression's span).
+    let before = m.before.as_ref().map(|b| {
+        let p = private_at(b.span());
+        let any = (0..m.candidates.len()).map(|i| {
+            let d = format_ident!("__parallel_run_d{}", i);
+            quote!(::core::option::Option::is_some(&#d))
+        });
+        // `let _ =` accepts any value (even `#[must_use]` ones); for `()` clippy would object.
+        quote_spanned!(b.span()=>
+            if #(#any)||* {
+                #[allow(clippy::let_unit_value)]
+                #p::before(&__PARALLEL_RUN_EXPERIMENT, || { let _ = #b; });
+            }
+        )
+    });
+    // `idempotency_key` is computed once per call, before anything runs, and given to both sides.
+    let key = m.idempotency_key.as_ref().map(|e| {
+        let p = private_at(e.span());
+        quote_spanned!(e.span()=> let __parallel_run_key = #p::idempotency_key(&#e);)
+    });
+    let plain = match (&m.idempotency_key, m.is_async) {
+        (None, false) => quote!(__parallel_run_primary()),
+        (None, true) => quote!(__parallel_run_primary.await),
+        (Some(_), false) => {
+            quote!(#private::primary_with_key(&__PARALLEL_RUN_EXPERIMENT, __parallel_run_key, __parallel_run_primary))
+        }
+        (Some(_), true) => {
+            quote!(#private::primary_with_key_async(&__PARALLEL_RUN_EXPERIMENT, __parallel_run_key, __parallel_run_primary).await)
         }
     };
+    quote! {
+        #(#outer_attrs)*
+        #vis #sig {
+            #(#inner_attrs)*
+            #(#statics)*
+            #key
+            #(#decisions)*
+            #before
+            #(#pendings)*
+            // `unused_braces` would flag a one-line body (`{ x * 2 }`), now a block in a block.
+            // `mut`: a body that mutates what it captures makes an `FnMut` closure.
+            #[allow(unused_braces, unused_mut)]
+            let mut __parallel_run_primary = #primary;
+            let __parallel_run_out #ret_annot = match __parallel_run_pending {
+                ::core::option::Option::Some(__parallel_run_pending) => {
+                    #[allow(unused_imports)]
+                    use #private::{ViaDebug as _, ViaNoDebug as _, ViaNotResult as _, ViaResult as _};
+                    #run_first
+                }
+                ::core::option::Option::None => #plain,
+            };
+            #(#finishes)*
+            __parallel_run_out
+        }
+    }
+}
 
+/// The experiment's `static`, with the attribute's settings as builder calls.
+fn experiment_static(m: &Model, exp: &Ident, candidate: &syn::Path, several: bool) -> TokenStream {
+    let private = {
+        let krate = &m.krate;
+        quote!(#krate::__private)
+    };
+    let name = &m.name;
+    // Several candidates: one experiment each, named after the function and the candidate.
+    let name = if several {
+        let cand = candidate.to_token_stream().to_string().replace(' ', "");
+        quote!(::core::concat!(#name, "/", #cand))
+    } else {
+        name.clone()
+    };
+    let sample = proc_macro2::Literal::f64_suffixed(m.sample);
+    let mut builders = TokenStream::new();
+    if m.timeout_ms > 0 {
+        let ms = proc_macro2::Literal::u64_suffixed(m.timeout_ms);
+        builders.extend(quote!(.with_timeout_ms(#ms)));
+    }
+    if m.cpu_time {
+        builders.extend(quote!(.with_cpu_time(true)));
+    }
+    if let Some(on) = m.strict {
+        builders.extend(quote!(.with_strict(#on)));
+    }
+    if let Some(n) = m.max_in_flight {
+        let n = proc_macro2::Literal::u64_suffixed(n);
+        builders.extend(quote!(.with_max_in_flight(#n)));
+    }
+    if let Some((rate, n)) = m.gate {
+        let rate = proc_macro2::Literal::f64_suffixed(rate);
+        let n = proc_macro2::Literal::u64_suffixed(n);
+        builders.extend(quote!(.with_gate(#rate, #n)));
+    }
+    if let Some(days) = m.deadline {
+        let days = proc_macro2::Literal::i64_suffixed(days);
+        builders.extend(quote!(.with_deadline(#days)));
+    }
+    if let Some(w) = m.writes {
+        let w = match w {
+            Writes::Refuse => quote!(Refuse),
+            Writes::DryRun => quote!(DryRun),
+            Writes::Separate => quote!(Separate),
+        };
+        builders.extend(quote!(.with_writes(#private::WriteMode::#w)));
+    }
+    if several {
+        builders.extend(quote!(.without_ramp()));
+    }
+    let mode = match m.mode {
+        Mode::Detached => quote!(Detached),
+        Mode::Inline => quote!(Inline),
+    };
+    let order = match m.order {
+        Order::PrimaryFirst => quote!(PrimaryFirst),
+        Order::Random => quote!(Random),
+    };
+    quote! {
+        static #exp: #private::Experiment = #private::Experiment::new(
+            #name,
+            #sample,
+            #private::Mode::#mode,
+            #private::Order::#order,
+        )#builders;
+    }
+}
+
+/// The call's decision for one experiment. `run_if` and `sample_by` are evaluated only when the
+/// experiment is on, before the primary, over the arguments by reference; each is checked at its
+/// own expression's span.
+fn decide(m: &Model, exp: &Ident) -> TokenStream {
+    let krate = &m.krate;
+    let private = quote!(#krate::__private);
+    let private_at = |span: Span| respan(private.clone(), span);
+    if m.run_if.is_none() && m.sample_by.is_none() {
+        return quote!(#exp.decide());
+    }
+    let run_if = match &m.run_if {
+        Some(e) => {
+            let p = private_at(e.span());
+            quote_spanned!(e.span()=> #p::run_if(#e))
+        }
+        None => quote!(true),
+    };
+    let key = match &m.sample_by {
+        Some(e) => {
+            let p = private_at(e.span());
+            quote_spanned!(e.span()=> |__parallel_run_seed| #p::sample_key(&#e, __parallel_run_seed))
+        }
+        None => quote!(|_| ::core::option::Option::None),
+    };
+    quote!(#exp.decide_with(|| #run_if, #key))
+}
+
+/// The comparator of one experiment: the attribute's (checked at its span) or `PartialEq`,
+/// wrapped by the error policy and the `ignore` rules.
+fn comparator(m: &Model, exp: &Ident) -> TokenStream {
+    let krate = &m.krate;
+    let private = quote!(#krate::__private);
+    let private_at = |span: Span| respan(private.clone(), span);
+    let ret = &m.ret;
+    let ret_span = match &m.item.sig.output {
+        ReturnType::Type(_, ty) => ty.span(),
+        ReturnType::Default => m.item.sig.ident.span(),
+    };
     // Each helper checks the comparator against the result type and wraps it in a `Checked`, whose
     // `Comparator` impl always holds: a comparator that does not fit is reported once, at the
-    // `compare` expression (or at the return type for the default), not again at `finish_*`.
+    // `compare` expression (or at the return type for the default), not again at `run_*`.
     // A closure goes through `*closure_comparator`, whose `Fn(&T, &T)` bound types its parameters.
     let compare = match &m.compare {
         Some(expr) => {
@@ -260,152 +531,41 @@ fn expand(m: Model) -> TokenStream {
         }
     };
     // `ignore` rules wrap the comparator; each rule is typed against the result at its own span.
-    let compare = if m.ignore.is_empty() {
-        compare
-    } else {
-        let rules = m.ignore.iter().map(|r| {
-            let p = private_at(r.span());
-            quote_spanned!(r.span()=> #p::rule::<#ret>(#r))
-        });
-        quote! {
-            #private::Ignoring {
-                inner: #compare,
-                rules: [#(#rules),*],
-                experiment: &__PARALLEL_RUN_EXPERIMENT,
-            }
+    if m.ignore.is_empty() {
+        return compare;
+    }
+    let rules = m.ignore.iter().map(|r| {
+        let p = private_at(r.span());
+        quote_spanned!(r.span()=> #p::rule::<#ret>(#r))
+    });
+    quote! {
+        #private::Ignoring {
+            inner: #compare,
+            rules: [#(#rules),*],
+            experiment: &#exp,
         }
-    };
-    // How values are rendered in records, logs and diffs: the `clean` function if given (never
-    // the raw `Debug` output, even when the cleaner fails), else `Debug` where implemented.
+    }
+}
+
+/// How values are rendered in records, logs and diffs: the `clean` function if given (never the
+/// raw `Debug` output, even when the cleaner fails), else `Debug` where implemented.
+fn probes(m: &Model, exp: &Ident) -> TokenStream {
+    let krate = &m.krate;
+    let private = quote!(#krate::__private);
+    let ret = &m.ret;
     let render = match &m.clean {
         Some(f) => {
-            let p = private_at(f.span());
-            quote_spanned!(f.span()=> |__parallel_run_v: &#ret| #p::cleaned(&__PARALLEL_RUN_EXPERIMENT, #f, __parallel_run_v))
+            let p = respan(private.clone(), f.span());
+            quote_spanned!(f.span()=> |__parallel_run_v: &#ret| #p::cleaned(&#exp, #f, __parallel_run_v))
         }
         None => {
             quote!(|__parallel_run_v: &#ret| (&#private::DebugProbe(__parallel_run_v)).__pr_debug())
         }
     };
-    let debug = quote! {
+    quote! {
         #private::Probes {
             debug: #render,
             is_err: |__parallel_run_v: &#ret| (&#private::ErrProbe(__parallel_run_v)).__pr_is_err(),
-        }
-    };
-    let copy_out = {
-        let private = private_at(ret_span);
-        quote_spanned!(ret_span=> #private::DetachedResult::detached_copy(&__parallel_run_out))
-    };
-    let finish = match (m.is_async, m.mode) {
-        (false, Mode::Inline) => {
-            quote!(__parallel_run_pending.finish_inline(&__parallel_run_out, &#compare, #debug);)
-        }
-        (false, Mode::Detached) => {
-            quote!(__parallel_run_pending.finish_detached(#copy_out, #compare, #debug);)
-        }
-        (true, Mode::Inline) => {
-            quote!(__parallel_run_pending.finish_inline_async(&__parallel_run_out, &#compare, #debug).await;)
-        }
-        (true, Mode::Detached) => {
-            quote!(__parallel_run_pending.finish_detached_async(#copy_out, #compare, #debug).await;)
-        }
-    };
-
-    // `before` runs only for shadowed calls, before anything else of the shadow; `context` is
-    // evaluated there too (each value checked at its own expression).
-    let before = m.before.as_ref().map(|b| {
-        let p = private_at(b.span());
-        // `let _ =` accepts any value (even `#[must_use]` ones); for `()` clippy would object.
-        quote_spanned!(b.span()=>
-            #[allow(clippy::let_unit_value)]
-            #p::before(&__PARALLEL_RUN_EXPERIMENT, || { let _ = #b; });
-        )
-    });
-    let hook = m.on_outcome.as_ref().map(|h| {
-        let p = private_at(h.span());
-        quote_spanned!(h.span()=> let __parallel_run_call = __parallel_run_call.with_hook(#p::on_outcome(#h));)
-    });
-    let context = (!m.context.is_empty()).then(|| {
-        let pairs = m.context.iter().map(|(k, v)| {
-            let p = private_at(v.span());
-            quote_spanned!(v.span()=> (#k, #p::ctx(&#v)))
-        });
-        quote!(let __parallel_run_call = __parallel_run_call.with_context(::std::vec![#(#pairs),*]);)
-    });
-    let name = &m.name;
-    let sample = proc_macro2::Literal::f64_suffixed(m.sample);
-    let mut builders = TokenStream::new();
-    if m.timeout_ms > 0 {
-        let ms = proc_macro2::Literal::u64_suffixed(m.timeout_ms);
-        builders.extend(quote!(.with_timeout_ms(#ms)));
-    }
-    if m.cpu_time {
-        builders.extend(quote!(.with_cpu_time(true)));
-    }
-    if let Some(on) = m.strict {
-        builders.extend(quote!(.with_strict(#on)));
-    }
-    if let Some(n) = m.max_in_flight {
-        let n = proc_macro2::Literal::u64_suffixed(n);
-        builders.extend(quote!(.with_max_in_flight(#n)));
-    }
-    // `run_if` and `sample_by` are evaluated only when the experiment is on, before the primary,
-    // over the arguments by reference. Each is checked at its own expression's span.
-    let decide = if m.run_if.is_none() && m.sample_by.is_none() {
-        quote!(__PARALLEL_RUN_EXPERIMENT.decide())
-    } else {
-        let run_if = match &m.run_if {
-            Some(e) => {
-                let p = private_at(e.span());
-                quote_spanned!(e.span()=> #p::run_if(#e))
-            }
-            None => quote!(true),
-        };
-        let key = match &m.sample_by {
-            Some(e) => {
-                let p = private_at(e.span());
-                quote_spanned!(e.span()=> |__parallel_run_seed| #p::sample_key(&#e, __parallel_run_seed))
-            }
-            None => quote!(|_| ::core::option::Option::None),
-        };
-        quote!(__PARALLEL_RUN_EXPERIMENT.decide_with(|| #run_if, #key))
-    };
-    let mode = match m.mode {
-        Mode::Detached => quote!(Detached),
-        Mode::Inline => quote!(Inline),
-    };
-    let order = match m.order {
-        Order::PrimaryFirst => quote!(PrimaryFirst),
-        Order::Random => quote!(Random),
-    };
-    quote! {
-        #(#outer_attrs)*
-        #vis #sig {
-            #(#inner_attrs)*
-            static __PARALLEL_RUN_EXPERIMENT: #private::Experiment = #private::Experiment::new(
-                #name,
-                #sample,
-                #private::Mode::#mode,
-                #private::Order::#order,
-            )#builders;
-            let __parallel_run_pending = match #decide {
-                ::core::option::Option::Some(__parallel_run_call) => {
-                    #before
-                    #context
-                    #hook
-                    ::core::option::Option::Some(#attach)
-                }
-                ::core::option::Option::None => ::core::option::Option::None,
-            };
-            // `unused_braces` would flag a one-line body (`{ x * 2 }`), now a block in a block.
-            #[allow(unused_braces)]
-            let __parallel_run_out #ret_annot = #primary;
-            if let ::core::option::Option::Some(__parallel_run_pending) = __parallel_run_pending {
-                #[allow(unused_imports)]
-                use #private::{ViaDebug as _, ViaNoDebug as _, ViaNotResult as _, ViaResult as _};
-                #finish
-            }
-            __parallel_run_out
         }
     }
 }

@@ -26,6 +26,11 @@ pub(crate) const KEYS: &[&str] = &[
     "on_outcome",
     "cpu_time",
     "clean",
+    "writes",
+    "idempotency_key",
+    "min_match_rate",
+    "min_samples",
+    "deadline",
     "crate",
 ];
 
@@ -33,6 +38,14 @@ pub(crate) const KEYS: &[&str] = &[
 pub(crate) enum Mode {
     Detached,
     Inline,
+}
+
+/// `writes = refuse | dry_run | separate`: how the shadow side must treat writes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Writes {
+    Refuse,
+    DryRun,
+    Separate,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -49,7 +62,8 @@ pub(crate) struct Spanned<T> {
 
 #[derive(Default)]
 pub(crate) struct Args {
-    pub candidate: Option<Spanned<Path>>,
+    /// One path, or a list `[v2, v3]` (several candidates).
+    pub candidate: Option<Spanned<Vec<Path>>>,
     pub compare: Option<Spanned<Expr>>,
     pub name: Option<Spanned<LitStr>>,
     pub sample: Option<Spanned<f64>>,
@@ -68,6 +82,12 @@ pub(crate) struct Args {
     pub on_outcome: Option<Spanned<Expr>>,
     pub cpu_time: Option<Spanned<bool>>,
     pub clean: Option<Spanned<Expr>>,
+    pub writes: Option<Spanned<Writes>>,
+    pub idempotency_key: Option<Spanned<Expr>>,
+    pub min_match_rate: Option<Spanned<f64>>,
+    pub min_samples: Option<Spanned<u64>>,
+    /// `deadline = "2026-12-31"`, in days since 1970-01-01, with the literal.
+    pub deadline: Option<Spanned<(i64, LitStr)>>,
 }
 
 pub(crate) fn parse(tokens: TokenStream) -> syn::Result<Args> {
@@ -95,7 +115,54 @@ fn parse_args(input: ParseStream) -> syn::Result<Args> {
             )
         })?;
         match key_name.as_str() {
-            "candidate" => set_once(&mut args.candidate, &key, input.parse::<Path>()?)?,
+            "candidate" => set_once(&mut args.candidate, &key, parse_candidates(input)?)?,
+            "idempotency_key" => set_once(&mut args.idempotency_key, &key, input.parse::<Expr>()?)?,
+            "min_match_rate" => set_once(
+                &mut args.min_match_rate,
+                &key,
+                parse_fraction(input, "min_match_rate")?,
+            )?,
+            "min_samples" => {
+                let lit: syn::LitInt = input.parse().map_err(|e| {
+                    syn::Error::new(
+                        e.span(),
+                        "`min_samples` takes an integer, such as `min_samples = 10_000`",
+                    )
+                })?;
+                let n: u64 = lit.base10_parse()?;
+                if n == 0 {
+                    return Err(syn::Error::new(
+                        lit.span(),
+                        "`min_samples` must be at least 1",
+                    ));
+                }
+                set_once(&mut args.min_samples, &key, n)?
+            }
+            "deadline" => {
+                let lit: LitStr = input.parse().map_err(|e| {
+                    syn::Error::new(
+                        e.span(),
+                        "`deadline` takes a date string, such as `deadline = \"2026-12-31\"`",
+                    )
+                })?;
+                let days = parse_date(&lit.value()).map_err(|e| syn::Error::new(lit.span(), e))?;
+                set_once(&mut args.deadline, &key, (days, lit))?
+            }
+            "writes" => {
+                let id = input.call(Ident::parse_any)?;
+                let w = match id.to_string().as_str() {
+                    "refuse" => Writes::Refuse,
+                    "dry_run" => Writes::DryRun,
+                    "separate" => Writes::Separate,
+                    other => {
+                        return Err(syn::Error::new(
+                            id.span(),
+                            format!("unknown write mode `{other}`; expected `refuse`, `dry_run` or `separate`"),
+                        ))
+                    }
+                };
+                set_once(&mut args.writes, &key, w)?
+            }
             "compare" => set_once(&mut args.compare, &key, input.parse::<Expr>()?)?,
             "name" => {
                 let lit: LitStr = input.parse()?;
@@ -104,7 +171,7 @@ fn parse_args(input: ParseStream) -> syn::Result<Args> {
                 }
                 set_once(&mut args.name, &key, lit)?
             }
-            "sample" => set_once(&mut args.sample, &key, parse_rate(input)?)?,
+            "sample" => set_once(&mut args.sample, &key, parse_fraction(input, "sample")?)?,
             "timeout" => {
                 let lit: LitStr = input.parse()?;
                 let ms = parse_timeout(&lit.value()).map_err(|e| syn::Error::new(lit.span(), e))?;
@@ -244,8 +311,36 @@ fn set_once<T>(slot: &mut Option<Spanned<T>>, key: &Ident, value: T) -> syn::Res
     Ok(())
 }
 
-/// A sampling rate literal in `0..=1` (`0.25`, `1`, `0`).
-fn parse_rate(input: ParseStream) -> syn::Result<f64> {
+/// `candidate = path` or `candidate = [path, path, ...]` (distinct paths).
+fn parse_candidates(input: ParseStream) -> syn::Result<Vec<Path>> {
+    if !input.peek(syn::token::Bracket) {
+        return Ok(vec![input.parse::<Path>()?]);
+    }
+    let body;
+    let bracket = syn::bracketed!(body in input);
+    let list = syn::punctuated::Punctuated::<Path, Token![,]>::parse_terminated(&body)?;
+    if list.is_empty() {
+        return Err(syn::Error::new(
+            bracket.span.join(),
+            "`candidate` needs at least one function: `candidate = [process_v2, process_v3]`",
+        ));
+    }
+    let mut seen: Vec<String> = Vec::new();
+    for p in &list {
+        let text = quote::ToTokens::to_token_stream(p).to_string();
+        if seen.contains(&text) {
+            return Err(syn::Error::new_spanned(
+                p,
+                format!("candidate `{}` is listed twice", text.replace(' ', "")),
+            ));
+        }
+        seen.push(text);
+    }
+    Ok(list.into_iter().collect())
+}
+
+/// A fraction literal in `0..=1` (`0.25`, `1`, `0`) for `key` (`sample`, `min_match_rate`).
+fn parse_fraction(input: ParseStream, key: &str) -> syn::Result<f64> {
     let lit: Lit = input.parse()?;
     let (value, span) = match &lit {
         Lit::Float(f) => (f.base10_parse::<f64>()?, f.span()),
@@ -253,17 +348,59 @@ fn parse_rate(input: ParseStream) -> syn::Result<f64> {
         other => {
             return Err(syn::Error::new(
                 other.span(),
-                "`sample` must be a number between 0 and 1, such as `sample = 0.1`",
+                format!("`{key}` must be a number between 0 and 1, such as `{key} = 0.1`"),
             ))
         }
     };
     if !(0.0..=1.0).contains(&value) {
         return Err(syn::Error::new(
             span,
-            format!("`sample` must be between 0 and 1 (a fraction of calls), found {value}"),
+            format!("`{key}` must be between 0 and 1 (a fraction of calls), found {value}"),
         ));
     }
     Ok(value)
+}
+
+/// A `YYYY-MM-DD` date that exists, in days since 1970-01-01 (Howard Hinnant's
+/// `days_from_civil`). The runtime parses environment values by the same rules
+/// (`shadow_runtime::cutover::parse_date`); the macro cannot depend on the runtime crate.
+fn parse_date(s: &str) -> Result<i64, String> {
+    let bad = || format!("`deadline` must be a date such as \"2026-12-31\", found {s:?}");
+    let parts: Vec<&str> = s.trim().split('-').collect();
+    let [y, m, d] = parts[..] else {
+        return Err(bad());
+    };
+    if y.len() != 4
+        || m.len() != 2
+        || d.len() != 2
+        || !(y.to_owned() + m + d).bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(bad());
+    }
+    let (y, m, d): (i64, i64, i64) = (
+        y.parse().map_err(|_| bad())?,
+        m.parse().map_err(|_| bad())?,
+        d.parse().map_err(|_| bad())?,
+    );
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let len = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return Err(format!("`deadline` {s:?}: month {m} does not exist")),
+    };
+    if d < 1 || d > len {
+        return Err(format!(
+            "`deadline` {s:?}: day {d} does not exist in that month"
+        ));
+    }
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Ok(era * 146_097 + doe - 719_468)
 }
 
 /// A timeout literal in whole milliseconds: an integer with a unit, `us`, `ms`, `s` or `m`

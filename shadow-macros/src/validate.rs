@@ -6,7 +6,7 @@ use quote::{format_ident, quote, ToTokens};
 use syn::spanned::Spanned as _;
 use syn::{Expr, FnArg, Ident, ItemFn, Pat, PatIdent, Path, ReceiverKind, ReturnType, Type};
 
-use crate::parse::{Args, Mode, Order};
+use crate::parse::{Args, Mode, Order, Writes};
 
 /// How an argument is handed to the candidate.
 pub(crate) enum Pass {
@@ -36,7 +36,8 @@ pub(crate) struct Model {
     pub is_async: bool,
     /// The declared return type (`()` when there is none; `impl Trait` is rejected).
     pub ret: Type,
-    pub candidate: Path,
+    /// The candidates, in order (usually one).
+    pub candidates: Vec<Path>,
     pub compare: Option<Expr>,
     pub name: TokenStream,
     pub sample: f64,
@@ -61,6 +62,14 @@ pub(crate) struct Model {
     pub cpu_time: bool,
     /// `clean = f`: `fn(&T) -> String` rendering values for everything that leaves the call.
     pub clean: Option<Expr>,
+    /// `writes = ...`, if given.
+    pub writes: Option<Writes>,
+    /// `idempotency_key = expr`.
+    pub idempotency_key: Option<Expr>,
+    /// The promotion gate: `(min_match_rate, min_samples)`, if either is given.
+    pub gate: Option<(f64, u64)>,
+    /// `deadline`, in days since 1970-01-01.
+    pub deadline: Option<i64>,
     pub mode: Mode,
     pub order: Order,
     pub krate: Path,
@@ -86,7 +95,7 @@ pub(crate) fn validate(args: Args, mut item: ItemFn) -> syn::Result<Model> {
         ));
     }
     let mode = args.mode.as_ref().map_or(Mode::Detached, |m| m.value);
-    let order = match args.order {
+    let order = match &args.order {
         Some(o) if o.value == Order::Random && mode == Mode::Detached => {
             return Err(syn::Error::new(
                 o.key,
@@ -96,6 +105,14 @@ pub(crate) fn validate(args: Args, mut item: ItemFn) -> syn::Result<Model> {
         Some(o) => o.value,
         None => Order::PrimaryFirst,
     };
+    if let (Some(o), Some(_)) = (&args.order, &args.idempotency_key) {
+        if o.value == Order::Random {
+            return Err(syn::Error::new(
+                o.key,
+                "`order = random` cannot be combined with `idempotency_key`: the primary must write first, so that the candidate's write with the same key is the one ignored",
+            ));
+        }
+    }
 
     let mut model_args = Vec::new();
     let mut destructure = Vec::new();
@@ -189,7 +206,7 @@ pub(crate) fn validate(args: Args, mut item: ItemFn) -> syn::Result<Model> {
         destructure,
         args: model_args,
         ret,
-        candidate: candidate.value,
+        candidates: candidate.value,
         compare: args.compare.map(|c| c.value),
         name,
         sample: args.sample.map_or(1.0, |s| s.value),
@@ -205,6 +222,13 @@ pub(crate) fn validate(args: Args, mut item: ItemFn) -> syn::Result<Model> {
         on_outcome: args.on_outcome.map(|h| h.value),
         cpu_time: args.cpu_time.is_some_and(|c| c.value),
         clean: args.clean.map(|c| c.value),
+        writes: args.writes.map(|w| w.value),
+        idempotency_key: args.idempotency_key.map(|k| k.value),
+        gate: match (args.min_match_rate, args.min_samples) {
+            (None, None) => None,
+            (r, n) => Some((r.map_or(0.999, |r| r.value), n.map_or(1000, |n| n.value))),
+        },
+        deadline: args.deadline.map(|d| d.value.0),
         mode,
         order,
         krate: args

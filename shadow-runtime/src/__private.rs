@@ -3,6 +3,7 @@
 
 pub use crate::compare::{Comparator, DefaultComparator, Verdict};
 pub use crate::config::{Mode, Order};
+pub use crate::context::WriteMode;
 pub use crate::exec::{Pending, Probes};
 pub use crate::experiment::{Experiment, ShadowCall};
 pub use crate::sticky::SampleKey;
@@ -59,6 +60,54 @@ impl<T: ?Sized> ViaNotResult for &ErrProbe<'_, T> {
 #[inline(always)]
 pub fn sample_key<K: SampleKey + ?Sized>(k: &K, seed: u64) -> Option<u64> {
     Some(crate::sticky::key_hash(k, seed))
+}
+
+/// The sampling key as text, for the call's records (checked at the `sample_by` expression).
+#[inline]
+pub fn key_text<K: SampleKey + ?Sized>(k: &K) -> String {
+    k.key_text()
+}
+
+/// An idempotency key value, rendered with `Display`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be an idempotency key: it does not implement `Display`",
+    label = "idempotency keys are rendered with `Display`",
+    note = "use a field that implements `Display`, or build the key: `idempotency_key = format!(\"charge-{{}}\", order.id)`"
+)]
+pub trait IdempotencyKey {
+    fn render(&self) -> std::sync::Arc<str>;
+}
+impl<T: core::fmt::Display + ?Sized> IdempotencyKey for T {
+    fn render(&self) -> std::sync::Arc<str> {
+        std::sync::Arc::from(self.to_string())
+    }
+}
+
+/// The call's idempotency key (checked at the `idempotency_key` expression).
+#[inline]
+pub fn idempotency_key<K: IdempotencyKey + ?Sized>(k: &K) -> std::sync::Arc<str> {
+    k.render()
+}
+
+/// Runs the primary of a call that is not shadowed, with its idempotency key in the context.
+#[inline]
+pub fn primary_with_key<T>(
+    exp: &'static Experiment,
+    key: std::sync::Arc<str>,
+    primary: impl FnOnce() -> T,
+) -> T {
+    let ctx = crate::exec::served_context(exp, Some(key));
+    crate::context::within(ctx.as_ref(), primary)
+}
+
+/// The async twin of [`primary_with_key`].
+#[inline]
+pub fn primary_with_key_async<F: core::future::Future>(
+    exp: &'static Experiment,
+    key: std::sync::Arc<str>,
+    primary: F,
+) -> crate::context::Scoped<F> {
+    crate::context::scoped(crate::exec::served_context(exp, Some(key)), primary)
 }
 
 /// Checks that `run_if` is a `bool`, with the error at the expression.
@@ -191,6 +240,13 @@ impl<T: Clone + Send + 'static> DetachedResult for T {
     fn detached_copy(&self) -> Self {
         self.clone()
     }
+}
+
+/// The copier of the primary's result for a detached comparison, checked at the return type. A
+/// plain `fn` pointer carries no bound, so a result type that cannot be copied is reported once.
+#[inline(always)]
+pub fn copier<T: DetachedResult>() -> fn(&T) -> T {
+    T::detached_copy
 }
 
 /// A copy of the pointee of a `&mut T` argument for an inline candidate, so the candidate never

@@ -15,7 +15,10 @@
 //! The list's keys: `sample` (a rate), `enabled` (on/off), `timeout` (`150ms`, `2s`, `off`),
 //! `max_in_flight` (a positive integer), `breaker` (on/off), `breaker_ratio` (`0..=1`),
 //! `breaker_min_calls`, `breaker_probes` (positive integers), `breaker_window`,
-//! `breaker_cooldown` (durations). Example: `sample=10%,timeout=150ms,max_in_flight=32`.
+//! `breaker_cooldown` (durations); for the cutover ([`crate::cutover`]): `ramp` (the share of
+//! calls the candidate serves, a rate), `min_match_rate` (a rate), `min_samples` (a positive
+//! integer), `gate_window` (a duration), `deadline` (`2026-12-31` or `off`).
+//! Example: `sample=10%,timeout=150ms,max_in_flight=32` or `ramp=10%,min_match_rate=99.9%`.
 //!
 //! `<EXPERIMENT>` is the experiment name upper-cased, with `::` written `__` and every other
 //! character that is not a letter or digit written `_`: experiment `payments::process` reads
@@ -287,6 +290,12 @@ pub(crate) struct Setting {
     pub strict: Option<bool>,
     /// Measure each side's thread CPU time (sync functions).
     pub cpu_time: bool,
+    /// The share of calls the candidate serves (the ramp), `0.0..=1.0`.
+    pub ramp: f64,
+    /// The promotion gate's success criteria, if declared.
+    pub criteria: Option<crate::cutover::Criteria>,
+    /// The deadline, in days since 1970-01-01.
+    pub deadline: Option<i64>,
 }
 
 /// Default for `max_in_flight`: concurrent candidate executions per experiment.
@@ -303,6 +312,9 @@ impl Setting {
             breaker: BreakerConfig::default(),
             strict: None,
             cpu_time: false,
+            ramp: 0.0,
+            criteria: None,
+            deadline: None,
         }
     }
 }
@@ -380,15 +392,40 @@ pub(crate) fn parse_setting(s: &str, defaults: Setting) -> Result<Setting, Strin
             "breaker_cooldown" => {
                 out.breaker.cooldown = parse_duration(v).map_err(|e| format!("breaker_cooldown: {e}"))?
             }
+            "ramp" => out.ramp = parse_rate(v).map_err(|e| format!("ramp: {e}"))?,
+            "min_match_rate" => {
+                criteria(&mut out).min_match_rate = parse_rate(v).map_err(|e| format!("min_match_rate: {e}"))?
+            }
+            "min_samples" => criteria(&mut out).min_samples = positive("min_samples")?,
+            "gate_window" => {
+                criteria(&mut out).window = parse_duration(v).map_err(|e| format!("gate_window: {e}"))?
+            }
+            "deadline" => {
+                out.deadline = match v {
+                    "off" | "none" => None,
+                    _ => Some(crate::cutover::parse_date(v).map_err(|e| format!("deadline: {e}"))?),
+                }
+            }
             other => {
                 return Err(format!(
                     "unknown key `{other}` (expected sample, enabled, timeout, max_in_flight, cpu_time, breaker, \
-                     breaker_ratio, breaker_min_calls, breaker_window, breaker_cooldown, breaker_probes)"
+                     breaker_ratio, breaker_min_calls, breaker_window, breaker_cooldown, breaker_probes, ramp, \
+                     min_match_rate, min_samples, gate_window, deadline)"
                 ))
             }
         }
     }
     Ok(out)
+}
+
+/// The setting's gate criteria, created with the defaults (99.9% over 1000 samples, 1 hour) when
+/// the environment names one of them first.
+fn criteria(s: &mut Setting) -> &mut crate::cutover::Criteria {
+    s.criteria.get_or_insert(crate::cutover::Criteria {
+        min_match_rate: 0.999,
+        min_samples: 1000,
+        window: crate::cutover::DEFAULT_WINDOW,
+    })
 }
 
 /// A positive duration: an integer with a unit, `us`, `ms`, `s` or `m` (`150ms`, `2s`).

@@ -12,6 +12,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::compare::{debug_diff, panic_message, Comparator, Verdict};
+use crate::context::{Context as ShadowContext, Role};
 use crate::experiment::{Experiment, Phase, RunSlot, ShadowCall, Ticket};
 use crate::isolation::{quietly, take_location};
 use crate::outcome::{Discrepancy, Outcome};
@@ -103,11 +104,13 @@ fn cpu_since(start: Option<Duration>) -> Option<Duration> {
         .checked_sub(start)
 }
 
-/// How a candidate run ended.
+/// How a shadow run ended.
 enum Ran<T> {
     Value(T),
     Panicked(PanicPayload),
     TimedOut,
+    /// It attempted production writes, refused by `guard_write`: how many, and the first target.
+    Refused(u32, &'static str),
 }
 
 /// A shadowed call with its candidate attached, waiting for the primary to finish.
@@ -125,6 +128,11 @@ enum Ran<T> {
 pub struct Pending<F, T> {
     ticket: Ticket,
     candidate: Option<F>,
+    /// The candidate serves this call (a ramp): it runs in the caller, the legacy code is the
+    /// shadow.
+    served: bool,
+    /// The other side is compared (always, unless a served call was not sampled).
+    shadowed: bool,
     /// The candidate's run when it went before the primary (`order = random`); `None` inside
     /// when it could not get a concurrency slot.
     early: Option<Option<(Ran<T>, Took)>>,
@@ -147,12 +155,13 @@ impl ShadowCall {
     where
         F: FnOnce() -> T,
     {
-        let mut p = Pending::new(self.ticket, candidate);
+        let mut p = Pending::new(self.ticket, candidate, self.served, self.shadowed);
         if self.candidate_first {
             let f = p.candidate.take().expect("attached above");
             let exp = p.ticket.exp;
+            let key = p.ticket.key.clone();
             p.early = Some(exp.acquire().map(|_slot| {
-                let (ran, took, end) = run_sync(exp, p.primary_start, f);
+                let (ran, took, end) = run_sync(exp, p.primary_start, key, f);
                 p.primary_start = end;
                 (ran, took)
             }));
@@ -178,13 +187,14 @@ impl ShadowCall {
         F: Future<Output = T>,
     {
         let first = self.candidate_first;
-        let mut p = Pending::new(self.ticket, candidate);
+        let mut p = Pending::new(self.ticket, candidate, self.served, self.shadowed);
         if first {
             let f = p.candidate.take().expect("attached above");
             let exp = p.ticket.exp;
+            let key = p.ticket.key.clone();
             p.early = Some(match exp.acquire() {
                 Some(_slot) => {
-                    let (ran, took, end) = run_async(exp, p.primary_start, f).await;
+                    let (ran, took, end) = run_async(exp, p.primary_start, key, f).await;
                     p.primary_start = end;
                     Some((ran, took))
                 }
@@ -196,10 +206,12 @@ impl ShadowCall {
 }
 
 impl<F, T> Pending<F, T> {
-    fn new(ticket: Ticket, candidate: F) -> Self {
+    fn new(ticket: Ticket, candidate: F, served: bool, shadowed: bool) -> Self {
         Pending {
             ticket,
             candidate: Some(candidate),
+            served,
+            shadowed,
             early: None,
             primary_start: Instant::now(),
             primary_cpu: None,
@@ -226,6 +238,9 @@ impl<F, T> Pending<F, T> {
             done: true,
             context: Vec::new(),
             hook: None,
+            key: None,
+            sample_key: None,
+            served: false,
         };
         std::mem::replace(&mut self.ticket, placeholder)
     }
@@ -294,10 +309,11 @@ where
     {
         let (primary_time, end) = self.primary_done();
         let exp = self.ticket.exp;
+        let key = self.ticket.key.clone();
         let run = match (self.early.take(), self.candidate.take()) {
             (Some(early), _) => early,
             (None, Some(f)) => exp.acquire().map(|_slot| {
-                let (ran, took, _) = run_sync(exp, end, f);
+                let (ran, took, _) = run_sync(exp, end, key, f);
                 (ran, took)
             }),
             (None, None) => unreachable!("a candidate is attached or has run"),
@@ -340,8 +356,9 @@ where
                 .candidate
                 .take()
                 .expect("detached candidates never run first");
+            let key = self.ticket.key.clone();
             let run = exp.acquire().map(|_slot| {
-                let (ran, took, _) = run_sync(exp, end, f);
+                let (ran, took, _) = run_sync(exp, end, key, f);
                 (ran, took)
             });
             return self.conclude(&primary, run, primary_time, &compare, &probes);
@@ -350,6 +367,7 @@ where
         let Some(slot) = exp.acquire() else {
             return self.shed();
         };
+        let key = self.ticket.key.clone();
         let shared = Arc::new(Mutex::new(Job {
             ticket: Some(self.take_ticket()),
             started: false,
@@ -398,7 +416,7 @@ where
                 }
                 job.started = true;
             }
-            let (ran, took, _) = run_sync(exp, Instant::now(), f);
+            let (ran, took, _) = run_sync(exp, Instant::now(), key, f);
             // The candidate has ended: its slot is free before the outcome is visible.
             drop(slot);
             let mut job = lock_job(&shared);
@@ -455,11 +473,12 @@ where
     {
         let (primary_time, end) = self.primary_done();
         let exp = self.ticket.exp;
+        let key = self.ticket.key.clone();
         let run = match (self.early.take(), self.candidate.take()) {
             (Some(early), _) => early,
             (None, Some(f)) => match exp.acquire() {
                 Some(_slot) => {
-                    let (ran, took, _) = run_async(exp, end, f).await;
+                    let (ran, took, _) = run_async(exp, end, key, f).await;
                     Some((ran, took))
                 }
                 None => None,
@@ -506,6 +525,7 @@ where
         let Some(slot) = exp.acquire() else {
             return self.shed();
         };
+        let key = self.ticket.key.clone();
         let handle = match tokio::runtime::Handle::try_current() {
             // Strict mode awaits the candidate in the caller (see `finish_detached`).
             Ok(handle) if !exp.is_strict() => handle,
@@ -519,7 +539,7 @@ where
                          running this experiment's candidate inline (warned once)"
                     );
                 }
-                let (ran, took, _) = run_async(exp, Instant::now(), f).await;
+                let (ran, took, _) = run_async(exp, Instant::now(), key, f).await;
                 drop(slot);
                 let failure = judge(
                     self.take_ticket(),
@@ -535,12 +555,315 @@ where
         };
         let ticket = self.take_ticket();
         handle.spawn(async move {
-            let (ran, took, _) = run_async(exp, Instant::now(), f).await;
+            let (ran, took, _) = run_async(exp, Instant::now(), key, f).await;
             // The candidate has ended: its slot is free before the outcome is visible.
             drop(slot);
             // Not strict (checked above): nothing to fail.
             let _ = judge(ticket, &primary, ran, primary_time, took, &compare, &probes);
         });
+    }
+}
+
+impl<F, T> Pending<F, T>
+where
+    F: FnOnce() -> T,
+{
+    /// Runs a whole call in inline mode: the `primary` (the legacy code), then the candidate, and
+    /// returns the primary's result. When a ramp makes the candidate serve the call, the roles
+    /// swap: the candidate runs first and its result is returned, and the legacy code runs as the
+    /// shadow (in shadow context) and is compared.
+    ///
+    /// ```
+    /// # static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
+    /// #     "docs::run_inline", 1.0, shadow_runtime::Mode::Inline, shadow_runtime::Order::PrimaryFirst);
+    /// let p = EXP.decide().unwrap().with_candidate(|| 2 + 2);
+    /// let out = p.run_inline(|| 4, &shadow_runtime::DefaultComparator, shadow_runtime::exec::NoProbes);
+    /// assert_eq!(out, 4);
+    /// ```
+    pub fn run_inline<L, C, P>(self, primary: L, compare: &C, probes: P) -> T
+    where
+        L: FnOnce() -> T,
+        C: Comparator<T> + ?Sized,
+        P: Probe<T>,
+    {
+        if self.served {
+            return self.serve(primary, compare, &probes);
+        }
+        let out = self.primary_sync(primary);
+        self.finish_inline(&out, compare, probes);
+        out
+    }
+
+    /// Runs the legacy code as the served side (in a context only to carry an idempotency key).
+    fn primary_sync<L: FnOnce() -> T>(&self, primary: L) -> T {
+        let ctx = served_context(self.ticket.exp, self.ticket.key.clone());
+        crate::context::within(ctx.as_ref(), primary)
+    }
+
+    /// A call the candidate serves: the candidate in the caller (its result is returned; its
+    /// panic propagates, as the legacy code's would), then the legacy code as the shadow, inline
+    /// (it borrows the caller's arguments), compared as `compare(legacy, candidate)`.
+    fn serve<L, C, P>(mut self, legacy: L, compare: &C, probes: &P) -> T
+    where
+        L: FnOnce() -> T,
+        C: Comparator<T> + ?Sized,
+        P: Probe<T>,
+    {
+        let exp = self.ticket.exp;
+        let key = self.ticket.key.clone();
+        let f = self
+            .candidate
+            .take()
+            .expect("a served candidate never runs first");
+        let ctx = served_context(exp, key.clone());
+        let served = crate::context::within(ctx.as_ref(), f);
+        let (served_time, end) = self.primary_done();
+        if !self.shadowed {
+            return served;
+        }
+        match exp.acquire() {
+            None => self.shed(),
+            Some(_slot) => {
+                let (ran, took, _) = run_sync(exp, end, key, legacy);
+                let failure = judge_served(
+                    self.take_ticket(),
+                    &served,
+                    ran,
+                    took,
+                    served_time,
+                    compare,
+                    probes,
+                );
+                fail_if_strict(exp, failure);
+            }
+        }
+        served
+    }
+}
+
+impl<F, T> Pending<F, T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    /// Runs a whole call in detached mode: the `primary`, then the candidate on the worker pool
+    /// with `copy` of the primary's result ([`finish_detached`](Self::finish_detached)). On a
+    /// call the candidate serves (a ramp), the roles swap as in [`run_inline`](Self::run_inline)
+    /// and the legacy shadow runs inline: it borrows the caller's arguments.
+    ///
+    /// ```
+    /// # static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
+    /// #     "docs::run_detached", 1.0, shadow_runtime::Mode::Detached, shadow_runtime::Order::PrimaryFirst);
+    /// let p = EXP.decide().unwrap().with_candidate(|| 7);
+    /// let out = p.run_detached(|| 7, |v: &i32| *v, shadow_runtime::DefaultComparator, shadow_runtime::exec::NoProbes);
+    /// assert_eq!(out, 7);
+    /// # assert!(shadow_runtime::wait_idle(std::time::Duration::from_secs(10)));
+    /// ```
+    pub fn run_detached<L, K, C, P>(self, primary: L, copy: K, compare: C, probes: P) -> T
+    where
+        L: FnOnce() -> T,
+        K: FnOnce(&T) -> T,
+        C: Comparator<T> + Send + 'static,
+        P: Probe<T> + Send + 'static,
+    {
+        if self.served {
+            return self.serve(primary, &compare, &probes);
+        }
+        let out = self.primary_sync(primary);
+        self.finish_detached(copy(&out), compare, probes);
+        out
+    }
+}
+
+impl<F, T> Pending<F, T>
+where
+    F: Future<Output = T>,
+{
+    /// The async twin of [`run_inline`](Self::run_inline).
+    ///
+    /// ```
+    /// # static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
+    /// #     "docs::run_inline_async", 1.0, shadow_runtime::Mode::Inline, shadow_runtime::Order::PrimaryFirst);
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let p = EXP.decide().unwrap().with_candidate_async(async { 5 }).await;
+    /// assert_eq!(p.run_inline_async(async { 5 }, &shadow_runtime::DefaultComparator, shadow_runtime::exec::NoProbes).await, 5);
+    /// # });
+    /// ```
+    pub async fn run_inline_async<L, C, P>(self, primary: L, compare: &C, probes: P) -> T
+    where
+        L: Future<Output = T>,
+        C: Comparator<T> + ?Sized,
+        P: Probe<T>,
+    {
+        if self.served {
+            return self
+                .serve_async::<L, &C, C, P>(primary, compare, probes)
+                .await;
+        }
+        let ctx = served_context(self.ticket.exp, self.ticket.key.clone());
+        let out = crate::context::scoped(ctx, primary).await;
+        self.finish_inline_async(&out, compare, probes).await;
+        out
+    }
+
+    /// The async twin of `serve`; the comparator and probes are owned (or a reference, inline)
+    /// so that the caller's future needs no more than it did.
+    async fn serve_async<L, CR, C, P>(mut self, legacy: L, compare: CR, probes: P) -> T
+    where
+        L: Future<Output = T>,
+        CR: std::borrow::Borrow<C>,
+        C: Comparator<T> + ?Sized,
+        P: Probe<T>,
+    {
+        let exp = self.ticket.exp;
+        let key = self.ticket.key.clone();
+        let f = self
+            .candidate
+            .take()
+            .expect("a served candidate never runs first");
+        let ctx = served_context(exp, key.clone());
+        let served = crate::context::scoped(ctx, f).await;
+        let (served_time, end) = self.primary_done();
+        if !self.shadowed {
+            return served;
+        }
+        match exp.acquire() {
+            None => self.shed(),
+            Some(slot) => {
+                let (ran, took, _) = run_async(exp, end, key, legacy).await;
+                drop(slot);
+                let failure = judge_served(
+                    self.take_ticket(),
+                    &served,
+                    ran,
+                    took,
+                    served_time,
+                    compare.borrow(),
+                    &probes,
+                );
+                fail_if_strict(exp, failure);
+            }
+        }
+        served
+    }
+}
+
+impl<F, T> Pending<F, T>
+where
+    F: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    /// The async twin of [`run_detached`](Self::run_detached): the candidate is spawned on the
+    /// current tokio runtime; on a served call the legacy shadow is awaited in the caller.
+    ///
+    /// ```
+    /// # static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
+    /// #     "docs::run_detached_async", 1.0, shadow_runtime::Mode::Detached, shadow_runtime::Order::PrimaryFirst);
+    /// # let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).build().unwrap();
+    /// rt.block_on(async {
+    ///     let p = EXP.decide().unwrap().with_candidate_async(async { 1 }).await;
+    ///     let out = p.run_detached_async(async { 1 }, |v: &i32| *v, shadow_runtime::DefaultComparator, shadow_runtime::exec::NoProbes).await;
+    ///     assert_eq!(out, 1);
+    ///     shadow_runtime::snapshot::idle().await;
+    /// });
+    /// ```
+    pub async fn run_detached_async<L, K, C, P>(
+        self,
+        primary: L,
+        copy: K,
+        compare: C,
+        probes: P,
+    ) -> T
+    where
+        L: Future<Output = T>,
+        K: FnOnce(&T) -> T,
+        C: Comparator<T> + Send + 'static,
+        P: Probe<T> + Send + 'static,
+    {
+        if self.served {
+            return self
+                .serve_async::<L, C, C, P>(primary, compare, probes)
+                .await;
+        }
+        let ctx = served_context(self.ticket.exp, self.ticket.key.clone());
+        let out = crate::context::scoped(ctx, primary).await;
+        self.finish_detached_async(copy(&out), compare, probes)
+            .await;
+        out
+    }
+}
+
+/// Judges a served call: the legacy code's shadow run against the candidate's served result,
+/// compared (and recorded) with the legacy code as the primary, as on every other call.
+fn judge_served<T, C, P>(
+    mut ticket: Ticket,
+    served: &T,
+    legacy: Ran<T>,
+    legacy_time: Took,
+    served_time: Took,
+    compare: &C,
+    probes: &P,
+) -> Option<String>
+where
+    C: Comparator<T> + ?Sized,
+    P: Probe<T>,
+{
+    match legacy {
+        Ran::Value(l) => judge(
+            ticket,
+            &l,
+            Ran::Value(served),
+            legacy_time,
+            served_time,
+            compare,
+            probes,
+        ),
+        Ran::Refused(n, first) => judge(
+            ticket,
+            served,
+            Ran::<&T>::Refused(n, first),
+            legacy_time,
+            served_time,
+            compare,
+            probes,
+        ),
+        Ran::TimedOut => {
+            crate::observe::durations(ticket.exp, legacy_time, served_time);
+            settle(
+                ticket,
+                Outcome::Timeout,
+                None,
+                legacy_time,
+                served_time,
+                false,
+            )
+        }
+        Ran::Panicked(p) => {
+            crate::observe::durations(ticket.exp, legacy_time, served_time);
+            let detail = format!(
+                "the legacy code panicked in its shadow run (the candidate served the call): {}",
+                panic_detail(&*p)
+            );
+            let candidate = render(ticket.exp, probes, served);
+            notify(
+                &ticket,
+                Outcome::PrimaryPanic,
+                Some(&detail),
+                legacy_time,
+                served_time,
+            );
+            let d = discrepancy(
+                &mut ticket,
+                Outcome::PrimaryPanic,
+                detail,
+                None,
+                candidate,
+                legacy_time,
+                served_time,
+            );
+            ticket.resolve(Outcome::PrimaryPanic, Some(d), None);
+            None
+        }
     }
 }
 
@@ -550,33 +873,70 @@ where
 fn run_sync<T>(
     exp: &'static Experiment,
     start: Instant,
+    key: Option<Arc<str>>,
     f: impl FnOnce() -> T,
 ) -> (Ran<T>, Took, Instant) {
+    let ctx = shadow_context(exp, key);
     let cpu = cpu_now(exp);
-    let r = catch_unwind(AssertUnwindSafe(|| quietly(f)));
+    let r = catch_unwind(AssertUnwindSafe(|| ctx.enter(|| quietly(f))));
     let cpu = cpu_since(cpu);
     let end = Instant::now();
     let wall = end - start;
     let ran = match r {
         _ if exp.timeout().is_some_and(|t| wall > t) => Ran::TimedOut,
+        _ if ctx.refused().is_some() => {
+            let (n, first) = ctx.refused().unwrap_or((0, "?"));
+            Ran::Refused(n, first)
+        }
         Ok(v) => Ran::Value(v),
         Err(p) => Ran::Panicked(p),
     };
     (ran, Took { wall, cpu }, end)
 }
 
+/// The context a shadow run of `exp` runs in.
+fn shadow_context(exp: &'static Experiment, key: Option<Arc<str>>) -> ShadowContext {
+    ShadowContext::new(exp.name(), Role::Shadow, exp.writes(), key)
+}
+
+/// The context the served side runs in: only needed to carry an idempotency key, and never
+/// replacing a shadow context around it (a served side nested in a shadow run stays a shadow).
+pub(crate) fn served_context(
+    exp: &'static Experiment,
+    key: Option<Arc<str>>,
+) -> Option<ShadowContext> {
+    if key.is_none() || crate::context::in_shadow() {
+        return None;
+    }
+    Some(ShadowContext::new(
+        exp.name(),
+        Role::Served,
+        exp.writes(),
+        key,
+    ))
+}
+
 /// The async twin of [`run_sync`]: the candidate is cancelled (dropped) at the timeout.
 async fn run_async<F: Future>(
     exp: &'static Experiment,
     start: Instant,
+    key: Option<Arc<str>>,
     f: F,
 ) -> (Ran<F::Output>, Took, Instant) {
+    let ctx = shadow_context(exp, key);
     let deadline = exp.timeout().map(|t| Deadline::new(start + t));
     let ran = Race {
-        inner: CatchUnwind { inner: f },
+        inner: CatchUnwind {
+            inner: crate::context::scoped(Some(ctx.clone()), f),
+        },
         deadline,
     }
     .await;
+    let ran = match (ran, ctx.refused()) {
+        (Ran::TimedOut, _) => Ran::TimedOut,
+        (_, Some((n, first))) => Ran::Refused(n, first),
+        (ran, None) => ran,
+    };
     let end = Instant::now();
     let took = Took {
         wall: end - start,
@@ -657,21 +1017,52 @@ fn is_err<T, P: Probe<T>>(probes: &P, v: &T) -> bool {
 
 /// Compares, classifies and records one shadowed call.
 /// Returns, for a mismatch or a candidate panic, the message strict mode fails with.
-fn judge<T, C, P>(
+fn judge<T, V, C, P>(
     mut ticket: Ticket,
     primary: &T,
-    ran: Ran<T>,
+    ran: Ran<V>,
     primary_duration: Took,
     candidate_duration: Took,
     compare: &C,
     probes: &P,
 ) -> Option<String>
 where
+    V: std::borrow::Borrow<T>,
     C: Comparator<T> + ?Sized,
     P: Probe<T>,
 {
     crate::observe::durations(ticket.exp, primary_duration, candidate_duration);
+    let ran = match ran {
+        Ran::Value(v) => Ran::Value(v),
+        Ran::Panicked(p) => Ran::Panicked(p),
+        Ran::TimedOut => Ran::TimedOut,
+        Ran::Refused(n, first) => {
+            let detail = format!(
+                "the shadow run attempted {n} production write(s), first `{first}`: refused, not compared"
+            );
+            let d = discrepancy(
+                &mut ticket,
+                Outcome::WriteRefused,
+                detail,
+                None,
+                None,
+                primary_duration,
+                candidate_duration,
+            );
+            notify(
+                &ticket,
+                Outcome::WriteRefused,
+                Some(&d.detail),
+                primary_duration,
+                candidate_duration,
+            );
+            let failure = Some(strict_message(&d));
+            ticket.resolve(Outcome::WriteRefused, Some(d), None);
+            return failure;
+        }
+    };
     let (outcome, detail, candidate_value, failed) = match ran {
+        Ran::Refused(..) => unreachable!("handled above"),
         Ran::TimedOut => {
             return settle(
                 ticket,
@@ -685,12 +1076,12 @@ where
         Ran::Panicked(p) => (Outcome::CandidatePanic, panic_detail(&*p), None, Some(true)),
         // One side failing while the other returns a value is a mismatch, whatever the
         // comparator would say.
-        Ran::Value(c) if is_err(probes, primary) != is_err(probes, &c) => {
-            let failed = is_err(probes, &c);
+        Ran::Value(c) if is_err(probes, primary) != is_err(probes, c.borrow()) => {
+            let failed = is_err(probes, c.borrow());
             (Outcome::Mismatch, String::new(), Some(c), Some(failed))
         }
         Ran::Value(c) => match catch_unwind(AssertUnwindSafe(|| {
-            quietly(|| compare.compare(primary, &c))
+            quietly(|| compare.compare(primary, c.borrow()))
         })) {
             Ok(Verdict::Match) => {
                 return settle(
@@ -726,7 +1117,7 @@ where
             }
             Ok(Verdict::Mismatch { diff }) => {
                 // An `Err` where the primary succeeded is a candidate failure for the breaker.
-                let failed = is_err(probes, &c) && !is_err(probes, primary);
+                let failed = is_err(probes, c.borrow()) && !is_err(probes, primary);
                 (
                     Outcome::Mismatch,
                     diff.unwrap_or_default(),
@@ -744,7 +1135,7 @@ where
     let primary_text = render(ticket.exp, probes, primary);
     let candidate_text = candidate_value
         .as_ref()
-        .and_then(|c| render(ticket.exp, probes, c));
+        .and_then(|c| render(ticket.exp, probes, c.borrow()));
     let detail = if outcome == Outcome::Mismatch && detail.is_empty() {
         match (&primary_text, &candidate_text) {
             (Some(p), Some(c)) => debug_diff(p, c),
@@ -755,7 +1146,7 @@ where
     };
     let detail = match candidate_value
         .as_ref()
-        .map(|c| (is_err(probes, primary), is_err(probes, c)))
+        .map(|c| (is_err(probes, primary), is_err(probes, c.borrow())))
     {
         Some((false, true)) if outcome == Outcome::Mismatch => {
             format!("the candidate returned Err, the primary Ok\n{detail}")
@@ -772,23 +1163,46 @@ where
         primary_duration,
         candidate_duration,
     );
-    let d = Discrepancy {
+    let d = discrepancy(
+        &mut ticket,
+        outcome,
+        detail,
+        primary_text,
+        candidate_text,
+        primary_duration,
+        candidate_duration,
+    );
+    let failure =
+        matches!(outcome, Outcome::Mismatch | Outcome::CandidatePanic).then(|| strict_message(&d));
+    ticket.resolve(outcome, Some(d), failed);
+    failure
+}
+
+/// The record of one discrepancy of the ticket's call.
+fn discrepancy(
+    ticket: &mut Ticket,
+    outcome: Outcome,
+    detail: String,
+    primary: Option<String>,
+    candidate: Option<String>,
+    primary_duration: Took,
+    candidate_duration: Took,
+) -> Discrepancy {
+    Discrepancy {
         context: std::mem::take(&mut ticket.context),
         experiment: ticket.exp.name(),
         outcome,
         detail,
-        primary: primary_text,
-        candidate: candidate_text,
+        primary,
+        candidate,
         primary_duration: primary_duration.wall,
         candidate_duration: candidate_duration.wall,
         primary_cpu: primary_duration.cpu,
         candidate_cpu: candidate_duration.cpu,
         at: SystemTime::now(),
-    };
-    let failure =
-        matches!(outcome, Outcome::Mismatch | Outcome::CandidatePanic).then(|| strict_message(&d));
-    ticket.resolve(outcome, Some(d), failed);
-    failure
+        served_by_candidate: ticket.served,
+        key: ticket.sample_key.take(),
+    }
 }
 
 /// Records an outcome that keeps no discrepancy record (match, acceptable, ignored, timeout):

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use crate::breaker::{Breaker, BreakerConfig, BreakerState, Transition};
 use crate::config::{self, Mode, Order, Setting};
+use crate::context::WriteMode;
+use crate::cutover::{Criteria, Cutover};
 use crate::outcome::{Discrepancy, Outcome};
 use crate::sampling::{self, Skip};
 
@@ -48,10 +50,22 @@ pub struct Experiment {
     strict: u8,
     /// `cpu_time = true` of the attribute.
     default_cpu_time: bool,
+    /// `min_match_rate` / `min_samples` of the attribute.
+    default_criteria: Option<Criteria>,
+    /// `deadline` of the attribute, in days since 1970-01-01.
+    default_deadline: Option<i64>,
+    /// `writes` of the attribute: how the shadow side must treat writes.
+    writes: WriteMode,
+    /// One of several candidates of a function: never serves (no ramp).
+    no_ramp: bool,
     /// The one word a call reads: the effective sampling threshold (`rate * 2^64`), 0 when
     /// shadowing is off (kill switch, setting, rate 0), [`OPEN`] while the circuit breaker is not
-    /// closed, `u64::MAX` for every call, [`UNINIT`] before the first call.
+    /// closed, [`RAMP`] while the candidate serves a share of calls, `u64::MAX` for every call,
+    /// [`UNINIT`] before the first call.
     gate: AtomicU64,
+    /// While the gate reads [`RAMP`]: the sampling threshold, and the serving threshold.
+    sample_t: AtomicU64,
+    ramp_t: AtomicU64,
     /// Base of this experiment's per-thread skip counters ([`sampling::NO_SLOTS`] until set).
     slots: AtomicUsize,
     /// Probe calls the half-open breaker still lets through.
@@ -65,6 +79,9 @@ pub struct Experiment {
 const UNINIT: u64 = 1;
 /// The gate while the circuit breaker is open or half-open.
 const OPEN: u64 = 2;
+/// The gate while a ramp is in force: every call takes the slow path, which decides both who
+/// serves and whether to shadow.
+const RAMP: u64 = 3;
 
 pub(crate) struct State {
     /// The settings in force (attribute, then environment, then the live API).
@@ -93,6 +110,17 @@ pub(crate) struct State {
     pub(crate) internal_errors: Mutex<Vec<(&'static str, u64)>>,
     pub(crate) warned_no_runtime: AtomicBool,
     pub(crate) keys: crate::observe::Keys,
+    /// The ramp and its promotion gate.
+    pub(crate) cutover: Mutex<Cutover>,
+    /// Calls served by the candidate (the ramp).
+    pub(crate) served: AtomicU64,
+    /// When the deadline warning was last given.
+    pub(crate) deadline_warned: Mutex<Option<Instant>>,
+    pub(crate) warned_no_ramp: AtomicBool,
+    /// Wall-time sums of judged calls (µs) and their count.
+    pub(crate) primary_us_sum: AtomicU64,
+    pub(crate) candidate_us_sum: AtomicU64,
+    pub(crate) timed: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -124,7 +152,13 @@ impl Experiment {
             order,
             strict: 0,
             default_cpu_time: false,
+            default_criteria: None,
+            default_deadline: None,
+            writes: WriteMode::Refuse,
+            no_ramp: false,
             gate: AtomicU64::new(UNINIT),
+            sample_t: AtomicU64::new(0),
+            ramp_t: AtomicU64::new(0),
             slots: AtomicUsize::new(sampling::NO_SLOTS),
             probes: AtomicU32::new(0),
             seed: AtomicU64::new(0),
@@ -157,6 +191,72 @@ impl Experiment {
     /// ```
     pub const fn with_cpu_time(mut self, on: bool) -> Self {
         self.default_cpu_time = on;
+        self
+    }
+
+    /// Declares the promotion gate's success criteria (the attribute's `min_match_rate` and
+    /// `min_samples`): a ramp above 0% is refused until the measured match rate meets them.
+    ///
+    /// ```
+    /// static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
+    ///     "docs::gated", 1.0, shadow_runtime::Mode::Detached, shadow_runtime::Order::PrimaryFirst)
+    ///     .with_gate(0.999, 10_000);
+    /// # let _ = &EXP;
+    /// ```
+    pub const fn with_gate(mut self, min_match_rate: f64, min_samples: u64) -> Self {
+        self.default_criteria = Some(Criteria {
+            min_match_rate,
+            min_samples,
+            window: crate::cutover::DEFAULT_WINDOW,
+        });
+        self
+    }
+
+    /// Sets the deadline (the attribute's `deadline`), in days since 1970-01-01
+    /// ([`crate::cutover::parse_date`]).
+    ///
+    /// ```
+    /// static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
+    ///     "docs::boxed", 1.0, shadow_runtime::Mode::Detached, shadow_runtime::Order::PrimaryFirst)
+    ///     .with_deadline(shadow_runtime::cutover::days_from_civil(2026, 12, 31));
+    /// # let _ = &EXP;
+    /// ```
+    pub const fn with_deadline(mut self, days: i64) -> Self {
+        self.default_deadline = Some(days);
+        self
+    }
+
+    /// Sets how the shadow side must treat writes (the attribute's `writes`; default
+    /// [`WriteMode::Refuse`]).
+    ///
+    /// ```
+    /// use shadow_runtime::context::WriteMode;
+    /// static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
+    ///     "docs::dry", 1.0, shadow_runtime::Mode::Detached, shadow_runtime::Order::PrimaryFirst)
+    ///     .with_writes(WriteMode::DryRun);
+    /// assert_eq!(EXP.writes(), WriteMode::DryRun);
+    /// ```
+    pub const fn with_writes(mut self, writes: WriteMode) -> Self {
+        self.writes = writes;
+        self
+    }
+
+    /// How the shadow side must treat writes.
+    pub fn writes(&self) -> WriteMode {
+        self.writes
+    }
+
+    /// Marks one of several candidates of a function (`candidate = [v2, v3]`): it is compared but
+    /// never serves, so a ramp setting is ignored (with a warning).
+    ///
+    /// ```
+    /// static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
+    ///     "docs::one_of_two", 1.0, shadow_runtime::Mode::Detached, shadow_runtime::Order::PrimaryFirst)
+    ///     .without_ramp();
+    /// # let _ = &EXP;
+    /// ```
+    pub const fn without_ramp(mut self) -> Self {
+        self.no_ramp = true;
         self
     }
 
@@ -241,6 +341,8 @@ impl Experiment {
             (self.default_timeout_ms > 0).then(|| Duration::from_millis(self.default_timeout_ms));
         Setting {
             cpu_time: self.default_cpu_time,
+            criteria: self.default_criteria,
+            deadline: self.default_deadline,
             ..Setting::defaults(self.default_sample, timeout, self.default_max_in_flight)
         }
     }
@@ -281,6 +383,13 @@ impl Experiment {
                 internal_errors: Mutex::new(Vec::new()),
                 warned_no_runtime: AtomicBool::new(false),
                 keys: crate::observe::Keys::new(self.name),
+                cutover: Mutex::new(Cutover::new(Instant::now())),
+                served: AtomicU64::new(0),
+                deadline_warned: Mutex::new(None),
+                warned_no_ramp: AtomicBool::new(false),
+                primary_us_sum: AtomicU64::new(0),
+                candidate_us_sum: AtomicU64::new(0),
+                timed: AtomicU64::new(0),
             }
         });
         if fresh {
@@ -302,9 +411,10 @@ impl Experiment {
             }
             // Under the registry lock, as `set_global_enabled` refreshes every gate: whichever
             // runs last sees the latest switch.
-            self.apply(st);
+            self.apply_fresh(st, true);
             drop(reg);
             crate::timer::start();
+            self.check_deadline(Instant::now());
         }
         st
     }
@@ -332,7 +442,7 @@ impl Experiment {
         let t = self.gate.load(Relaxed);
         let inside = if t == u64::MAX {
             true
-        } else if t <= OPEN {
+        } else if t <= RAMP {
             if !self.skip_fast(t) {
                 return self.decide_slow(t);
             }
@@ -388,6 +498,9 @@ impl Experiment {
         if !self.run_if(run_if) {
             self.count_skip(Skip::Filtered);
             return None;
+        }
+        if t == RAMP {
+            return self.decide_ramp(key(self.seed.load(Relaxed)));
         }
         let inside = match key(self.seed.load(Relaxed)) {
             Some(h) => {
@@ -472,6 +585,9 @@ impl Experiment {
         if t == UNINIT {
             t = self.first_gate();
         }
+        if t == RAMP {
+            return self.decide_ramp(None);
+        }
         let inside = match t {
             u64::MAX => true,
             0 => false,
@@ -492,7 +608,58 @@ impl Experiment {
         Some(self.begin())
     }
 
-    /// The gate for the current settings, kill switch and breaker.
+    /// A call while a ramp is in force: who serves it (sticky by the key's hash, re-mixed so
+    /// that serving and sampling are independent), and whether it is shadowed (the legacy code
+    /// when the candidate serves, the candidate otherwise).
+    #[cold]
+    #[inline(never)]
+    fn decide_ramp(&'static self, key: Option<u64>) -> Option<ShadowCall> {
+        let within = |h: u64, t: u64| t == u64::MAX || h < t;
+        let (serve_draw, sample_draw) = match key {
+            Some(h) => (crate::sticky::ramp_hash(h), h),
+            None => (sampling::draw_any(), sampling::draw_any()),
+        };
+        let served = within(serve_draw, self.ramp_t.load(Relaxed));
+        let shadowed = within(sample_draw, self.sample_t.load(Relaxed));
+        if served {
+            self.state().served.fetch_add(1, Relaxed);
+        }
+        match (served, shadowed) {
+            (false, false) => {
+                self.count_skip(Skip::SampledOut);
+                None
+            }
+            (false, true) => Some(self.begin()),
+            (true, true) => {
+                let mut call = self.begin();
+                call.served = true;
+                call.ticket.served = true;
+                call.candidate_first = false;
+                Some(call)
+            }
+            (true, false) => {
+                // Served and not compared: counted as sampled out, with no ticket to resolve.
+                self.count_skip(Skip::SampledOut);
+                Some(ShadowCall {
+                    ticket: Ticket {
+                        exp: self,
+                        phase: Phase::Primary,
+                        done: true,
+                        context: Vec::new(),
+                        hook: None,
+                        key: None,
+                        sample_key: None,
+                        served: true,
+                    },
+                    candidate_first: false,
+                    served: true,
+                    shadowed: false,
+                })
+            }
+        }
+    }
+
+    /// The gate for the current settings, kill switch, breaker and ramp.
     fn effective_gate(&self, st: &State) -> u64 {
         let s = *lock(&st.setting);
         if !s.enabled || !config::global_enabled() {
@@ -500,13 +667,39 @@ impl Experiment {
         } else if lock(&st.breaker).state != BreakerState::Closed {
             OPEN
         } else {
-            sampling::threshold(s.sample)
+            let ramp = lock(&st.cutover).effective();
+            if ramp > 0.0 && !self.no_ramp {
+                self.sample_t.store(sampling::threshold(s.sample), Relaxed);
+                self.ramp_t.store(sampling::threshold(ramp), Relaxed);
+                RAMP
+            } else {
+                sampling::threshold(s.sample)
+            }
         }
     }
 
     /// Publishes the settings in force: the mirrors read off the caller's path, and the gate.
     pub(crate) fn apply(&self, st: &State) {
+        self.apply_fresh(st, false)
+    }
+
+    /// [`apply`](Self::apply); `fresh`: the ramp was set explicitly (clears a gate fall-back).
+    pub(crate) fn apply_fresh(&self, st: &State, fresh: bool) {
         let s = *lock(&st.setting);
+        if s.ramp > 0.0 && self.no_ramp && !st.warned_no_ramp.swap(true, Relaxed) {
+            tracing::warn!(
+                target: "parallel_run",
+                experiment = self.name,
+                "{} is one of several candidates of a function: it is compared but never serves, so its ramp ({}) is ignored",
+                self.name,
+                s.ramp
+            );
+        }
+        let change =
+            lock(&st.cutover).configure(s.ramp, s.criteria, fresh, crate::timer::coarse_now());
+        if let Some(c) = change {
+            self.gate_changed(st, c);
+        }
         lock(&st.breaker).cfg = s.breaker;
         st.timeout_us.store(
             s.timeout.map_or(0, |d| d.as_micros().max(1) as u64),
@@ -525,11 +718,87 @@ impl Experiment {
         self.gate.store(self.effective_gate(st), Relaxed);
     }
 
-    /// Changes the settings in force (live API, environment reload).
-    pub(crate) fn update(&'static self, f: impl FnOnce(&mut Setting)) {
+    /// Changes the settings in force (live API, environment reload). `fresh`: the ramp was set
+    /// explicitly.
+    pub(crate) fn update(&'static self, fresh: bool, f: impl FnOnce(&mut Setting)) {
         let st = self.state();
         f(&mut lock(&st.setting));
-        self.apply(st);
+        self.apply_fresh(st, fresh);
+    }
+
+    /// Forgets the promotion gate's measurements (a new candidate version was deployed).
+    pub(crate) fn reset_gate_window(&'static self) {
+        let st = self.state();
+        let change = lock(&st.cutover).reset_window(crate::timer::coarse_now());
+        if let Some(c) = change {
+            self.gate_changed(st, c);
+        }
+        self.gate.store(self.effective_gate(st), Relaxed);
+    }
+
+    /// Logs a change of the promotion gate. The caller re-publishes the gate word.
+    fn gate_changed(&self, st: &State, c: crate::cutover::Change) {
+        use crate::cutover::Change;
+        let cut = lock(&st.cutover);
+        let pct = cut.requested() * 100.0;
+        let crit = cut.criteria();
+        let (good, total) = cut.measured(crate::timer::coarse_now());
+        let rate = if total > 0 {
+            format!("{:.3}%", good as f64 * 100.0 / total as f64)
+        } else {
+            "n/a".to_owned()
+        };
+        let need = crit.map_or_else(String::new, |c| {
+            format!(
+                "; needs >= {:.3}% over >= {} samples",
+                c.min_match_rate * 100.0,
+                c.min_samples
+            )
+        });
+        drop(cut);
+        match c {
+            Change::Opened => tracing::info!(
+                target: "parallel_run",
+                experiment = self.name,
+                "ramp of {} at {pct}%: the candidate now serves that share of calls (match rate {rate} over {total} samples{need})",
+                self.name
+            ),
+            Change::Refused => tracing::warn!(
+                target: "parallel_run",
+                experiment = self.name,
+                "ramp of {} to {pct}% refused by the promotion gate: match rate {rate} over {total} samples{need}; the legacy code serves every call",
+                self.name
+            ),
+            Change::FellBack => tracing::warn!(
+                target: "parallel_run",
+                experiment = self.name,
+                "ramp of {} fell back from {pct}% to 0%: match rate {rate} over {total} samples{need}; set the ramp again to retry",
+                self.name
+            ),
+        }
+    }
+
+    /// Warns when the deadline has passed: at the first call, then at most once an hour.
+    pub(crate) fn check_deadline(&'static self, now: Instant) {
+        let st = self.state();
+        let deadline = lock(&st.setting).deadline;
+        if !crate::cutover::overdue(deadline, crate::cutover::today()) {
+            return;
+        }
+        let mut last = lock(&st.deadline_warned);
+        if last.is_some_and(|t| now.saturating_duration_since(t) < Duration::from_secs(3600)) {
+            return;
+        }
+        *last = Some(now);
+        drop(last);
+        tracing::warn!(
+            target: "parallel_run",
+            experiment = self.name,
+            deadline = %crate::cutover::format_date(deadline.unwrap_or(0)),
+            "parallel run {} is past its deadline {}: decide (promote the candidate, or remove it) and retire the experiment",
+            self.name,
+            crate::cutover::format_date(deadline.unwrap_or(0))
+        );
     }
 
     pub(crate) fn setting(&'static self) -> Setting {
@@ -558,10 +827,15 @@ impl Experiment {
                 done: false,
                 context: Vec::new(),
                 hook: None,
+                key: None,
+                sample_key: None,
+                served: false,
             },
             candidate_first: self.mode == Mode::Inline
                 && self.order == Order::Random
                 && sampling::coin(),
+            served: false,
+            shadowed: true,
         }
     }
 
@@ -615,6 +889,13 @@ impl Experiment {
                 self.transition(t);
             }
         }
+        if crate::cutover::gate_sample(outcome).is_some() {
+            let change = lock(&st.cutover).on_outcome(outcome, crate::timer::coarse_now());
+            if let Some(c) = change {
+                self.gate_changed(st, c);
+                self.gate.store(self.effective_gate(st), Relaxed);
+            }
+        }
         // SeqCst: pairs with the waiter count read in `done_one` (see there).
         st.in_flight.fetch_sub(1, SeqCst);
         crate::snapshot::done_one();
@@ -644,13 +925,15 @@ impl Experiment {
         self.apply(st);
     }
 
-    /// Periodic work on the timer thread: half-open breakers whose cool-down has passed.
+    /// Periodic work on the timer thread: half-open breakers whose cool-down has passed, the
+    /// deadline warning.
     fn tick(&'static self, now: Instant) {
         let st = self.state();
         let t = lock(&st.breaker).on_tick(now);
         if let Some(t) = t {
             self.transition(t);
         }
+        self.check_deadline(now);
     }
 }
 
@@ -714,6 +997,12 @@ pub(crate) struct Ticket {
     pub(crate) context: Vec<(&'static str, String)>,
     /// The attribute's `on_outcome` hook.
     pub(crate) hook: Option<fn(&crate::outcome::OutcomeRecord)>,
+    /// The call's idempotency key (the attribute's `idempotency_key`).
+    pub(crate) key: Option<std::sync::Arc<str>>,
+    /// The call's sampling key, rendered (the attribute's `sample_by`), for its records.
+    pub(crate) sample_key: Option<String>,
+    /// The candidate serves this call; the legacy code is the shadow.
+    pub(crate) served: bool,
 }
 
 impl Ticket {
@@ -760,6 +1049,10 @@ impl Drop for Ticket {
 pub struct ShadowCall {
     pub(crate) ticket: Ticket,
     pub(crate) candidate_first: bool,
+    /// The candidate serves this call (a ramp): the roles swap.
+    pub(crate) served: bool,
+    /// The other side runs as the shadow and is compared.
+    pub(crate) shadowed: bool,
 }
 
 impl ShadowCall {
@@ -801,5 +1094,48 @@ impl ShadowCall {
     pub fn with_hook(mut self, hook: fn(&crate::outcome::OutcomeRecord)) -> Self {
         self.ticket.hook = Some(hook);
         self
+    }
+
+    /// Gives the call's idempotency key to both sides through the context
+    /// ([`crate::context::idempotency_key`]): the attribute's `idempotency_key = ...`.
+    ///
+    /// ```
+    /// # static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
+    /// #     "docs::idem_call", 1.0, shadow_runtime::Mode::Inline, shadow_runtime::Order::PrimaryFirst);
+    /// let call = EXP.decide().unwrap().with_idempotency_key("order-7".into());
+    /// let p = call.with_candidate(|| shadow_runtime::context::idempotency_key());
+    /// let out = p.run_inline(|| shadow_runtime::context::idempotency_key(), &shadow_runtime::DefaultComparator, shadow_runtime::exec::NoProbes);
+    /// assert_eq!(out.as_deref(), Some("order-7"));
+    /// assert_eq!(shadow_runtime::snapshot::experiment("docs::idem_call").unwrap().counts.get(shadow_runtime::Outcome::Match), 1);
+    /// ```
+    pub fn with_idempotency_key(mut self, key: std::sync::Arc<str>) -> Self {
+        self.ticket.key = Some(key);
+        self
+    }
+
+    /// Records the call's sampling key (rendered) in its discrepancy records and log lines.
+    ///
+    /// ```
+    /// # static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
+    /// #     "docs::keyed", 1.0, shadow_runtime::Mode::Inline, shadow_runtime::Order::PrimaryFirst);
+    /// let call = EXP.decide().unwrap().with_sample_key("customer-9".into());
+    /// call.with_candidate(|| 2).finish_inline(&1, &shadow_runtime::DefaultComparator, shadow_runtime::exec::NoProbes);
+    /// let s = shadow_runtime::snapshot::experiment("docs::keyed").unwrap();
+    /// assert_eq!(s.discrepancies[0].key.as_deref(), Some("customer-9"));
+    /// ```
+    pub fn with_sample_key(mut self, key: String) -> Self {
+        self.ticket.sample_key = Some(key);
+        self
+    }
+
+    /// Whether the candidate serves this call (a ramp is in force and the call fell in its share).
+    ///
+    /// ```
+    /// # static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
+    /// #     "docs::served", 1.0, shadow_runtime::Mode::Inline, shadow_runtime::Order::PrimaryFirst);
+    /// assert!(!EXP.decide().unwrap().serves_candidate()); // no ramp
+    /// ```
+    pub fn serves_candidate(&self) -> bool {
+        self.served
     }
 }

@@ -11,6 +11,8 @@
 //! | [`experiment`] | the per-function [`Experiment`] and the per-call decision |
 //! | `isolation` | the panic hook that keeps caught candidate panics quiet |
 //! | `exec` | running the candidate: inline, detached on tokio, detached on the worker pool |
+//! | [`context`] | the shadow context: `in_shadow`, write guards, dry runs, separate stores, idempotency keys |
+//! | [`cutover`] | the ramp, its promotion gate, the deadline |
 //! | [`compare`] | [`Comparator`], [`Verdict`], the default `PartialEq` comparator and the `Debug` diff |
 //! | [`outcome`] | [`Outcome`] and the retained [`Discrepancy`] records |
 //! | `observe` | `metrics` counters and histograms, `tracing` events |
@@ -26,6 +28,8 @@
 pub mod breaker;
 pub mod compare;
 pub mod config;
+pub mod context;
+pub mod cutover;
 pub mod exec;
 pub mod experiment;
 mod isolation;
@@ -47,6 +51,7 @@ pub mod __private;
 pub use breaker::{BreakerConfig, BreakerState};
 pub use compare::{Comparator, DefaultComparator, Verdict};
 pub use config::{global_enabled, set_global_enabled, Mode, Order};
+pub use context::{guard_write, in_shadow, WriteMode, WriteRefused};
 pub use experiment::Experiment;
 pub use live::reload_from_env;
 pub use outcome::{Discrepancy, Outcome};

@@ -63,7 +63,7 @@ pub(crate) fn pending_for(name: &str, mut s: Setting) -> Option<Setting> {
 fn change(name: &str, field: &'static str, f: impl Fn(&mut Setting) + Send + Sync + 'static) {
     let f: Change = Box::new(f);
     for exp in registry().into_iter().filter(|e| e.name() == name) {
-        exp.update(|s| f(s));
+        exp.update(field == "ramp", |s| f(s));
     }
     let mut pending = PENDING.lock().unwrap_or_else(|e| e.into_inner());
     let changes = pending
@@ -163,6 +163,68 @@ pub fn set_breaker(name: &str, breaker: BreakerConfig) -> Result<(), ConfigError
     Ok(())
 }
 
+/// Sets the share of experiment `name`'s calls that the candidate serves (`0.0..=1.0`): the ramp
+/// of the cutover ([`crate::cutover`]). On served calls the candidate's result is returned and the
+/// legacy code runs as the shadow. Subject to the experiment's promotion gate; setting it again
+/// retries a gate that fell back.
+///
+/// ```
+/// shadow_runtime::live::set_ramp("docs::live_ramp", 0.1).unwrap();
+/// assert!(shadow_runtime::live::set_ramp("docs::live_ramp", 2.0).is_err());
+/// ```
+pub fn set_ramp(name: &str, share: f64) -> Result<(), ConfigError> {
+    if !(0.0..=1.0).contains(&share) {
+        return Err(ConfigError(format!("ramp {share} is outside 0..=1")));
+    }
+    change(name, "ramp", move |s| s.ramp = share);
+    Ok(())
+}
+
+/// Sets (or, with `None`, removes) experiment `name`'s promotion gate: the match rate and sample
+/// count a ramp above 0% needs, measured over `window`.
+///
+/// ```
+/// use shadow_runtime::cutover::Criteria;
+/// let c = Criteria { min_match_rate: 0.999, min_samples: 10_000, window: std::time::Duration::from_secs(3600) };
+/// shadow_runtime::live::set_gate("docs::live_gate", Some(c)).unwrap();
+/// ```
+pub fn set_gate(name: &str, criteria: Option<crate::cutover::Criteria>) -> Result<(), ConfigError> {
+    if let Some(c) = criteria {
+        if !(0.0..=1.0).contains(&c.min_match_rate) || c.window.is_zero() {
+            return Err(ConfigError(
+                "gate: min_match_rate must be in 0..=1 and window positive".into(),
+            ));
+        }
+    }
+    change(name, "criteria", move |s| s.criteria = criteria);
+    Ok(())
+}
+
+/// Forgets experiment `name`'s promotion-gate measurements: call it when a new version of the
+/// candidate is deployed in a running process, so that the gate judges that version alone (a
+/// restart does the same). Clears a fall-back.
+///
+/// ```
+/// shadow_runtime::live::reset_gate_window("docs::live_reset");
+/// ```
+pub fn reset_gate_window(name: &str) {
+    for exp in registry().into_iter().filter(|e| e.name() == name) {
+        exp.reset_gate_window();
+    }
+}
+
+/// Sets (or removes) experiment `name`'s deadline, in days since 1970-01-01
+/// ([`crate::cutover::parse_date`]).
+///
+/// ```
+/// let day = shadow_runtime::cutover::parse_date("2027-03-31").unwrap();
+/// shadow_runtime::live::set_deadline("docs::live_deadline", Some(day)).unwrap();
+/// ```
+pub fn set_deadline(name: &str, days: Option<i64>) -> Result<(), ConfigError> {
+    change(name, "deadline", move |s| s.deadline = days);
+    Ok(())
+}
+
 /// Re-reads the environment: the kill switch and every registered experiment's variable, over
 /// its attribute's defaults. Replaces every change made through this module. Bad values are
 /// warned about (again) and fall back to off.
@@ -175,6 +237,6 @@ pub fn reload_from_env() {
     crate::config::set_global_enabled(crate::config::read_kill_switch());
     for exp in registry() {
         let s = crate::config::experiment_setting(exp.name(), exp.defaults());
-        exp.update(|cur| *cur = s);
+        exp.update(true, |cur| *cur = s);
     }
 }

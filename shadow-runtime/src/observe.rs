@@ -10,6 +10,9 @@
 //! | `parallel_run_candidate_duration_seconds` | histogram | `experiment` |
 //! | `parallel_run_primary_cpu_seconds`, `parallel_run_candidate_cpu_seconds` | histogram | `experiment` (sync, `cpu_time` on) |
 //! | `parallel_run_internal_errors_total` | counter | `experiment`, `helper` |
+//! | `parallel_run_served_by_candidate_total` | counter | `experiment` (calls the candidate served: the ramp) |
+//! | `parallel_run_ramp_ratio` | gauge | `experiment` (the ramp in force, 0 while the gate refuses it) |
+//! | `parallel_run_overdue` | gauge | `experiment` (1 once the experiment's deadline has passed) |
 
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -27,6 +30,9 @@ pub(crate) const CANDIDATE_SECONDS: &str = "parallel_run_candidate_duration_seco
 pub(crate) const PRIMARY_CPU_SECONDS: &str = "parallel_run_primary_cpu_seconds";
 pub(crate) const CANDIDATE_CPU_SECONDS: &str = "parallel_run_candidate_cpu_seconds";
 pub(crate) const INTERNAL_ERRORS: &str = "parallel_run_internal_errors_total";
+pub(crate) const SERVED: &str = "parallel_run_served_by_candidate_total";
+pub(crate) const RAMP: &str = "parallel_run_ramp_ratio";
+pub(crate) const OVERDUE: &str = "parallel_run_overdue";
 
 /// The metric keys of one experiment, built once at its first call so that emitting never
 /// allocates (the `counter!` macro builds a label vector per call when a label is not a literal).
@@ -36,6 +42,9 @@ pub(crate) struct Keys {
     candidate: Key,
     primary_cpu: Key,
     candidate_cpu: Key,
+    served: Key,
+    ramp: Key,
+    overdue: Key,
 }
 
 impl Keys {
@@ -51,6 +60,9 @@ impl Keys {
             primary: Key::from_parts(PRIMARY_SECONDS, vec![exp.clone()]),
             primary_cpu: Key::from_parts(PRIMARY_CPU_SECONDS, vec![exp.clone()]),
             candidate_cpu: Key::from_parts(CANDIDATE_CPU_SECONDS, vec![exp.clone()]),
+            served: Key::from_parts(SERVED, vec![exp.clone()]),
+            ramp: Key::from_parts(RAMP, vec![exp.clone()]),
+            overdue: Key::from_parts(OVERDUE, vec![exp.clone()]),
             candidate: Key::from_parts(CANDIDATE_SECONDS, vec![exp]),
         }
     }
@@ -148,7 +160,13 @@ pub(crate) fn durations(
     primary: crate::exec::Took,
     candidate: crate::exec::Took,
 ) {
-    let keys = &exp.state().keys;
+    let st = exp.state();
+    st.primary_us_sum
+        .fetch_add(primary.wall.as_micros() as u64, Relaxed);
+    st.candidate_us_sum
+        .fetch_add(candidate.wall.as_micros() as u64, Relaxed);
+    st.timed.fetch_add(1, Relaxed);
+    let keys = &st.keys;
     histogram(&keys.primary).record(primary.wall.as_secs_f64());
     histogram(&keys.candidate).record(candidate.wall.as_secs_f64());
     if let Some(c) = primary.cpu {
@@ -159,11 +177,26 @@ pub(crate) fn durations(
     }
 }
 
-/// Sets the `disabled` and `sampled_out` outcome counters of `exp` to their current totals.
+/// Sets the `disabled` and `sampled_out` outcome counters of `exp` to their current totals, and
+/// the cutover's metrics (served calls, ramp, overdue).
 pub(crate) fn publish_skips(exp: &'static Experiment) {
     let st = exp.state();
     for (which, outcome) in Skip::ALL {
         counter(&st.keys.outcomes[outcome.index()])
             .absolute(exp.skipped(which) + st.counts[outcome.index()].load(Relaxed));
     }
+    counter(&st.keys.served).absolute(st.served.load(Relaxed));
+    let ramp = st
+        .cutover
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .effective();
+    gauge(&st.keys.ramp).set(ramp);
+    let deadline = exp.setting().deadline;
+    let overdue = crate::cutover::overdue(deadline, crate::cutover::today());
+    gauge(&st.keys.overdue).set(if overdue { 1.0 } else { 0.0 });
+}
+
+fn gauge(key: &Key) -> metrics::Gauge {
+    metrics::with_recorder(|r| r.register_gauge(key, &META))
 }

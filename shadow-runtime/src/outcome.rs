@@ -43,6 +43,11 @@ pub enum Outcome {
     /// The candidate did not finish within the experiment's timeout: an async candidate was
     /// cancelled, a sync one abandoned (it keeps its concurrency slot until it really ends).
     Timeout,
+    /// The shadow run attempted a production write and
+    /// [`guard_write`](crate::context::guard_write) refused it: its result was shaped by the
+    /// refusal, so it is not compared. Counted against the match rate: a candidate that cannot run
+    /// safely is not ready.
+    WriteRefused,
     /// The primary panicked. The panic reached the caller unchanged; nothing was compared.
     PrimaryPanic,
     /// The call was dropped (an `async fn` future cancelled mid-primary) or the candidate's task was
@@ -52,7 +57,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// Every outcome, in a fixed order.
-    pub const ALL: [Outcome; 14] = [
+    pub const ALL: [Outcome; 15] = [
         Outcome::Disabled,
         Outcome::SampledOut,
         Outcome::Filtered,
@@ -65,6 +70,7 @@ impl Outcome {
         Outcome::CandidatePanic,
         Outcome::ComparatorPanic,
         Outcome::Timeout,
+        Outcome::WriteRefused,
         Outcome::PrimaryPanic,
         Outcome::Cancelled,
     ];
@@ -88,6 +94,7 @@ impl Outcome {
             Outcome::CandidatePanic => "candidate_panic",
             Outcome::ComparatorPanic => "comparator_panic",
             Outcome::Timeout => "timeout",
+            Outcome::WriteRefused => "write_refused",
             Outcome::PrimaryPanic => "primary_panic",
             Outcome::Cancelled => "cancelled",
         }
@@ -158,6 +165,11 @@ pub struct Discrepancy {
     pub candidate_cpu: Option<Duration>,
     /// When the outcome was judged.
     pub at: SystemTime,
+    /// The candidate served this call (a ramp) and the legacy code ran as the shadow. `primary`
+    /// and `candidate` still name the legacy code and the candidate.
+    pub served_by_candidate: bool,
+    /// The call's sampling key (the attribute's `sample_by`), rendered, if any.
+    pub key: Option<String>,
 }
 
 /// What the attribute's `on_outcome` hook receives for each judged call (a comparison, a candidate

@@ -78,17 +78,62 @@ pub(crate) fn publish(exp: &'static crate::Experiment, d: &Discrepancy) {
     }
 }
 
-/// One discrepancy as the log writes it (one JSON object per line).
+/// The log format's version, written in every line as `"v"`.
+pub const FORMAT_VERSION: u64 = 1;
+
+/// This process's run id in log lines: `<pid>-<start ms since the epoch>`. Summary lines carry
+/// cumulative counts per run, so a report takes the last summary of each run and adds runs up.
+///
+/// ```
+/// let id = shadow_runtime::publish::run_id();
+/// assert!(id.starts_with(&format!("{}-", std::process::id())));
+/// ```
+pub fn run_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| format!("{}-{}", std::process::id(), now_ms()))
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |t| t.as_millis() as u64)
+}
+
+/// The paths of a structural diff: the detail's lines of the form `$.path: a -> b`, as written by
+/// [`Structural`](crate::structural::Structural) and the typed comparators. Empty for any other
+/// diff.
+///
+/// ```
+/// let p = shadow_runtime::publish::diff_paths("$.fee: 39 -> 38\n$.lines[2].net: 1 -> 2");
+/// assert_eq!(p, ["$.fee", "$.lines[2].net"]);
+/// assert!(shadow_runtime::publish::diff_paths("  gross legacy 1 rewrite 2").is_empty());
+/// ```
+pub fn diff_paths(detail: &str) -> Vec<&str> {
+    detail
+        .lines()
+        .filter(|l| l.starts_with('$') && l.contains(" -> "))
+        .filter_map(|l| l.split_once(": ").map(|(p, _)| p))
+        .collect()
+}
+
+/// One discrepancy as the log writes it (one JSON object per line, format version
+/// [`FORMAT_VERSION`]): `v`, `kind` (`"discrepancy"`), `run`, `experiment`, `outcome`, `at_ms`,
+/// `key` (the sampling key, or null), `served_by` (`"primary"` or `"candidate"`), `detail`,
+/// `paths` (see [`diff_paths`]), `primary`, `candidate` (cleaned renderings), `primary_us`,
+/// `candidate_us`, `context`.
 ///
 /// ```
 /// # use shadow_runtime::{Discrepancy, Outcome};
 /// # let d = Discrepancy { experiment: "e", context: vec![("k", "v".into())], outcome: Outcome::Mismatch,
-/// #   detail: "diff".into(), primary: Some("1".into()), candidate: Some("2".into()),
+/// #   detail: "$.fee: 1 -> 2".into(), primary: Some("1".into()), candidate: Some("2".into()),
 /// #   primary_duration: Default::default(), candidate_duration: Default::default(),
-/// #   primary_cpu: None, candidate_cpu: None, at: std::time::SystemTime::now() };
+/// #   primary_cpu: None, candidate_cpu: None, at: std::time::SystemTime::now(),
+/// #   served_by_candidate: false, key: Some("c-1".into()) };
 /// let line = shadow_runtime::publish::to_json(&d);
 /// assert_eq!(line["experiment"], "e");
 /// assert_eq!(line["context"]["k"], "v");
+/// assert_eq!(line["paths"][0], "$.fee");
+/// assert_eq!(line["key"], "c-1");
 /// ```
 pub fn to_json(d: &Discrepancy) -> Value {
     let ctx: Map<String, Value> = d
@@ -97,15 +142,73 @@ pub fn to_json(d: &Discrepancy) -> Value {
         .map(|(k, v)| ((*k).to_owned(), Value::String(v.clone())))
         .collect();
     json!({
+        "v": FORMAT_VERSION,
+        "kind": "discrepancy",
+        "run": run_id(),
         "experiment": d.experiment,
         "outcome": d.outcome.as_str(),
         "at_ms": d.at.duration_since(UNIX_EPOCH).map(|t| t.as_millis() as u64).unwrap_or(0),
+        "key": d.key,
+        "served_by": if d.served_by_candidate { "candidate" } else { "primary" },
         "detail": d.detail,
+        "paths": diff_paths(&d.detail),
         "primary": d.primary,
         "candidate": d.candidate,
         "primary_us": d.primary_duration.as_micros() as u64,
         "candidate_us": d.candidate_duration.as_micros() as u64,
         "context": ctx,
+    })
+}
+
+/// One experiment's summary line: its cumulative counts since this process started (`kind`
+/// `"summary"`): `outcomes` (every label), `shadowed`, `in_flight`, `served_by_candidate`,
+/// `primary_us_sum`, `candidate_us_sum`, `timed` (judged calls with both durations), `ramp`,
+/// `ramp_requested`, `gate`, `gate_detail`, `deadline`, `overdue`. The log writes one per
+/// experiment every 10 seconds and at each [`JsonLinesLog::flush`].
+///
+/// ```
+/// for s in shadow_runtime::snapshot() {
+///     let line = shadow_runtime::publish::summary_json(&s);
+///     assert_eq!(line["kind"], "summary");
+/// }
+/// ```
+pub fn summary_json(s: &crate::ExperimentSnapshot) -> Value {
+    let outcomes: Map<String, Value> = s
+        .counts
+        .iter()
+        .map(|(o, n)| (o.as_str().to_owned(), Value::from(n)))
+        .collect();
+    let gate_detail = match s.gate {
+        crate::cutover::GateStatus::Refused { rate, samples } => Some(format!(
+            "refused: match rate {} over {samples} samples",
+            rate.map_or("n/a".to_owned(), |r| format!("{:.3}%", r * 100.0))
+        )),
+        crate::cutover::GateStatus::FellBack { rate, samples } => Some(format!(
+            "fell back: match rate {:.3}% over {samples} samples",
+            rate * 100.0
+        )),
+        _ => None,
+    };
+    json!({
+        "v": FORMAT_VERSION,
+        "kind": "summary",
+        "run": run_id(),
+        "experiment": s.name,
+        "at_ms": now_ms(),
+        "outcomes": outcomes,
+        "shadowed": s.shadowed,
+        "in_flight": s.in_flight,
+        "served_by_candidate": s.served_by_candidate,
+        "primary_us_sum": s.primary_us_sum,
+        "candidate_us_sum": s.candidate_us_sum,
+        "timed": s.timed,
+        "ramp": s.ramp_effective,
+        "ramp_requested": s.ramp,
+        "gate": s.gate.as_str(),
+        "gate_detail": gate_detail,
+        "min_match_rate": s.criteria.map(|c| c.min_match_rate),
+        "deadline": s.deadline,
+        "overdue": s.overdue,
     })
 }
 
@@ -220,19 +323,45 @@ struct Writer {
     max_bytes: Arc<AtomicU64>,
 }
 
+/// How often the log writes summary lines.
+const SUMMARY_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl Writer {
     fn run(mut self, rx: Receiver<Msg>) {
-        for msg in rx {
-            match msg {
-                Msg::Line(line) => {
-                    if let Err(e) = self.write(&line) {
-                        tracing::warn!(target: "parallel_run", error = %e, path = %self.path.display(), "discrepancy log write failed");
-                    }
-                }
-                Msg::Flush(done) => {
+        let mut next_summary = std::time::Instant::now() + SUMMARY_EVERY;
+        loop {
+            let wait = next_summary.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(wait) {
+                Ok(Msg::Line(line)) => self.line(&line),
+                Ok(Msg::Flush(done)) => {
+                    self.summaries();
                     let _ = self.file.flush();
                     let _ = done.send(());
                 }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    self.summaries();
+                    return;
+                }
+            }
+            if std::time::Instant::now() >= next_summary {
+                self.summaries();
+                next_summary = std::time::Instant::now() + SUMMARY_EVERY;
+            }
+        }
+    }
+
+    fn line(&mut self, line: &str) {
+        if let Err(e) = self.write(line) {
+            tracing::warn!(target: "parallel_run", error = %e, path = %self.path.display(), "discrepancy log write failed");
+        }
+    }
+
+    /// One summary line per experiment with any call.
+    fn summaries(&mut self) {
+        for s in crate::snapshot::snapshot() {
+            if s.calls() > 0 {
+                self.line(&summary_json(&s).to_string());
             }
         }
     }

@@ -188,7 +188,7 @@ pub(crate) fn coin() -> bool {
 }
 
 /// `rate` (in `0..=1`) as a threshold on a uniform `u64` draw: 0 never samples, `u64::MAX` always.
-/// A positive threshold is at least 3: the experiment's gate reserves 1 and 2.
+/// A positive threshold is at least 4: the experiment's gate reserves 1, 2 and 3.
 pub(crate) fn threshold(rate: f64) -> u64 {
     if rate.is_nan() || rate <= 0.0 {
         0
@@ -196,8 +196,8 @@ pub(crate) fn threshold(rate: f64) -> u64 {
         u64::MAX
     } else {
         // 2^64 * rate, computed in f64 (53 bits of precision is plenty for a sampling rate).
-        // 1 and 2 are reserved by the experiment's gate (not initialised, circuit open).
-        ((rate * 18_446_744_073_709_551_616.0) as u64).max(3)
+        // 1, 2 and 3 are reserved by the experiment's gate (not initialised, circuit open, ramp).
+        ((rate * 18_446_744_073_709_551_616.0) as u64).max(4)
     }
 }
 
@@ -243,6 +243,6 @@ mod tests {
         assert_eq!(threshold(1.0), u64::MAX);
         assert_eq!(threshold(0.5), 1 << 63);
         assert_eq!(threshold(f64::NAN), 0);
-        assert_eq!(threshold(6e-20), 3, "1 and 2 are reserved");
+        assert_eq!(threshold(6e-20), 4, "1, 2 and 3 are reserved");
     }
 }

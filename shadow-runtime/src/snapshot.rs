@@ -6,6 +6,8 @@ use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::breaker::BreakerState;
+use crate::context::WriteMode;
+use crate::cutover::{Criteria, GateStatus};
 use crate::experiment::registry;
 use crate::outcome::{Discrepancy, Outcome};
 use crate::sampling::Skip;
@@ -100,6 +102,31 @@ pub struct ExperimentSnapshot {
     pub counts: OutcomeCounts,
     /// The first [`RETAINED`] mismatches and panics.
     pub discrepancies: Vec<Discrepancy>,
+    /// The ramp requested: the share of calls the candidate should serve.
+    pub ramp: f64,
+    /// The ramp in force (0 while the promotion gate refuses it or fell back).
+    pub ramp_effective: f64,
+    /// Where the promotion gate stands.
+    pub gate: GateStatus,
+    /// The promotion gate's success criteria, if declared.
+    pub criteria: Option<Criteria>,
+    /// `(good, compared)` calls in the gate's window now.
+    pub gate_measured: (u64, u64),
+    /// Calls the candidate served (ramp).
+    pub served_by_candidate: u64,
+    /// The deadline (`YYYY-MM-DD`), if any.
+    pub deadline: Option<String>,
+    /// The deadline has passed.
+    pub overdue: bool,
+    /// How the shadow side must treat writes.
+    pub writes: WriteMode,
+    /// Sums of the primary's and the candidate's wall times over judged calls, in microseconds,
+    /// and how many calls they cover: the means of both sides.
+    pub primary_us_sum: u64,
+    /// See `primary_us_sum`.
+    pub candidate_us_sum: u64,
+    /// See `primary_us_sum`.
+    pub timed: u64,
 }
 
 impl ExperimentSnapshot {
@@ -151,8 +178,10 @@ impl ExperimentSnapshot {
     /// ```
     pub fn match_rate(&self) -> Option<f64> {
         let good = self.counts.get(Outcome::Match) + self.counts.get(Outcome::Acceptable);
-        let compared =
-            good + self.counts.get(Outcome::Mismatch) + self.counts.get(Outcome::CandidatePanic);
+        let compared = good
+            + self.counts.get(Outcome::Mismatch)
+            + self.counts.get(Outcome::CandidatePanic)
+            + self.counts.get(Outcome::WriteRefused);
         (compared > 0).then(|| good as f64 / compared as f64)
     }
 }
@@ -182,6 +211,14 @@ pub fn snapshot() -> Vec<ExperimentSnapshot> {
             }
             let setting = exp.setting();
             let (breaker, breaker_trips, _) = crate::experiment::breaker_view(exp);
+            let (ramp_effective, gate, gate_measured) = {
+                let c = st.cutover.lock().unwrap_or_else(|e| e.into_inner());
+                (
+                    c.effective(),
+                    c.status(),
+                    c.measured(crate::timer::coarse_now()),
+                )
+            };
             ExperimentSnapshot {
                 name: exp.name(),
                 enabled: setting.enabled,
@@ -205,6 +242,18 @@ pub fn snapshot() -> Vec<ExperimentSnapshot> {
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .clone(),
+                ramp: setting.ramp,
+                ramp_effective,
+                gate,
+                criteria: setting.criteria,
+                gate_measured,
+                served_by_candidate: st.served.load(Relaxed),
+                deadline: setting.deadline.map(crate::cutover::format_date),
+                overdue: crate::cutover::overdue(setting.deadline, crate::cutover::today()),
+                writes: exp.writes(),
+                primary_us_sum: st.primary_us_sum.load(Relaxed),
+                candidate_us_sum: st.candidate_us_sum.load(Relaxed),
+                timed: st.timed.load(Relaxed),
             }
         })
         .collect()
@@ -225,6 +274,7 @@ pub fn experiment(name: &str) -> Option<ExperimentSnapshot> {
                 a.counts.0[o.index()] += b.counts.get(o);
             }
             a.shadowed += b.shadowed;
+            a.served_by_candidate += b.served_by_candidate;
             a.in_flight += b.in_flight;
             a.discrepancies.extend(b.discrepancies);
             a

@@ -10,6 +10,16 @@
 //! in       = rate >= 1  or  hash < floor(rate * 2^64)
 //! ```
 //!
+//! During a ramp ([`crate::cutover`]) the same key also decides who serves the call, through a
+//! re-mixed hash so that serving and sampling are independent (the splitmix64 finaliser):
+//!
+//! ```text
+//! z        = (hash ^ (hash >> 30)) * 0xBF58476D1CE4E5B9      (wrapping, 64-bit)
+//! z        = (z ^ (z >> 27)) * 0x94D049BB133111EB
+//! serve    = z ^ (z >> 31)
+//! served   = ramp >= 1  or  serve < floor(ramp * 2^64)
+//! ```
+//!
 //! Key bytes: strings as UTF-8; byte slices as they are; unsigned integers as the 8 little-endian
 //! bytes of their value as `u64` (16 bytes for `u128`); signed integers as the 8 little-endian
 //! bytes of their value as `i64` (16 for `i128`), so `7u32` and `7u64` are the same key.
@@ -34,6 +44,19 @@ use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 pub trait SampleKey {
     /// Calls `f` with the key's bytes (see the module docs for the encoding).
     fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R;
+
+    /// The key as text for records and log lines: integers and strings as they are, bytes in
+    /// hexadecimal.
+    ///
+    /// ```
+    /// use shadow_runtime::sticky::SampleKey;
+    /// assert_eq!(42u32.key_text(), "42");
+    /// assert_eq!("acme".key_text(), "acme");
+    /// assert_eq!([0xCAu8, 0xFE].key_text(), "cafe");
+    /// ```
+    fn key_text(&self) -> String {
+        self.with_bytes(|b| b.iter().map(|x| format!("{x:02x}")).collect())
+    }
 }
 
 macro_rules! unsigned_key {
@@ -41,6 +64,9 @@ macro_rules! unsigned_key {
         impl SampleKey for $t {
             fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
                 f(&(*self as u64).to_le_bytes())
+            }
+            fn key_text(&self) -> String {
+                self.to_string()
             }
         }
     )*};
@@ -50,6 +76,9 @@ macro_rules! signed_key {
         impl SampleKey for $t {
             fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
                 f(&(*self as i64).to_le_bytes())
+            }
+            fn key_text(&self) -> String {
+                self.to_string()
             }
         }
     )*};
@@ -61,20 +90,32 @@ impl SampleKey for u128 {
     fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
         f(&self.to_le_bytes())
     }
+    fn key_text(&self) -> String {
+        self.to_string()
+    }
 }
 impl SampleKey for i128 {
     fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
         f(&self.to_le_bytes())
+    }
+    fn key_text(&self) -> String {
+        self.to_string()
     }
 }
 impl SampleKey for str {
     fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
         f(self.as_bytes())
     }
+    fn key_text(&self) -> String {
+        self.to_string()
+    }
 }
 impl SampleKey for String {
     fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
         f(self.as_bytes())
+    }
+    fn key_text(&self) -> String {
+        self.to_string()
     }
 }
 impl SampleKey for [u8] {
@@ -95,6 +136,9 @@ impl SampleKey for Vec<u8> {
 impl<T: SampleKey + ?Sized> SampleKey for &T {
     fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
         (**self).with_bytes(f)
+    }
+    fn key_text(&self) -> String {
+        (**self).key_text()
     }
 }
 
@@ -128,6 +172,32 @@ pub fn key_hash<K: SampleKey + ?Sized>(key: &K, seed: u64) -> u64 {
 pub fn is_sampled<K: SampleKey + ?Sized>(name: &str, key: &K, rate: f64) -> bool {
     let t = crate::sampling::threshold(rate);
     t == u64::MAX || (t != 0 && key_hash(key, experiment_seed(name)) < t)
+}
+
+/// The ramp's hash of a key hash (the splitmix64 finaliser, a bijection): serving is decided on
+/// it, sampling on the key hash itself, so the two are independent.
+///
+/// ```
+/// assert_eq!(shadow_runtime::sticky::ramp_hash(0), 0);
+/// assert_ne!(shadow_runtime::sticky::ramp_hash(1), 1);
+/// ```
+pub fn ramp_hash(h: u64) -> u64 {
+    let z = (h ^ (h >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    let z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Whether `key` is served by the candidate of experiment `name` at ramp `share`: the decision
+/// every instance of a fleet makes for that key while the ramp is in force.
+///
+/// ```
+/// use shadow_runtime::sticky::is_served;
+/// assert!(is_served("payments::process", &"customer-1", 1.0));
+/// assert!(!is_served("payments::process", &"customer-1", 0.0));
+/// ```
+pub fn is_served<K: SampleKey + ?Sized>(name: &str, key: &K, share: f64) -> bool {
+    let t = crate::sampling::threshold(share);
+    t == u64::MAX || (t != 0 && ramp_hash(key_hash(key, experiment_seed(name))) < t)
 }
 
 #[cfg(test)]

@@ -140,7 +140,7 @@ pub fn differential<I: Debug, R>(
             .find(|(e, _)| std::ptr::eq(*e, exp))
             .map(|(_, s)| *s)
             .unwrap_or_else(|| crate::config::experiment_setting(name, exp.defaults()));
-        exp.update(|s| *s = restored);
+        exp.update(false, |s| *s = restored);
     }
     report
 }

@@ -1,0 +1,514 @@
+//! The shadow context: what code reached from a shadow run can ask, so that a data layer can keep
+//! the shadow's writes out of production.
+//!
+//! While the runtime runs the *shadow* side of a call (the candidate, or the legacy code once a
+//! ramp serves the candidate), [`in_shadow`] is `true` and [`write_mode`] says how writes must be
+//! handled: refused (the default), simulated ([`WriteMode::DryRun`]), or sent to a separate store
+//! ([`WriteMode::Separate`], see [`pick`]). [`guard_write`] is the last line of defence: it returns
+//! an error for any production write attempted in shadow context, and the call is counted as
+//! [`Outcome::WriteRefused`](crate::Outcome::WriteRefused) instead of being compared.
+//!
+//! ```
+//! use shadow_runtime::context::{self, WriteMode};
+//!
+//! fn charge(db: &mut Vec<String>, order: u64) -> Result<(), context::WriteRefused> {
+//!     context::guard_write("payments.charge")?;      // Err in shadow context
+//!     db.push(format!("charge {order}"));
+//!     Ok(())
+//! }
+//!
+//! let mut db = Vec::new();
+//! assert!(charge(&mut db, 1).is_ok());                // production: writes
+//! context::enter_shadow("docs::charge", WriteMode::Refuse, None, || {
+//!     assert!(context::in_shadow());
+//!     assert!(charge(&mut db, 2).is_err());           // shadow: refused
+//! });
+//! assert_eq!(db, ["charge 1"]);
+//! ```
+//!
+//! **Where the context reaches.** It is set on the thread that runs the shadow side, for exactly
+//! as long as it runs: for a sync function, everything it calls on that thread; for an `async fn`,
+//! every poll of its future, so it holds across `.await` whichever worker thread resumes it. A task
+//! the shadow *spawns* (`tokio::spawn`) or a thread it starts does not inherit it: wrap the spawned
+//! future in [`scope`] (or capture [`current`] and re-enter it with [`Context::enter`]).
+//!
+//! **Idempotency keys.** An experiment with `idempotency_key = expr` computes the key once per
+//! call and gives it to *both* sides through the context ([`idempotency_key`]): the legacy code and
+//! the candidate can then write with the same key, and the store keeps the first write (the
+//! primary's, which runs first) and ignores the second.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+/// How the shadow side must treat writes (the attribute's `writes = refuse | dry_run | separate`).
+///
+/// ```
+/// assert_eq!(shadow_runtime::context::write_mode(), shadow_runtime::context::WriteMode::Production);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WriteMode {
+    /// Not in shadow context: write to production as usual.
+    Production,
+    /// Shadow context; writes must not happen. [`guard_write`] refuses them.
+    Refuse,
+    /// Shadow context, dry run: compute what would be written, write nothing.
+    DryRun,
+    /// Shadow context: write to the shadow store (see [`pick`]), never to production.
+    Separate,
+}
+
+impl WriteMode {
+    /// The attribute spelling: `"production"`, `"refuse"`, `"dry_run"`, `"separate"`.
+    ///
+    /// ```
+    /// assert_eq!(shadow_runtime::context::WriteMode::DryRun.as_str(), "dry_run");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WriteMode::Production => "production",
+            WriteMode::Refuse => "refuse",
+            WriteMode::DryRun => "dry_run",
+            WriteMode::Separate => "separate",
+        }
+    }
+}
+
+/// Which side of a call is running.
+///
+/// ```
+/// assert_eq!(shadow_runtime::context::Role::Shadow.as_str(), "shadow");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// The side whose result the caller gets.
+    Served,
+    /// The side that is only compared.
+    Shadow,
+}
+
+impl Role {
+    /// `"served"` or `"shadow"`.
+    ///
+    /// ```
+    /// assert_eq!(shadow_runtime::context::Role::Served.as_str(), "served");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Served => "served",
+            Role::Shadow => "shadow",
+        }
+    }
+}
+
+struct Inner {
+    experiment: &'static str,
+    role: Role,
+    writes: WriteMode,
+    key: Option<Arc<str>>,
+    /// Production writes refused by [`guard_write`] during this run.
+    refused: AtomicU32,
+    /// The first refused write's target.
+    first_refused: std::sync::OnceLock<&'static str>,
+}
+
+/// The context of one run of one side of a call. Cheap to clone (an `Arc`).
+///
+/// ```
+/// use shadow_runtime::context::{self, Role, WriteMode};
+/// context::enter_shadow("docs::ctx", WriteMode::DryRun, Some("order-7".into()), || {
+///     let c = context::current().unwrap();
+///     assert_eq!(c.experiment(), "docs::ctx");
+///     assert_eq!(c.role(), Role::Shadow);
+///     assert_eq!(c.idempotency_key(), Some("order-7"));
+/// });
+/// ```
+#[derive(Clone)]
+pub struct Context(Arc<Inner>);
+
+impl fmt::Debug for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("experiment", &self.0.experiment)
+            .field("role", &self.0.role)
+            .field("writes", &self.0.writes)
+            .field("idempotency_key", &self.0.key)
+            .finish()
+    }
+}
+
+impl Context {
+    pub(crate) fn new(
+        experiment: &'static str,
+        role: Role,
+        writes: WriteMode,
+        key: Option<Arc<str>>,
+    ) -> Context {
+        Context(Arc::new(Inner {
+            experiment,
+            role,
+            writes: if role == Role::Served {
+                WriteMode::Production
+            } else {
+                writes
+            },
+            key,
+            refused: AtomicU32::new(0),
+            first_refused: std::sync::OnceLock::new(),
+        }))
+    }
+
+    /// The experiment's name.
+    ///
+    /// ```
+    /// shadow_runtime::context::enter_shadow("docs::name", shadow_runtime::context::WriteMode::Refuse, None, || {
+    ///     assert_eq!(shadow_runtime::context::current().unwrap().experiment(), "docs::name");
+    /// });
+    /// ```
+    pub fn experiment(&self) -> &'static str {
+        self.0.experiment
+    }
+
+    /// Which side is running.
+    ///
+    /// ```
+    /// # use shadow_runtime::context::*;
+    /// enter_shadow("docs::role", WriteMode::Refuse, None, || assert_eq!(current().unwrap().role(), Role::Shadow));
+    /// ```
+    pub fn role(&self) -> Role {
+        self.0.role
+    }
+
+    /// How writes must be handled ([`WriteMode::Production`] on the served side).
+    ///
+    /// ```
+    /// # use shadow_runtime::context::*;
+    /// enter_shadow("docs::mode", WriteMode::Separate, None, || assert_eq!(current().unwrap().writes(), WriteMode::Separate));
+    /// ```
+    pub fn writes(&self) -> WriteMode {
+        self.0.writes
+    }
+
+    /// The call's idempotency key, if the experiment declares one.
+    ///
+    /// ```
+    /// # use shadow_runtime::context::*;
+    /// enter_shadow("docs::key", WriteMode::Refuse, None, || assert_eq!(current().unwrap().idempotency_key(), None));
+    /// ```
+    pub fn idempotency_key(&self) -> Option<&str> {
+        self.0.key.as_deref()
+    }
+
+    /// Runs `f` with this context current on this thread (restoring the previous one after, even
+    /// if `f` panics).
+    ///
+    /// ```
+    /// # use shadow_runtime::context::*;
+    /// let c = enter_shadow("docs::enter", WriteMode::Refuse, None, || current().unwrap());
+    /// assert!(!in_shadow());
+    /// c.enter(|| assert!(in_shadow()));
+    /// ```
+    pub fn enter<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _restore = Restore(CURRENT.with(|c| c.replace(Some(self.clone()))));
+        f()
+    }
+
+    /// Production writes refused during this run, and the first one's target.
+    pub(crate) fn refused(&self) -> Option<(u32, &'static str)> {
+        match self.0.refused.load(Relaxed) {
+            0 => None,
+            n => Some((n, self.0.first_refused.get().copied().unwrap_or("?"))),
+        }
+    }
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Context>> = const { RefCell::new(None) };
+}
+
+/// Puts the previous context back when dropped.
+struct Restore(Option<Context>);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        let prev = self.0.take();
+        // `try_with`: a thread being torn down has no context to restore.
+        let _ = CURRENT.try_with(|c| *c.borrow_mut() = prev);
+    }
+}
+
+/// The context of the side running on this thread, if any (`None` outside every annotated call,
+/// and for the primary of an experiment without an idempotency key).
+///
+/// ```
+/// assert!(shadow_runtime::context::current().is_none());
+/// ```
+pub fn current() -> Option<Context> {
+    CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
+}
+
+/// `true` while the shadow side of a call runs (on this thread, or in this task's future).
+///
+/// ```
+/// assert!(!shadow_runtime::context::in_shadow());
+/// ```
+pub fn in_shadow() -> bool {
+    CURRENT
+        .try_with(|c| {
+            c.borrow()
+                .as_ref()
+                .is_some_and(|c| c.0.role == Role::Shadow)
+        })
+        .unwrap_or(false)
+}
+
+/// How writes must be handled here: [`WriteMode::Production`] outside shadow context.
+///
+/// ```
+/// use shadow_runtime::context::{enter_shadow, write_mode, WriteMode};
+/// assert_eq!(write_mode(), WriteMode::Production);
+/// enter_shadow("docs::wm", WriteMode::DryRun, None, || assert_eq!(write_mode(), WriteMode::DryRun));
+/// ```
+pub fn write_mode() -> WriteMode {
+    CURRENT
+        .try_with(|c| {
+            c.borrow()
+                .as_ref()
+                .map_or(WriteMode::Production, |c| c.0.writes)
+        })
+        .unwrap_or(WriteMode::Production)
+}
+
+/// `true` in a shadow run with `writes = dry_run`: compute, do not write.
+///
+/// ```
+/// assert!(!shadow_runtime::context::is_dry_run());
+/// ```
+pub fn is_dry_run() -> bool {
+    write_mode() == WriteMode::DryRun
+}
+
+/// The current call's idempotency key (both sides see the same one), if its experiment declares
+/// `idempotency_key = ...`.
+///
+/// ```
+/// use shadow_runtime::context::{enter_shadow, idempotency_key, WriteMode};
+/// assert_eq!(idempotency_key(), None);
+/// enter_shadow("docs::idem", WriteMode::Refuse, Some("k-1".into()), || {
+///     assert_eq!(idempotency_key().as_deref(), Some("k-1"));
+/// });
+/// ```
+pub fn idempotency_key() -> Option<Arc<str>> {
+    CURRENT
+        .try_with(|c| c.borrow().as_ref().and_then(|c| c.0.key.clone()))
+        .ok()
+        .flatten()
+}
+
+/// The production handle outside shadow context, the shadow handle inside it: the *separate
+/// store* pattern (`writes = separate`), in one line of the data layer.
+///
+/// ```
+/// use shadow_runtime::context::{enter_shadow, pick, WriteMode};
+/// let (prod, shadow) = ("prod.db", "shadow.db");
+/// assert_eq!(*pick(&prod, &shadow), "prod.db");
+/// enter_shadow("docs::pick", WriteMode::Separate, None, || assert_eq!(*pick(&prod, &shadow), "shadow.db"));
+/// ```
+pub fn pick<'a, T: ?Sized>(production: &'a T, shadow: &'a T) -> &'a T {
+    if in_shadow() {
+        shadow
+    } else {
+        production
+    }
+}
+
+/// A production write attempted in shadow context, refused by [`guard_write`].
+///
+/// ```
+/// use shadow_runtime::context::{enter_shadow, guard_write, WriteMode};
+/// let e = enter_shadow("docs::refused", WriteMode::Refuse, None, || guard_write("ledger.insert").unwrap_err());
+/// assert_eq!(e.target(), "ledger.insert");
+/// assert!(e.to_string().contains("docs::refused"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteRefused {
+    experiment: &'static str,
+    target: &'static str,
+    mode: WriteMode,
+}
+
+impl WriteRefused {
+    /// What was to be written (the name given to [`guard_write`]).
+    pub fn target(&self) -> &'static str {
+        self.target
+    }
+    /// The experiment whose shadow run attempted it.
+    pub fn experiment(&self) -> &'static str {
+        self.experiment
+    }
+    /// The experiment's write mode at the time.
+    pub fn mode(&self) -> WriteMode {
+        self.mode
+    }
+}
+
+impl fmt::Display for WriteRefused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "production write `{}` refused: it was attempted by the shadow run of experiment `{}` (writes = {})",
+            self.target,
+            self.experiment,
+            self.mode.as_str()
+        )
+    }
+}
+
+impl std::error::Error for WriteRefused {}
+
+/// Asks whether a production write may happen here: `Ok(())` outside shadow context, an error in
+/// it (whatever the write mode: a data layer that supports dry runs or a separate store checks
+/// [`write_mode`] first, and this catches what it missed). Every refusal is counted: the shadow
+/// run's outcome becomes [`Outcome::WriteRefused`](crate::Outcome::WriteRefused) rather than a
+/// comparison, and the first refused target appears in its record.
+///
+/// ```
+/// assert!(shadow_runtime::context::guard_write("orders.insert").is_ok());
+/// ```
+pub fn guard_write(target: &'static str) -> Result<(), WriteRefused> {
+    let refused = CURRENT
+        .try_with(|c| {
+            let c = c.borrow();
+            let c = c.as_ref()?;
+            if c.0.role != Role::Shadow {
+                return None;
+            }
+            c.0.refused.fetch_add(1, Relaxed);
+            let _ = c.0.first_refused.set(target);
+            Some(WriteRefused {
+                experiment: c.0.experiment,
+                target,
+                mode: c.0.writes,
+            })
+        })
+        .ok()
+        .flatten();
+    match refused {
+        None => Ok(()),
+        Some(e) => {
+            tracing::debug!(target: "parallel_run", experiment = e.experiment, write = target, "production write refused in shadow context");
+            Err(e)
+        }
+    }
+}
+
+/// Runs `f` as the shadow side of experiment `experiment` (for hand-written integrations and tests
+/// of a data layer); returns `f`'s result.
+///
+/// ```
+/// let inside = shadow_runtime::context::enter_shadow("docs::shadow", shadow_runtime::context::WriteMode::Refuse, None, shadow_runtime::context::in_shadow);
+/// assert!(inside);
+/// ```
+pub fn enter_shadow<R>(
+    experiment: &'static str,
+    writes: WriteMode,
+    idempotency_key: Option<Arc<str>>,
+    f: impl FnOnce() -> R,
+) -> R {
+    Context::new(experiment, Role::Shadow, writes, idempotency_key).enter(f)
+}
+
+pin_project_lite::pin_project! {
+    /// A future polled with a [`Context`] current: what [`scope`] returns, and how the runtime runs
+    /// an async side.
+    pub struct Scoped<F> {
+        #[pin]
+        inner: F,
+        ctx: Option<Context>,
+    }
+}
+
+impl<F: Future> Future for Scoped<F> {
+    type Output = F::Output;
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        match this.ctx {
+            Some(c) => c.enter(|| this.inner.poll(cx)),
+            None => this.inner.poll(cx),
+        }
+    }
+}
+
+/// Carries the current context (if any) into a future that will run elsewhere: wrap what a shadow
+/// run spawns, `tokio::spawn(parallel_run::context::scope(async { ... }))`, so that the spawned
+/// task is still in shadow context.
+///
+/// ```
+/// use shadow_runtime::context::{enter_shadow, in_shadow, scope, WriteMode};
+/// let fut = enter_shadow("docs::scope", WriteMode::Refuse, None, || scope(async { in_shadow() }));
+/// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// assert!(rt.block_on(fut)); // polled outside, still in shadow context
+/// ```
+pub fn scope<F: Future>(fut: F) -> Scoped<F> {
+    Scoped {
+        inner: fut,
+        ctx: current(),
+    }
+}
+
+/// `fut` polled with `ctx` current.
+pub(crate) fn scoped<F: Future>(ctx: Option<Context>, fut: F) -> Scoped<F> {
+    Scoped { inner: fut, ctx }
+}
+
+/// Runs `f` with `ctx` current, or plainly when there is none.
+#[inline]
+pub(crate) fn within<R>(ctx: Option<&Context>, f: impl FnOnce() -> R) -> R {
+    match ctx {
+        Some(c) => c.enter(f),
+        None => f(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nesting_restores_the_outer_context() {
+        enter_shadow("outer", WriteMode::DryRun, None, || {
+            Context::new("inner", Role::Served, WriteMode::Refuse, Some("k".into())).enter(|| {
+                assert!(!in_shadow());
+                assert_eq!(write_mode(), WriteMode::Production);
+                assert_eq!(idempotency_key().as_deref(), Some("k"));
+            });
+            assert!(in_shadow());
+            assert_eq!(write_mode(), WriteMode::DryRun);
+        });
+        assert!(current().is_none());
+    }
+
+    #[test]
+    fn a_panic_inside_restores_the_context() {
+        let r = std::panic::catch_unwind(|| {
+            enter_shadow("p", WriteMode::Refuse, None, || panic!("boom"));
+        });
+        assert!(r.is_err());
+        assert!(!in_shadow());
+    }
+
+    #[test]
+    fn refusals_are_counted_with_the_first_target() {
+        let c = Context::new("r", Role::Shadow, WriteMode::Refuse, None);
+        c.enter(|| {
+            assert!(guard_write("a").is_err());
+            assert!(guard_write("b").is_err());
+        });
+        assert_eq!(c.refused(), Some((2, "a")));
+        assert!(guard_write("a").is_ok());
+    }
+}
