@@ -1,0 +1,18 @@
+use parallel_run::parallel_run;
+
+#[parallel_run(candidate = [total_v2, total_v3, total_v2])]
+fn total(x: u64) -> u64 {
+    x
+}
+
+fn total_v2(x: u64) -> u64 {
+    x
+}
+
+fn total_v3(x: u64) -> u64 {
+    x
+}
+
+fn main() {
+    total(1);
+}
