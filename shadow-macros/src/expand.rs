@@ -16,16 +16,21 @@
 //!         })),
 //!         None => None,
 //!     };
-//!     let __parallel_run_out: Money = (move || { BODY })();                   // the primary, untouched
-//!     if let Some(p) = __parallel_run_pending {
-//!         p.finish_detached(DetachedResult::detached_copy(&__parallel_run_out), default_comparator::<Money>(), debug_probe);
-//!     }
+//!     let __parallel_run_primary = move || { BODY };                          // the primary, untouched
+//!     let __parallel_run_out: Money = match __parallel_run_pending {
+//!         // the primary, then the candidate queued with a copy of its result (on a call a ramp
+//!         // gives to the candidate: the candidate, then the primary as the shadow)
+//!         Some(p) => p.run_detached(__parallel_run_primary, copier::<Money>(), default_comparator::<Money>(), debug_probe),
+//!         None => __parallel_run_primary(),
+//!     };
 //!     __parallel_run_out
 //! }
 //! ```
 //!
-//! An `async fn` is the same with `async move { BODY }.await` for the primary, an `async move`
-//! block for the candidate and `.await` on the attach and finish steps. Full expansions are
+//! An `async fn` is the same with `async move { BODY }` for the primary, an `async move` block for
+//! the candidate and `.await` on the attach and run steps. Several candidates (`candidate = [a, b]`)
+//! get one experiment each; the first runs the call, the others are finished with copies of the
+//! primary's result. Full expansions are
 //! snapshotted in `src/snapshots/` (see `tests.rs`).
 
 use proc_macro2::{Span, TokenStream, TokenTree};
