@@ -532,7 +532,9 @@ fn excerpt(detail: &str) -> String {
         out.push_str(&cut(l, EXAMPLE_LINE_CHARS));
     }
     if total > EXAMPLE_LINES {
-        out.push_str(&format!("\n... ({} more lines)", total - EXAMPLE_LINES));
+        let more = total - EXAMPLE_LINES;
+        let s = if more == 1 { "" } else { "s" };
+        out.push_str(&format!("\n... ({more} more line{s})"));
     }
     out
 }
