@@ -16,6 +16,7 @@
 //! | `inline_shadow` | annotated, `mode = inline`, sample 1.0, `PartialEq` comparator | `both_back_to_back` |
 //! | `plain_async` | the work function as an `async fn`, awaited in a tokio runtime | - |
 //! | `detached_async_caller` | annotated `async fn`, detached, sample 1.0 (caller's side only) | `plain_async` |
+//! | `report_100mb` | `parallel-run report` (read, aggregate, render as text) over a ~100 MB synthetic discrepancy log, in MB/s | - |
 //!
 //! Each row is first measured by criterion (`iter_custom` over a loop of calls on distinct
 //! inputs). Criterion measures the rows one after the other, seconds apart, so on a shared machine
@@ -26,6 +27,10 @@
 //! speed); `delta` is the difference of those, and is the number to compare with the targets.
 //! Criterion's own medians are shown beside it. The table and the experiments' counters
 //! (including the detached candidates shed beyond 1024 in flight) go to stderr at the end.
+//!
+//! The `report_100mb` row runs last, outside criterion: it writes
+//! `target/parallel-run/bench-100mb.jsonl` once (reused while its size fits), reads it twice with
+//! `shadow_cli::report_files` and prints the faster pass (the first one also warms the page cache).
 //!
 //! Allocation counts are asserted by `tests/alloc.rs`, not here (a counting allocator needs
 //! `unsafe`).
@@ -490,4 +495,41 @@ fn main() {
         eprintln!("warning: detached candidates still in flight after 30 s");
     }
     print_table(&rows, &rounds);
+    report_row();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The report command's throughput.
+
+/// Size of the synthetic log, and the throughput the command should reach on the 2-core VM.
+const REPORT_LOG_BYTES: u64 = 100_000_000;
+const REPORT_TARGET_MB_S: f64 = 50.0;
+
+/// `parallel-run report` over a ~100 MB synthetic log: two passes, the faster one printed.
+fn report_row() {
+    let path = std::path::Path::new("target/parallel-run/bench-100mb.jsonl");
+    let size = match shadow_cli::synth::ensure_log(path, REPORT_LOG_BYTES) {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("report_100mb: cannot write {}: {e}", path.display());
+            return;
+        }
+    };
+    let mut best = Duration::MAX;
+    for _ in 0..2 {
+        let start = Instant::now();
+        let report = shadow_cli::report_files(&[path], &shadow_cli::ReportOptions::default())
+            .expect("the synthetic log is readable");
+        black_box(shadow_cli::text::render(&report));
+        best = best.min(start.elapsed());
+    }
+    let mb_s = size as f64 / 1e6 / best.as_secs_f64();
+    eprintln!();
+    eprintln!(
+        "{:<22} {mb_s:>9.1} MB/s  ({:.1} MB in {:.3} s, faster of 2 passes; target >= {REPORT_TARGET_MB_S} MB/s: {})",
+        "report_100mb",
+        size as f64 / 1e6,
+        best.as_secs_f64(),
+        if mb_s >= REPORT_TARGET_MB_S { "met" } else { "NOT met" },
+    );
 }

@@ -1,0 +1,727 @@
+//! Reading discrepancy logs: one JSON object per line, deserialised into a borrowed struct (no
+//! `serde_json::Value`, no copy of a string that is not kept) and folded into a [`Scanner`].
+//!
+//! A line is a *summary* when its `kind` is `"summary"`, a *discrepancy* when its `kind` is
+//! `"discrepancy"` or absent (logs written before format v1 have no `kind`), and is counted as
+//! an other kind and skipped otherwise. Every field but `experiment` (and `outcome` on a
+//! discrepancy) is optional.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+use std::io::{self, BufRead};
+
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+
+/// How many malformed lines are kept with their file and line number.
+pub const MALFORMED_KEPT: usize = 20;
+/// Lines of detail kept as a signature group's example.
+const EXAMPLE_LINES: usize = 6;
+/// Longest example line and derived signature kept, in characters.
+const EXAMPLE_LINE_CHARS: usize = 200;
+const SIGNATURE_CHARS: usize = 160;
+
+// ---------------------------------------------------------------------------------------------
+// The line, borrowed from the read buffer.
+
+/// A string that borrows from the input unless it had escapes. (`Option<Cow<str>>` through serde
+/// always copies; this newtype does not.)
+struct Str<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Str<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Str(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A sampling key: a string, a number or a boolean, kept as text.
+struct Scalar<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Scalar<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Scalar<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string, a number or a boolean")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Scalar(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Scalar(Cow::Owned(v.to_owned())))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Scalar(Cow::Owned(v.to_string())))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Scalar(Cow::Owned(v.to_string())))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(Scalar(Cow::Owned(v.to_string())))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(Scalar(Cow::Owned(v.to_string())))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A count or a duration: any JSON number, clamped to `u64` (a float is truncated).
+#[derive(Clone, Copy)]
+struct Num(u64);
+
+impl<'de> Deserialize<'de> for Num {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Num;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Num, E> {
+                Ok(Num(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Num, E> {
+                Ok(Num(v.max(0) as u64))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Num, E> {
+                Ok(Num(if v.is_finite() && v > 0.0 {
+                    v as u64
+                } else {
+                    0
+                }))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A summary's `outcomes` object, in file order.
+struct Counts<'a>(Vec<(Str<'a>, Num)>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Counts<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Counts<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object of outcome counts")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
+                let mut v = Vec::with_capacity(16);
+                while let Some(entry) = m.next_entry::<Str<'de>, Option<Num>>()? {
+                    if let (k, Some(n)) = entry {
+                        v.push((k, n));
+                    }
+                }
+                Ok(Counts(v))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// One line of the log. Fields it does not name (`primary`, `candidate`, `context`, `v`, ...) are
+/// skipped without being copied.
+#[derive(Deserialize)]
+struct Line<'a> {
+    #[serde(borrow, default)]
+    kind: Option<Str<'a>>,
+    #[serde(borrow, default)]
+    run: Option<Str<'a>>,
+    #[serde(borrow, default)]
+    experiment: Option<Str<'a>>,
+    #[serde(borrow, default)]
+    outcome: Option<Str<'a>>,
+    #[serde(default)]
+    at_ms: Option<Num>,
+    #[serde(borrow, default)]
+    key: Option<Scalar<'a>>,
+    #[serde(borrow, default)]
+    detail: Option<Str<'a>>,
+    #[serde(borrow, default)]
+    paths: Option<Vec<Str<'a>>>,
+    #[serde(default)]
+    primary_us: Option<Num>,
+    #[serde(default)]
+    candidate_us: Option<Num>,
+    #[serde(borrow, default)]
+    served_by: Option<Str<'a>>,
+    // Summary lines.
+    #[serde(borrow, default)]
+    outcomes: Option<Counts<'a>>,
+    #[serde(default)]
+    primary_us_sum: Option<Num>,
+    #[serde(default)]
+    candidate_us_sum: Option<Num>,
+    #[serde(default)]
+    timed: Option<Num>,
+    #[serde(borrow, default)]
+    deadline: Option<Str<'a>>,
+    #[serde(default)]
+    overdue: Option<bool>,
+    #[serde(default)]
+    ramp: Option<f64>,
+    #[serde(borrow, default)]
+    gate: Option<Str<'a>>,
+    #[serde(borrow, default)]
+    noisy_paths: Option<Vec<Str<'a>>>,
+}
+
+fn text<'a>(s: &'a Option<Str<'_>>) -> Option<&'a str> {
+    s.as_ref().map(|s| &*s.0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// What is kept.
+
+/// A line that could not be used, with where it is.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Malformed {
+    /// The file as given on the command line (`-` is `<stdin>`).
+    pub file: String,
+    /// 1-based line number in that file.
+    pub line: u64,
+    /// Why it was not used.
+    pub reason: String,
+}
+
+/// The last summary line of one run of one experiment.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Summary {
+    pub at_ms: u64,
+    /// Position among all lines read, to break ties of `at_ms`.
+    pub seq: u64,
+    pub outcomes: Vec<(String, u64)>,
+    pub primary_us_sum: Option<u64>,
+    pub candidate_us_sum: Option<u64>,
+    pub timed: Option<u64>,
+    pub deadline: Option<String>,
+    pub overdue: Option<bool>,
+    pub ramp: Option<f64>,
+    pub gate: Option<String>,
+    pub noisy_paths: Vec<String>,
+}
+
+/// One signature group while scanning.
+#[derive(Clone, Debug)]
+pub(crate) struct Group {
+    pub count: u64,
+    pub outcome: String,
+    pub key: Option<String>,
+    pub detail: String,
+}
+
+/// Everything kept about one experiment.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Experiment {
+    pub discrepancies: u64,
+    pub outcomes: HashMap<String, u64>,
+    pub groups: HashMap<String, Group>,
+    pub paths: HashMap<String, u64>,
+    pub served_by: HashMap<String, u64>,
+    pub primary_us: Vec<u64>,
+    pub candidate_us: Vec<u64>,
+    /// The latest summary per run (`""` for summaries without `run`).
+    pub runs: HashMap<String, Summary>,
+}
+
+/// Folds log lines into per-experiment totals. Feed it with [`read`](Scanner::read) (a whole
+/// reader) or [`line`](Scanner::line) (one line), then build a [`Report`](crate::Report).
+///
+/// ```
+/// let mut s = shadow_cli::Scanner::new();
+/// let log = br#"{"experiment":"e","outcome":"mismatch","paths":["$.a[2]"]}
+/// not json
+/// "#;
+/// s.read("mem.jsonl", &log[..], |_| {}).unwrap();
+/// assert_eq!(s.lines(), 2);
+/// assert_eq!(s.malformed()[0].line, 2);
+/// ```
+#[derive(Debug, Default)]
+pub struct Scanner {
+    pub(crate) experiments: HashMap<String, Experiment>,
+    pub(crate) malformed: u64,
+    pub(crate) malformed_kept: Vec<Malformed>,
+    pub(crate) other_kinds: u64,
+    lines: u64,
+    bytes: u64,
+    seq: u64,
+    // Reused per line.
+    norm: Vec<String>,
+    sig: String,
+}
+
+impl Scanner {
+    /// An empty scanner.
+    ///
+    /// ```
+    /// assert_eq!(shadow_cli::Scanner::new().lines(), 0);
+    /// ```
+    pub fn new() -> Scanner {
+        Scanner::default()
+    }
+
+    /// Non-empty lines seen.
+    ///
+    /// ```
+    /// let mut s = shadow_cli::Scanner::new();
+    /// s.line("f", 1, b"");
+    /// assert_eq!(s.lines(), 0);
+    /// ```
+    pub fn lines(&self) -> u64 {
+        self.lines
+    }
+
+    /// Bytes read by [`read`](Scanner::read).
+    ///
+    /// ```
+    /// let mut s = shadow_cli::Scanner::new();
+    /// s.read("f", &b"\n\n"[..], |_| {}).unwrap();
+    /// assert_eq!(s.bytes(), 2);
+    /// ```
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Lines that could not be used (not JSON, not an object, no `experiment` or `outcome`).
+    ///
+    /// ```
+    /// let mut s = shadow_cli::Scanner::new();
+    /// s.line("f", 1, br#"{"outcome":"mismatch"}"#);
+    /// assert_eq!(s.malformed_count(), 1);
+    /// ```
+    pub fn malformed_count(&self) -> u64 {
+        self.malformed
+    }
+
+    /// The first [`MALFORMED_KEPT`] malformed lines, in reading order.
+    ///
+    /// ```
+    /// let mut s = shadow_cli::Scanner::new();
+    /// s.line("f", 7, b"[1]");
+    /// assert_eq!(s.malformed()[0].line, 7);
+    /// ```
+    pub fn malformed(&self) -> &[Malformed] {
+        &self.malformed_kept
+    }
+
+    /// Reads every line of `r` (named `file` in messages), calling `progress` with the bytes of
+    /// each line. Only an I/O error fails; a bad line is counted.
+    ///
+    /// ```
+    /// let mut s = shadow_cli::Scanner::new();
+    /// let mut seen = 0;
+    /// s.read("f", &b"{}\n"[..], |n| seen += n).unwrap();
+    /// assert_eq!(seen, 3);
+    /// ```
+    pub fn read(
+        &mut self,
+        file: &str,
+        r: impl io::Read,
+        mut progress: impl FnMut(u64),
+    ) -> io::Result<()> {
+        let mut r = io::BufReader::with_capacity(1 << 20, r);
+        let mut buf = Vec::with_capacity(64 << 10);
+        let mut lineno = 0u64;
+        loop {
+            buf.clear();
+            let n = r.read_until(b'\n', &mut buf)?;
+            if n == 0 {
+                return Ok(());
+            }
+            lineno += 1;
+            self.bytes += n as u64;
+            self.line(file, lineno, &buf);
+            progress(n as u64);
+        }
+    }
+
+    /// Folds one line (with or without its newline) in.
+    ///
+    /// ```
+    /// let mut s = shadow_cli::Scanner::new();
+    /// s.line("f", 1, br#"{"experiment":"e","outcome":"timeout"}"#);
+    /// assert_eq!(s.malformed_count(), 0);
+    /// ```
+    pub fn line(&mut self, file: &str, lineno: u64, bytes: &[u8]) {
+        let bytes = bytes.trim_ascii();
+        if bytes.is_empty() {
+            return;
+        }
+        self.lines += 1;
+        self.seq += 1;
+        if bytes[0] != b'{' {
+            let reason = if serde_json::from_slice::<de::IgnoredAny>(bytes).is_ok() {
+                "not a JSON object".to_owned()
+            } else {
+                "not JSON".to_owned()
+            };
+            return self.bad(file, lineno, reason);
+        }
+        let line: Line<'_> = match serde_json::from_slice(bytes) {
+            Ok(l) => l,
+            Err(e) => return self.bad(file, lineno, format!("invalid: {e}")),
+        };
+        let Some(exp) = text(&line.experiment) else {
+            return self.bad(file, lineno, "no `experiment`".to_owned());
+        };
+        match text(&line.kind) {
+            Some("summary") => self.summary(exp, &line),
+            None | Some("discrepancy") => match text(&line.outcome) {
+                Some(outcome) => self.discrepancy(exp, outcome, &line),
+                None => self.bad(file, lineno, "no `outcome`".to_owned()),
+            },
+            Some(_) => self.other_kinds += 1,
+        }
+    }
+
+    fn bad(&mut self, file: &str, line: u64, reason: String) {
+        self.malformed += 1;
+        if self.malformed_kept.len() < MALFORMED_KEPT {
+            self.malformed_kept.push(Malformed {
+                file: file.to_owned(),
+                line,
+                reason,
+            });
+        }
+    }
+
+    fn experiment(&mut self, name: &str) -> &mut Experiment {
+        if !self.experiments.contains_key(name) {
+            self.experiments
+                .insert(name.to_owned(), Experiment::default());
+        }
+        self.experiments.get_mut(name).expect("just inserted")
+    }
+
+    fn summary(&mut self, exp: &str, line: &Line<'_>) {
+        let at_ms = line.at_ms.map_or(0, |n| n.0);
+        let seq = self.seq;
+        let run = text(&line.run).unwrap_or("");
+        let e = self.experiment(exp);
+        if let Some(old) = e.runs.get(run) {
+            if (old.at_ms, old.seq) > (at_ms, seq) {
+                return;
+            }
+        }
+        let s = Summary {
+            at_ms,
+            seq,
+            outcomes: line
+                .outcomes
+                .as_ref()
+                .map(|c| c.0.iter().map(|(k, n)| (k.0.to_string(), n.0)).collect())
+                .unwrap_or_default(),
+            primary_us_sum: line.primary_us_sum.map(|n| n.0),
+            candidate_us_sum: line.candidate_us_sum.map(|n| n.0),
+            timed: line.timed.map(|n| n.0),
+            deadline: text(&line.deadline).map(str::to_owned),
+            overdue: line.overdue,
+            ramp: line.ramp,
+            gate: text(&line.gate).map(str::to_owned),
+            noisy_paths: line
+                .noisy_paths
+                .iter()
+                .flatten()
+                .map(|p| p.0.to_string())
+                .collect(),
+        };
+        e.runs.insert(run.to_owned(), s);
+    }
+
+    fn discrepancy(&mut self, exp: &str, outcome: &str, line: &Line<'_>) {
+        let detail = text(&line.detail).unwrap_or("");
+        // The signature: normalised paths, else derived from the detail.
+        self.norm.clear();
+        self.sig.clear();
+        let given = line.paths.as_deref().unwrap_or(&[]);
+        if !given.is_empty() {
+            self.norm.extend(given.iter().map(|p| normalise_path(&p.0)));
+        } else {
+            self.norm
+                .extend(structural_paths(detail).map(normalise_path));
+        }
+        let has_paths = !self.norm.is_empty();
+        if has_paths {
+            self.norm.sort_unstable();
+            self.norm.dedup();
+            for (i, p) in self.norm.iter().enumerate() {
+                if i > 0 {
+                    self.sig.push_str(", ");
+                }
+                self.sig.push_str(p);
+            }
+        } else {
+            derived_signature(outcome, detail, &mut self.sig);
+        }
+
+        let (norm, sig) = (
+            std::mem::take(&mut self.norm),
+            std::mem::take(&mut self.sig),
+        );
+        let e = self.experiment(exp);
+        e.discrepancies += 1;
+        bump(&mut e.outcomes, outcome);
+        if let Some(s) = text(&line.served_by) {
+            bump(&mut e.served_by, s);
+        }
+        for p in &norm {
+            bump(&mut e.paths, p);
+        }
+        if let Some(g) = e.groups.get_mut(sig.as_str()) {
+            g.count += 1;
+        } else {
+            e.groups.insert(
+                sig.clone(),
+                Group {
+                    count: 1,
+                    outcome: outcome.to_owned(),
+                    key: line.key.as_ref().map(|k| k.0.to_string()),
+                    detail: excerpt(detail),
+                },
+            );
+        }
+        if let Some(us) = line.primary_us {
+            e.primary_us.push(us.0);
+        }
+        if let Some(us) = line.candidate_us {
+            e.candidate_us.push(us.0);
+        }
+        self.norm = norm;
+        self.sig = sig;
+    }
+}
+
+fn bump(m: &mut HashMap<String, u64>, k: &str) {
+    match m.get_mut(k) {
+        Some(n) => *n += 1,
+        None => {
+            m.insert(k.to_owned(), 1);
+        }
+    }
+}
+
+/// The first lines of a detail, each cut to a readable length.
+fn excerpt(detail: &str) -> String {
+    let mut out = String::new();
+    let total = detail.lines().count();
+    for (i, l) in detail.lines().take(EXAMPLE_LINES).enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(&cut(l, EXAMPLE_LINE_CHARS));
+    }
+    if total > EXAMPLE_LINES {
+        let more = total - EXAMPLE_LINES;
+        let s = if more == 1 { "" } else { "s" };
+        out.push_str(&format!("\n... ({more} more line{s})"));
+    }
+    out
+}
+
+fn cut(s: &str, chars: usize) -> Cow<'_, str> {
+    match s.char_indices().nth(chars) {
+        Some((i, _)) => Cow::Owned(format!("{}...", &s[..i])),
+        None => Cow::Borrowed(s),
+    }
+}
+
+/// Replaces every array index in a path by `*`: `$.lines[3].amount` → `$.lines[*].amount`.
+/// Quoted keys (`$.m["7"]`) are kept.
+///
+/// ```
+/// assert_eq!(shadow_cli::normalise_path("$.lines[3].tax[12]"), "$.lines[*].tax[*]");
+/// assert_eq!(shadow_cli::normalise_path("$.m[\"7\"]"), "$.m[\"7\"]");
+/// ```
+pub fn normalise_path(path: &str) -> String {
+    let b = path.as_bytes();
+    let mut out = String::with_capacity(path.len());
+    let mut i = 0;
+    let mut start = 0;
+    while i < b.len() {
+        if b[i] == b'[' {
+            let digits = b[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+            if digits > 0 && b.get(i + 1 + digits) == Some(&b']') {
+                out.push_str(&path[start..=i]);
+                out.push('*');
+                i += 1 + digits;
+                start = i;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    out.push_str(&path[start..]);
+    out
+}
+
+/// The paths of a structural diff written as text (`$.a.b: 1 -> 2` per line), for logs that
+/// have no `paths` field.
+fn structural_paths(detail: &str) -> impl Iterator<Item = &str> {
+    detail.lines().filter_map(|l| {
+        let l = l.trim_start();
+        if !l.starts_with('$') || !l.contains(" -> ") {
+            return None;
+        }
+        l.find(": ").map(|i| &l[..i])
+    })
+}
+
+/// A signature for a discrepancy without paths: the field names of a `Debug` line diff
+/// (`-     cents: 10,`), else the outcome and the first line of detail with digits as `#`.
+fn derived_signature(outcome: &str, detail: &str, out: &mut String) {
+    let mut fields: Vec<&str> = Vec::new();
+    let mut first_changed = None;
+    for l in detail.lines() {
+        let Some(rest) = l.strip_prefix('-').or_else(|| l.strip_prefix('+')) else {
+            continue;
+        };
+        if !rest.starts_with(' ') {
+            continue;
+        }
+        let rest = rest.trim();
+        first_changed.get_or_insert(rest);
+        if let Some((name, _)) = rest.split_once(':') {
+            if !name.is_empty() && name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_') {
+                fields.push(name);
+            }
+        }
+    }
+    if !fields.is_empty() {
+        fields.sort_unstable();
+        fields.dedup();
+        out.push_str("fields: ");
+        out.push_str(&fields.join(", "));
+        return;
+    }
+    out.push_str(outcome);
+    let first = first_changed
+        .or_else(|| detail.lines().map(str::trim).find(|l| !l.is_empty()))
+        .unwrap_or("");
+    if first.is_empty() {
+        return;
+    }
+    out.push_str(": ");
+    let mut last_hash = false;
+    for c in cut(first, SIGNATURE_CHARS).chars() {
+        if c.is_ascii_digit() {
+            if !last_hash {
+                out.push('#');
+            }
+            last_hash = true;
+        } else {
+            out.push(c);
+            last_hash = false;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sig(outcome: &str, detail: &str) -> String {
+        let mut s = String::new();
+        derived_signature(outcome, detail, &mut s);
+        s
+    }
+
+    #[test]
+    fn debug_diff_gives_field_names() {
+        let d = "  Payment {\n-     net: 10,\n+     net: 11,\n      fee: 1,\n-     gross: 3,\n+     gross: 4,\n  }";
+        assert_eq!(sig("mismatch", d), "fields: gross, net");
+    }
+
+    #[test]
+    fn other_details_give_outcome_and_shape() {
+        assert_eq!(
+            sig("candidate_panic", "index 17 out of range for len 3\nmore"),
+            "candidate_panic: index # out of range for len #"
+        );
+        assert_eq!(
+            sig("mismatch", "primary:   Quote(10)\ncandidate: Quote(11)"),
+            "mismatch: primary:   Quote(#)"
+        );
+        assert_eq!(sig("timeout", ""), "timeout");
+        assert_eq!(sig("mismatch", "- Ok(3)\n+ Err(\"x\")"), "mismatch: Ok(#)");
+    }
+
+    #[test]
+    fn structural_detail_gives_paths() {
+        let d = "$.lines[2].amount: 30.0 -> 31.0\n$.total: 1 -> 2";
+        let p: Vec<_> = structural_paths(d).collect();
+        assert_eq!(p, ["$.lines[2].amount", "$.total"]);
+    }
+
+    #[test]
+    fn normalise_leaves_odd_brackets() {
+        assert_eq!(normalise_path("$.a[]"), "$.a[]");
+        assert_eq!(normalise_path("$.a[1x]"), "$.a[1x]");
+        assert_eq!(normalise_path("$[0][10]"), "$[*][*]");
+        assert_eq!(normalise_path("$.a["), "$.a[");
+    }
+
+    #[test]
+    fn last_summary_per_run_wins_by_time_then_order() {
+        let mut s = Scanner::new();
+        s.line(
+            "f",
+            1,
+            br#"{"kind":"summary","run":"r","experiment":"e","at_ms":20,"outcomes":{"match":5}}"#,
+        );
+        s.line(
+            "f",
+            2,
+            br#"{"kind":"summary","run":"r","experiment":"e","at_ms":10,"outcomes":{"match":2}}"#,
+        );
+        s.line(
+            "f",
+            3,
+            br#"{"kind":"summary","run":"r","experiment":"e","at_ms":20,"outcomes":{"match":6}}"#,
+        );
+        let r = &s.experiments["e"].runs["r"];
+        assert_eq!(r.outcomes, [("match".to_owned(), 6)]);
+    }
+
+    #[test]
+    fn escaped_strings_and_numeric_keys_are_read() {
+        let mut s = Scanner::new();
+        s.line(
+            "f",
+            1,
+            br#"{"experiment":"e\u0041","outcome":"mismatch","key":42,"primary_us":1.5e3}"#,
+        );
+        let e = &s.experiments["eA"];
+        assert_eq!(e.primary_us, [1500]);
+        assert_eq!(e.groups["mismatch"].key.as_deref(), Some("42"));
+    }
+
+    #[test]
+    fn excerpt_cuts_long_details() {
+        let d: String = (0..10).map(|i| format!("line {i}\n")).collect();
+        let e = excerpt(&d);
+        assert!(e.starts_with("line 0\n"));
+        assert!(e.ends_with("(4 more lines)"));
+        assert_eq!(cut("ééé", 2), "éé...");
+    }
+}
