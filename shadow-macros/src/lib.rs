@@ -6,6 +6,7 @@
 //! body. On any error the function is still emitted unchanged next to the `compile_error!`, so one
 //! mistake does not cascade into errors at every call site.
 
+mod derive;
 mod expand;
 mod parse;
 mod validate;
@@ -20,4 +21,11 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn parallel_run(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::parallel_run(args.into(), item.into()).into()
+}
+
+/// `#[derive(ShadowCompare)]`: a typed, path-level diff of two values of the type, for the
+/// `parallel_run::typed::Typed` comparator. See the `parallel-run` crate.
+#[proc_macro_derive(ShadowCompare, attributes(shadow))]
+pub fn shadow_compare(item: TokenStream) -> TokenStream {
+    derive::shadow_compare(item.into()).into()
 }
