@@ -1130,26 +1130,31 @@ pub mod __derive {
     pub use core::time::Duration;
     pub use serde_json::{Map, Value};
 
-    /// What `#[shadow(eq)]` needs of a field's type.
+    /// A `#[shadow(eq)]` field: compared with `PartialEq`, rendered with `Debug` as a JSON
+    /// string. Both methods are called as `<Field as EqLeaf>::..` at the field's type, so a type
+    /// that lacks `PartialEq` or `Debug` gets one error there.
     #[diagnostic::on_unimplemented(
         message = "`#[shadow(eq)]` compares with `PartialEq` and renders with `Debug`, and `{Self}` lacks one of them",
         label = "`{Self}` must be `PartialEq + Debug` for `#[shadow(eq)]`",
         note = "derive `PartialEq` and `Debug` for it, or remove `#[shadow(eq)]` and derive `ShadowCompare`"
     )]
-    pub trait EqLeaf: PartialEq + core::fmt::Debug {}
-    impl<T: PartialEq + core::fmt::Debug + ?Sized> EqLeaf for T {}
-
-    /// A `#[shadow(eq)]` field: `PartialEq`, rendered with `Debug` as a JSON string.
-    #[inline]
-    pub fn eq_diff<T: EqLeaf + ?Sized>(a: &T, b: &T, at: &At<'_>, sink: &mut Sink<'_>) {
-        if a != b {
-            sink.differ_with(at, || Some(eq_value(a)), || Some(eq_value(b)));
-        }
+    pub trait EqLeaf {
+        fn eq_diff(&self, other: &Self, at: &At<'_>, sink: &mut Sink<'_>);
+        fn eq_value(&self) -> Value;
     }
 
-    /// A `#[shadow(eq)]` field's value: its `Debug`, as a JSON string.
-    pub fn eq_value<T: EqLeaf + ?Sized>(v: &T) -> Value {
-        Value::String(format!("{v:?}"))
+    #[diagnostic::do_not_recommend]
+    impl<T: PartialEq + core::fmt::Debug + ?Sized> EqLeaf for T {
+        #[inline]
+        fn eq_diff(&self, other: &Self, at: &At<'_>, sink: &mut Sink<'_>) {
+            if self != other {
+                sink.differ_with(at, || Some(self.eq_value()), || Some(other.eq_value()));
+            }
+        }
+
+        fn eq_value(&self) -> Value {
+            Value::String(format!("{self:?}"))
+        }
     }
 
     /// A `#[shadow(sensitive)]` field's value.
@@ -1400,12 +1405,7 @@ mod tests {
         #[derive(PartialEq, Debug)]
         struct Foreign(u8);
         let mut d = Diff::default();
-        eq_diff(
-            &Foreign(1),
-            &Foreign(2),
-            &At::root().field("f"),
-            &mut Sink::new(&mut d),
-        );
+        Foreign(1).eq_diff(&Foreign(2), &At::root().field("f"), &mut Sink::new(&mut d));
         assert_eq!(lines(&d), [r#"$.f: "Foreign(1)" -> "Foreign(2)""#]);
         assert_eq!(
             object([("a", json!(1)), ("b", variant("V", array([json!(2)])))]),

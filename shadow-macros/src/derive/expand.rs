@@ -159,7 +159,7 @@ fn field_diff(
 ) -> TokenStream {
     let ty = f.ty;
     if f.opts.eq.is_some() {
-        quote_spanned!(ty.span()=> #p::eq_diff::<#ty>(#a, #b, &#at, __pr_sink);)
+        quote_spanned!(ty.span()=> <#ty as #p::EqLeaf>::eq_diff(#a, #b, &#at, __pr_sink);)
     } else {
         quote_spanned!(ty.span()=> <#ty as #p::ShadowCompare>::shadow_diff(#a, #b, &#at, __pr_sink);)
     }
@@ -171,7 +171,7 @@ fn field_value(f: &FieldModel<'_>, v: &Ident, p: &TokenStream) -> TokenStream {
     if f.opts.sensitive.is_some() {
         quote!(#p::redacted())
     } else if f.opts.eq.is_some() {
-        quote_spanned!(ty.span()=> #p::eq_value::<#ty>(#v))
+        quote_spanned!(ty.span()=> <#ty as #p::EqLeaf>::eq_value(#v))
     } else {
         quote_spanned!(ty.span()=> <#ty as #p::ShadowCompare>::shadow_value(#v))
     }
