@@ -462,6 +462,8 @@ impl<'d> Sink<'d> {
     /// Sink::new(&mut d).differ(&At::root().index(2), Some(&7u8), None);
     /// assert_eq!(d.entries[0].to_string(), "$[2]: 7 -> (missing)");
     /// ```
+    #[cold]
+    #[inline(never)]
     pub fn differ<T: ShadowCompare + ?Sized>(
         &mut self,
         at: &At<'_>,
@@ -485,6 +487,8 @@ impl<'d> Sink<'d> {
     /// Sink::new(&mut d).differ_with(&At::root().sensitive(), || Some("4111".into()), || Some("4242".into()));
     /// assert_eq!(d.entries[0].to_string(), r#"$: "***" -> "***""#);
     /// ```
+    #[cold]
+    #[inline(never)]
     pub fn differ_with(
         &mut self,
         at: &At<'_>,
@@ -524,6 +528,8 @@ impl<'d> Sink<'d> {
     /// Sink::new(&mut d).tolerated(&At::root().field("total"));
     /// assert_eq!(d.tolerated, vec!["$.total"]);
     /// ```
+    #[cold]
+    #[inline(never)]
     pub fn tolerated(&mut self, at: &At<'_>) {
         match self.out.as_deref_mut() {
             None => self.soft += 1,
@@ -578,15 +584,20 @@ macro_rules! integers {
         impl ShadowCompare for $t {
             #[inline]
             fn shadow_diff(&self, other: &Self, at: &At<'_>, sink: &mut Sink<'_>) {
-                if self != other {
-                    let d = self.abs_diff(*other);
-                    let mag = (*self as f64).abs().max((*other as f64).abs());
+                #[cold]
+                #[inline(never)]
+                fn differs(a: $t, b: $t, at: &At<'_>, sink: &mut Sink<'_>) {
+                    let d = a.abs_diff(b);
+                    let mag = (a as f64).abs().max((b as f64).abs());
                     let within = at.opts.within.is_some_and(|w| (d as u128) <= w.as_millis());
                     if within || at.tolerates(d as f64, mag) {
                         sink.tolerated(at);
                     } else {
-                        sink.differ(at, Some(self), Some(other));
+                        sink.differ(at, Some(&a), Some(&b));
                     }
+                }
+                if self != other {
+                    differs(*self, *other, at, sink);
                 }
             }
 
@@ -603,15 +614,20 @@ macro_rules! wide_integers {
         impl ShadowCompare for $t {
             #[inline]
             fn shadow_diff(&self, other: &Self, at: &At<'_>, sink: &mut Sink<'_>) {
-                if self != other {
-                    let d = self.abs_diff(*other);
-                    let mag = (*self as f64).abs().max((*other as f64).abs());
+                #[cold]
+                #[inline(never)]
+                fn differs(a: $t, b: $t, at: &At<'_>, sink: &mut Sink<'_>) {
+                    let d = a.abs_diff(b);
+                    let mag = (a as f64).abs().max((b as f64).abs());
                     let within = at.opts.within.is_some_and(|w| d <= w.as_millis());
                     if within || at.tolerates(d as f64, mag) {
                         sink.tolerated(at);
                     } else {
-                        sink.differ(at, Some(self), Some(other));
+                        sink.differ(at, Some(&a), Some(&b));
                     }
+                }
+                if self != other {
+                    differs(*self, *other, at, sink);
                 }
             }
 
@@ -631,14 +647,21 @@ macro_rules! floats {
             /// Equal, or both NaN; else a tolerated difference when within the tolerance.
             #[inline]
             fn shadow_diff(&self, other: &Self, at: &At<'_>, sink: &mut Sink<'_>) {
-                let (a, b) = (f64::from(*self), f64::from(*other));
-                if a == b || (a.is_nan() && b.is_nan()) {
-                    return;
+                #[cold]
+                #[inline(never)]
+                fn differs(x: $t, y: $t, at: &At<'_>, sink: &mut Sink<'_>) {
+                    let (a, b) = (f64::from(x), f64::from(y));
+                    if a.is_nan() && b.is_nan() {
+                        return;
+                    }
+                    if at.tolerates((a - b).abs(), a.abs().max(b.abs())) {
+                        sink.tolerated(at);
+                    } else {
+                        sink.differ(at, Some(&x), Some(&y));
+                    }
                 }
-                if at.tolerates((a - b).abs(), a.abs().max(b.abs())) {
-                    sink.tolerated(at);
-                } else {
-                    sink.differ(at, Some(self), Some(other));
+                if self != other {
+                    differs(*self, *other, at, sink);
                 }
             }
 
@@ -680,28 +703,33 @@ impl ShadowCompare for char {
 impl ShadowCompare for str {
     #[inline]
     fn shadow_diff(&self, other: &Self, at: &At<'_>, sink: &mut Sink<'_>) {
-        if self == other {
-            return;
+        if self != other {
+            str_differs(self, other, at, sink);
         }
-        if let Some(w) = at.opts.within {
-            let (a, b) = (crate::rfc3339::parse(self), crate::rfc3339::parse(other));
-            if a.zip(b).is_some_and(|(a, b)| a.abs_diff(b) <= w.as_nanos()) {
-                return sink.tolerated(at);
-            }
-        }
-        let (trim, nfc) = (at.has(TRIM), at.has(NFC));
-        if (trim || nfc)
-            && crate::structural::normalise(self, trim, nfc)
-                == crate::structural::normalise(other, trim, nfc)
-        {
-            return sink.tolerated(at);
-        }
-        sink.differ(at, Some(self), Some(other));
     }
 
     fn shadow_value(&self) -> Value {
         Value::String(self.to_owned())
     }
+}
+
+/// Two different strings: within (RFC 3339), trimmed or normalised equal, or a difference.
+#[cold]
+#[inline(never)]
+fn str_differs(a: &str, b: &str, at: &At<'_>, sink: &mut Sink<'_>) {
+    if let Some(w) = at.opts.within {
+        let (x, y) = (crate::rfc3339::parse(a), crate::rfc3339::parse(b));
+        if x.zip(y).is_some_and(|(x, y)| x.abs_diff(y) <= w.as_nanos()) {
+            return sink.tolerated(at);
+        }
+    }
+    let (trim, nfc) = (at.has(TRIM), at.has(NFC));
+    if (trim || nfc)
+        && crate::structural::normalise(a, trim, nfc) == crate::structural::normalise(b, trim, nfc)
+    {
+        return sink.tolerated(at);
+    }
+    sink.differ(at, Some(a), Some(b));
 }
 
 impl ShadowCompare for String {
@@ -733,18 +761,24 @@ impl<T: ?Sized> ShadowCompare for PhantomData<T> {
     }
 }
 
+/// Two different times `gap` apart: tolerated under a `within` at least that long, else a
+/// difference.
+#[cold]
+#[inline(never)]
+fn times_differ<T: ShadowCompare>(a: &T, b: &T, gap: Duration, at: &At<'_>, sink: &mut Sink<'_>) {
+    if at.opts.within.is_some_and(|w| gap <= w) {
+        sink.tolerated(at);
+    } else {
+        sink.differ(at, Some(a), Some(b));
+    }
+}
+
 impl ShadowCompare for Duration {
     /// Equal, or (under `within`) at most that far apart. Rendered as its `Debug` (`"1.5s"`).
     #[inline]
     fn shadow_diff(&self, other: &Self, at: &At<'_>, sink: &mut Sink<'_>) {
-        if self == other {
-            return;
-        }
-        let d = self.abs_diff(*other);
-        if at.opts.within.is_some_and(|w| d <= w) {
-            sink.tolerated(at);
-        } else {
-            sink.differ(at, Some(self), Some(other));
+        if self != other {
+            times_differ(self, other, self.abs_diff(*other), at, sink);
         }
     }
 
@@ -758,17 +792,12 @@ impl ShadowCompare for SystemTime {
     /// (`"2026-11-27T10:00:00.123Z"`).
     #[inline]
     fn shadow_diff(&self, other: &Self, at: &At<'_>, sink: &mut Sink<'_>) {
-        if self == other {
-            return;
-        }
-        let d = self
-            .duration_since(*other)
-            .or_else(|_| other.duration_since(*self))
-            .unwrap_or(Duration::MAX);
-        if at.opts.within.is_some_and(|w| d <= w) {
-            sink.tolerated(at);
-        } else {
-            sink.differ(at, Some(self), Some(other));
+        if self != other {
+            let gap = self
+                .duration_since(*other)
+                .or_else(|_| other.duration_since(*self))
+                .unwrap_or(Duration::MAX);
+            times_differ(self, other, gap, at, sink);
         }
     }
 
@@ -1227,8 +1256,8 @@ mod tests {
         assert_eq!(lines(&diff(&ok, &Err("e".into()))), [r#"$: "Ok" -> "Err""#]);
         assert_eq!(
             lines(&diff(
-                &Box::new(Arc::new(Rc::new(1))),
-                &Box::new(Arc::new(Rc::new(2)))
+                &Box::new(Rc::new(Arc::new(1))),
+                &Box::new(Rc::new(Arc::new(2)))
             )),
             ["$: 1 -> 2"]
         );
