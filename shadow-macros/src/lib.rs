@@ -5,6 +5,9 @@
 //! checks them against the function and builds a model of its arguments, [`expand`] writes the new
 //! body. On any error the function is still emitted unchanged next to the `compile_error!`, so one
 //! mistake does not cascade into errors at every call site.
+//!
+//! `#[derive(ShadowCompare)]` lives in `derive/`: `attr` reads the `#[shadow(...)]` attributes
+//! (every error collected), `expand` writes the impl (a stub impl next to the errors).
 
 mod derive;
 mod expand;
