@@ -17,6 +17,16 @@
 //! | `plain_async` | the work function as an `async fn`, awaited in a tokio runtime | - |
 //! | `detached_async_caller` | annotated `async fn`, detached, sample 1.0 (caller's side only) | `plain_async` |
 //! | `report_100mb` | `parallel-run report` (read, aggregate, render as text) over a ~100 MB synthetic discrepancy log, in MB/s | - |
+//! | `eq_1k` | `PartialEq` on two equal invoices of ~1 KB (serialised) | - |
+//! | `typed_eq_1k` | `typed::diff` (`#[derive(ShadowCompare)]`) on the same pair | `eq_1k` |
+//! | `structural_eq_1k` | the `Structural` comparator on the same pair | `eq_1k` |
+//! | `eq_1k_one_off` | `PartialEq` on two invoices differing in one field (the last one compared) | - |
+//! | `typed_1k_one_off` | `typed::diff` on that pair | `eq_1k_one_off` |
+//! | `typed_cmp_1k_one_off` | the `Typed` comparator on that pair (the diff and the verdict's text) | `eq_1k_one_off` |
+//! | `structural_1k_one_off` | the `Structural` comparator on that pair | `eq_1k_one_off` |
+//!
+//! Arguments that do not start with `-` filter the rows, as criterion's do: only the rows whose
+//! names contain one of them, and their baselines, run (`cargo bench --bench overhead -- 1k`).
 //!
 //! Each row is first measured by criterion (`iter_custom` over a loop of calls on distinct
 //! inputs). Criterion measures the rows one after the other, seconds apart, so on a shared machine
@@ -41,7 +51,10 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use criterion::{Bencher, Criterion};
-use parallel_run::{parallel_run, Outcome};
+use parallel_run::structural::Structural;
+use parallel_run::typed::{self, Typed};
+use parallel_run::{parallel_run, Comparator, Outcome, ShadowCompare};
+use serde::Serialize;
 
 /// Criterion samples per row; its column in the table is the median over the last this-many
 /// timings of the row (its measurement phase, after the warm-up).
@@ -141,6 +154,78 @@ async fn annotated_async(x: u64) -> u64 {
     work(x)
 }
 
+// ---------------------------------------------------------------------------------------------
+// Comparing results: a ~1 KB invoice, equal and with one field changed.
+
+#[derive(Clone, PartialEq, Serialize, ShadowCompare)]
+struct BenchLine {
+    sku: String,
+    qty: u32,
+    #[shadow(tolerance = 0.005)]
+    amount: f64,
+    tax: f64,
+}
+
+#[derive(Clone, PartialEq, Serialize, ShadowCompare)]
+struct BenchInvoice {
+    id: u64,
+    customer: String,
+    currency: String,
+    lines: Vec<BenchLine>,
+    total: f64,
+    paid: bool,
+    tags: Vec<String>,
+}
+
+/// (primary, an equal copy, a copy whose last line's `tax` differs).
+fn invoices() -> &'static (BenchInvoice, BenchInvoice, BenchInvoice) {
+    static INVOICES: std::sync::OnceLock<(BenchInvoice, BenchInvoice, BenchInvoice)> =
+        std::sync::OnceLock::new();
+    INVOICES.get_or_init(|| {
+        let a = BenchInvoice {
+            id: 4_242,
+            customer: "ACME Trading GmbH".into(),
+            currency: "EUR".into(),
+            lines: (0..14)
+                .map(|i| BenchLine {
+                    sku: format!("SKU-{i:05}"),
+                    qty: i + 1,
+                    amount: f64::from(i) * 12.5 + 0.99,
+                    tax: f64::from(i) * 2.375,
+                })
+                .collect(),
+            total: 1_234.56,
+            paid: true,
+            tags: vec!["b2b".into(), "eu".into(), "priority".into()],
+        };
+        let mut c = a.clone();
+        c.lines.last_mut().unwrap().tax += 0.01;
+        (a.clone(), a, c)
+    })
+}
+
+/// The structural comparator of the `structural_*` rows.
+fn structural() -> &'static Structural {
+    static STRUCTURAL: std::sync::OnceLock<Structural> = std::sync::OnceLock::new();
+    STRUCTURAL.get_or_init(|| Structural::new().float_tolerance(0.005, 0.0))
+}
+
+/// `n` comparisons of the primary invoice with the equal copy (`differ`: the one-off copy).
+#[inline(always)]
+fn compare_loop<R>(
+    differ: bool,
+    n: u64,
+    f: impl Fn(&BenchInvoice, &BenchInvoice) -> R,
+) -> Duration {
+    let (a, same, other) = invoices();
+    let b = if differ { other } else { same };
+    let start = Instant::now();
+    for _ in 0..n {
+        black_box(f(black_box(a), black_box(b)));
+    }
+    start.elapsed()
+}
+
 /// Runs `f` with the global kill switch off, then turns it back on.
 fn with_kill_switch_off<R>(f: impl FnOnce() -> R) -> R {
     parallel_run::set_global_enabled(false);
@@ -201,7 +286,7 @@ type Runner<'a> = Box<dyn Fn(u64) -> Duration + 'a>;
 fn rows(
     rt: &tokio::runtime::Runtime,
 ) -> Vec<(&'static str, Option<&'static str>, Option<f64>, Runner<'_>)> {
-    vec![
+    let rows: Vec<(&'static str, Option<&'static str>, Option<f64>, Runner<'_>)> = vec![
         ("plain", None, None, Box::new(|n| sync_loop(plain, n))),
         (
             "kill_switch_off",
@@ -281,7 +366,64 @@ fn rows(
             None,
             Box::new(move |n| async_loop(rt, true, n)),
         ),
-    ]
+        (
+            "eq_1k",
+            None,
+            None,
+            Box::new(|n| compare_loop(false, n, |a, b| a == b)),
+        ),
+        (
+            "typed_eq_1k",
+            Some("eq_1k"),
+            None,
+            Box::new(|n| compare_loop(false, n, typed::diff)),
+        ),
+        (
+            "structural_eq_1k",
+            Some("eq_1k"),
+            None,
+            Box::new(|n| compare_loop(false, n, |a, b| structural().compare(a, b))),
+        ),
+        (
+            "eq_1k_one_off",
+            None,
+            None,
+            Box::new(|n| compare_loop(true, n, |a, b| a == b)),
+        ),
+        (
+            "typed_1k_one_off",
+            Some("eq_1k_one_off"),
+            None,
+            Box::new(|n| compare_loop(true, n, typed::diff)),
+        ),
+        (
+            "typed_cmp_1k_one_off",
+            Some("eq_1k_one_off"),
+            None,
+            Box::new(|n| compare_loop(true, n, |a, b| Typed.compare(a, b))),
+        ),
+        (
+            "structural_1k_one_off",
+            Some("eq_1k_one_off"),
+            None,
+            Box::new(|n| compare_loop(true, n, |a, b| structural().compare(a, b))),
+        ),
+    ];
+    // Arguments that are not flags filter the rows (criterion filters its own pass the same way).
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    if filters.is_empty() {
+        return rows;
+    }
+    let wanted: Vec<&str> = rows
+        .iter()
+        .filter(|r| filters.iter().any(|f| r.0.contains(f.as_str())))
+        .flat_map(|r| [Some(r.0), r.1])
+        .flatten()
+        .collect();
+    rows.into_iter().filter(|r| wanted.contains(&r.0)).collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -482,6 +624,19 @@ fn main() {
     assert_eq!(both_back_to_back(7), plain(7));
     assert_eq!(rt.block_on(annotated_async(7)), plain(7));
     assert_eq!(rt.block_on(plain_async(7)), plain(7));
+    let (a, same, other) = invoices();
+    assert!(typed::diff(a, same).is_empty());
+    assert_eq!(
+        typed::diff(a, other).entries[0].to_string(),
+        structural()
+            .compare(a, other)
+            .to_string()
+            .trim_start_matches("mismatch:\n")
+    );
+    eprintln!(
+        "invoice for the *_1k rows: {} bytes as JSON",
+        serde_json::to_string(a).unwrap().len()
+    );
 
     let rows = rows(&rt);
     criterion_rows(&mut c, &rows);
@@ -495,7 +650,13 @@ fn main() {
         eprintln!("warning: detached candidates still in flight after 30 s");
     }
     print_table(&rows, &rounds);
-    report_row();
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    if filters.is_empty() || filters.iter().any(|f| "report_100mb".contains(f.as_str())) {
+        report_row();
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

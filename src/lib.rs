@@ -129,8 +129,118 @@ pub use shadow_runtime::{
 /// The repository keeps full expansions under `shadow-macros/src/snapshots/`.
 pub use shadow_macros::parallel_run;
 
-/// Items used by the code `#[parallel_run]` generates. Not public API.
+pub use shadow_runtime::typed;
+pub use shadow_runtime::typed::ShadowCompare;
+
+/// Derives [`ShadowCompare`](trait@ShadowCompare): a typed, path-level diff of two values,
+/// without serialising them, for the [`typed::Typed`] comparator and [`typed::diff`].
+///
+/// ```
+/// use parallel_run::{typed, ShadowCompare};
+///
+/// #[derive(ShadowCompare)]
+/// struct Line {
+///     sku: String,
+///     #[shadow(tolerance = 0.005)]
+///     amount: f64,
+/// }
+///
+/// #[derive(ShadowCompare)]
+/// enum Status {
+///     Paid { at_ms: u64 },
+///     Refunded,
+/// }
+///
+/// #[derive(ShadowCompare)]
+/// struct Invoice {
+///     id: u64,
+///     lines: Vec<Line>,
+///     status: Status,
+///     #[shadow(ignore)]
+///     generated_at: u64,
+///     #[shadow(sensitive)]
+///     card: String,
+/// }
+///
+/// let a = Invoice {
+///     id: 1,
+///     lines: vec![Line { sku: "A".into(), amount: 10.0 }, Line { sku: "B".into(), amount: 30.0 }],
+///     status: Status::Paid { at_ms: 5 },
+///     generated_at: 1,
+///     card: "4111".into(),
+/// };
+/// let b = Invoice {
+///     id: 1,
+///     lines: vec![Line { sku: "A".into(), amount: 10.001 }, Line { sku: "B".into(), amount: 31.0 }],
+///     status: Status::Refunded,
+///     generated_at: 2,
+///     card: "4242".into(),
+/// };
+/// let d = typed::diff(&a, &b);
+/// let lines: Vec<String> = d.entries.iter().map(ToString::to_string).collect();
+/// assert_eq!(lines, [
+///     "$.lines[1].amount: 30.0 -> 31.0",
+///     r#"$.status: "Paid" -> "Refunded""#,
+///     r#"$.card: "***" -> "***""#,
+/// ]);
+/// assert_eq!(d.tolerated, ["$.lines[0].amount"]);
+/// assert_eq!(d.ignored, ["$.generated_at"]);
+/// ```
+///
+/// # Paths
+///
+/// As [`structural::Structural`] names them on the serde form of the same type: `.field`,
+/// `[i]` for elements and for the fields of a tuple struct, `.key` for map entries, `.Variant`
+/// for the data of an enum variant (`$.status.Paid.at_ms`). A newtype (`struct Cents(i64)`) is
+/// transparent. Two different variants are one difference at the enum's path, shown as the
+/// variant names.
+///
+/// # Field attributes
+///
+/// | attribute | effect |
+/// |---|---|
+/// | `#[shadow(ignore)]` | a difference anywhere in the field is recorded once, at its path, in `Diff::ignored`: acceptable, not a mismatch |
+/// | `#[shadow(tolerance = 0.005)]` | numbers (integers and floats) in the field within this absolute difference are tolerated |
+/// | `#[shadow(relative = 1e-9)]` | the same, relative to the larger magnitude; combines with `tolerance` (either suffices) |
+/// | `#[shadow(within = "2s")]` | times at most this far apart are tolerated: `SystemTime`, `Duration`, integers read as epoch milliseconds, strings that are RFC 3339 timestamps on both sides; units `ns`, `us`, `ms`, `s`, `m`, `h` |
+/// | `#[shadow(unordered)]` | the field's sequence (`Vec`, slice, array, `VecDeque`) is compared as a multiset; differences are at `.*` |
+/// | `#[shadow(trim)]` | strings compared without surrounding whitespace |
+/// | `#[shadow(nfc)]` | strings compared after Unicode NFC normalisation |
+/// | `#[shadow(sensitive)]` | every value in the field is shown as `"***"` |
+/// | `#[shadow(eq)]` | for a type without `ShadowCompare` (another crate's): compared with `PartialEq`, shown with `Debug` |
+///
+/// The options reach everything inside the field (a tolerance on `Vec<Line>` applies to every
+/// number of every line) unless a field further down sets its own. `ignore` and `eq` exclude the
+/// comparison options. Mistakes are compile errors at the offending token: unknown or repeated
+/// keys, a `tolerance` that is not a non-negative number, a `within` that is not a duration.
+///
+/// On the type, `#[shadow(crate = "::my_reexport::parallel_run")]` names the runtime when
+/// `parallel_run` is re-exported under another name. Every type parameter gets a
+/// `T: ShadowCompare` bound.
+///
+/// Through the attribute, `compare = parallel_run::typed::Typed`:
+///
+/// ```
+/// use parallel_run::{parallel_run, ShadowCompare};
+///
+/// #[derive(Debug, Clone, ShadowCompare)]
+/// struct Quote { cents: i64, #[shadow(within = "250ms")] at_ms: u64 }
+///
+/// #[parallel_run(candidate = quote_v2, compare = parallel_run::typed::Typed, mode = inline)]
+/// fn quote(cents: i64) -> Quote { Quote { cents, at_ms: 1_000 } }
+///
+/// fn quote_v2(cents: i64) -> Quote { Quote { cents, at_ms: 1_100 } }
+///
+/// assert_eq!(quote(5).cents, 5);
+/// let s = parallel_run::snapshot::experiment("rust_out::quote").unwrap();
+/// assert_eq!(s.counts.get(parallel_run::Outcome::Acceptable), 1);
+/// ```
+pub use shadow_macros::ShadowCompare;
+
+/// Items used by the code `#[parallel_run]` and `#[derive(ShadowCompare)]` generate. Not public
+/// API.
 #[doc(hidden)]
 pub mod __private {
     pub use shadow_runtime::__private::*;
+    pub use shadow_runtime::typed::__derive as typed;
 }

@@ -38,12 +38,14 @@ mod observe;
 pub mod outcome;
 mod pool;
 pub mod publish;
+mod rfc3339;
 mod sampling;
 pub mod snapshot;
 pub mod sticky;
 pub mod structural;
 pub mod testing;
 mod timer;
+pub mod typed;
 
 #[doc(hidden)]
 pub mod __private;

@@ -1,6 +1,6 @@
 //! Structural diffs of any `Serialize` type: every difference as a path (`$.lines[3].amount`)
 //! with the primary's and the candidate's values, with ignored paths, float tolerances,
-//! order-insensitive sequences and trimmed strings.
+//! timestamp tolerances, order-insensitive sequences, trimmed and Unicode-normalised strings.
 //!
 //! ```
 //! use serde::Serialize;
@@ -23,9 +23,16 @@
 //!
 //! Paths: `$` is the value, `.name` a field or map key, `[3]` a sequence element. Patterns use
 //! the same syntax with `*` for any one segment: `$.lines[*].note`, `$.*.updated_at`.
+//!
+//! For types you own, `#[derive(ShadowCompare)]` and [`typed`](crate::typed) give the same
+//! diffs (same [`Diff`], same paths) without serialising, configured per field.
+
+use std::borrow::Cow;
+use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::Value;
+use unicode_normalization::UnicodeNormalization;
 
 use crate::compare::{Comparator, Verdict};
 
@@ -147,7 +154,7 @@ impl std::fmt::Display for DiffEntry {
     }
 }
 
-/// What [`Structural::diff`] found.
+/// What [`Structural::diff`] (or [`typed::diff`](crate::typed::diff)) found.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Diff {
     /// Differences that count.
@@ -158,6 +165,50 @@ pub struct Diff {
     pub ignored: Vec<String>,
 }
 
+impl Diff {
+    /// No difference at all: no entries, nothing tolerated, nothing ignored.
+    ///
+    /// ```
+    /// assert!(shadow_runtime::structural::Diff::default().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty() && self.tolerated.is_empty() && self.ignored.is_empty()
+    }
+
+    /// The verdict this diff stands for: a [`Verdict::Mismatch`] whose text is one line per
+    /// entry (`$.path: primary -> candidate`, the entry's `Display`) when there are entries;
+    /// else [`Verdict::Acceptable`] naming the tolerated and ignored paths; else
+    /// [`Verdict::Match`].
+    ///
+    /// ```
+    /// use shadow_runtime::structural::{Diff, DiffEntry};
+    /// use shadow_runtime::Verdict;
+    ///
+    /// let mut d = Diff { tolerated: vec!["$.total".into()], ..Diff::default() };
+    /// assert_eq!(d.verdict(), Verdict::acceptable("within tolerance at $.total"));
+    /// d.entries.push(DiffEntry { path: "$.id".into(), primary: Some(1.into()), candidate: Some(2.into()) });
+    /// assert_eq!(d.verdict(), Verdict::mismatch("$.id: 1 -> 2"));
+    /// ```
+    pub fn verdict(&self) -> Verdict {
+        if !self.entries.is_empty() {
+            let lines: Vec<String> = self.entries.iter().map(ToString::to_string).collect();
+            return Verdict::mismatch(lines.join("\n"));
+        }
+        let mut why = Vec::new();
+        if !self.tolerated.is_empty() {
+            why.push(format!("within tolerance at {}", self.tolerated.join(", ")));
+        }
+        if !self.ignored.is_empty() {
+            why.push(format!("ignored paths {}", self.ignored.join(", ")));
+        }
+        if why.is_empty() {
+            Verdict::Match
+        } else {
+            Verdict::acceptable(why.join("; "))
+        }
+    }
+}
+
 /// A comparator (and differ) for `Serialize` types. See the [module docs](self).
 #[derive(Debug, Clone, Default)]
 pub struct Structural {
@@ -165,6 +216,8 @@ pub struct Structural {
     unordered: Vec<Pattern>,
     trim: Vec<Pattern>,
     redact: Vec<Pattern>,
+    within: Vec<(Pattern, Duration)>,
+    nfc: Vec<Pattern>,
     abs_tol: f64,
     rel_tol: f64,
 }
@@ -239,6 +292,65 @@ impl Structural {
         self
     }
 
+    /// Timestamps at paths matching `pattern` that are at most `tolerance` apart count as equal
+    /// (a tolerated difference). A timestamp is either an RFC 3339 string
+    /// (`"2026-11-27T10:00:00.123Z"`, `"2026-11-27T12:00:00+02:00"`; fractions to the
+    /// nanosecond) or a number, read as milliseconds since the Unix epoch (`1795773600123`;
+    /// fractions allowed). The two sides may mix the forms. Values that are not timestamps are
+    /// compared as usual; when several patterns match a path, the largest tolerance applies.
+    ///
+    /// ```
+    /// use shadow_runtime::structural::Structural;
+    /// use std::time::Duration;
+    ///
+    /// let c = Structural::new().within("$.at", Duration::from_millis(250));
+    /// let d = c.diff(
+    ///     &serde_json::json!({"at": "2026-11-27T10:00:00.100Z"}),
+    ///     &serde_json::json!({"at": "2026-11-27T12:00:00.300+02:00"}),
+    /// );
+    /// assert!(d.entries.is_empty());
+    /// assert_eq!(d.tolerated, vec!["$.at"]);
+    /// ```
+    pub fn within(mut self, pattern: &str, tolerance: Duration) -> Self {
+        self.within.push((Pattern::parse(pattern), tolerance));
+        self
+    }
+
+    /// Compares strings at paths matching `pattern` after Unicode NFC normalisation, so that
+    /// `"é"` precomposed (U+00E9) and `"e"` + U+0301 are the same. A difference that vanishes
+    /// once normalised is tolerated. Combines with [`trim`](Self::trim).
+    ///
+    /// ```
+    /// use shadow_runtime::structural::Structural;
+    ///
+    /// let d = Structural::new().nfc("$.name").diff(
+    ///     &serde_json::json!({"name": "Ren\u{e9}e"}),
+    ///     &serde_json::json!({"name": "Rene\u{301}e"}),
+    /// );
+    /// assert!(d.entries.is_empty());
+    /// assert_eq!(d.tolerated, vec!["$.name"]);
+    /// ```
+    pub fn nfc(mut self, pattern: &str) -> Self {
+        self.nfc.push(Pattern::parse(pattern));
+        self
+    }
+
+    /// The largest `within` tolerance at `path`, if any pattern matches.
+    fn within_at(&self, path: &[Seg]) -> Option<Duration> {
+        self.within
+            .iter()
+            .filter(|(p, _)| p.matches(path))
+            .map(|(_, d)| *d)
+            .max()
+    }
+
+    /// `x` and `y` are equal once normalised as the `trim` and `nfc` patterns at `path` say
+    /// (and there is such a pattern).
+    fn normalised_equal(&self, path: &[Seg], x: &str, y: &str) -> bool {
+        let (trim, nfc) = (Self::any(&self.trim, path), Self::any(&self.nfc, path));
+        (trim || nfc) && normalise(x, trim, nfc) == normalise(y, trim, nfc)
+    }
+
     fn redacted(&self, path: &[Seg]) -> bool {
         (0..=path.len()).any(|n| Self::any(&self.redact, &path[..n]))
     }
@@ -268,6 +380,14 @@ impl Structural {
         if Self::any(&self.ignore, path) {
             out.ignored.push(render_path(path));
             return;
+        }
+        if let Some(tolerance) = self.within_at(path) {
+            if let (Some(x), Some(y)) = (instant(a), instant(b)) {
+                if x.abs_diff(y) <= tolerance.as_nanos() {
+                    out.tolerated.push(render_path(path));
+                    return;
+                }
+            }
         }
         match (a, b) {
             (Value::Object(x), Value::Object(y)) => {
@@ -315,20 +435,18 @@ impl Structural {
                 }
             }
             (Value::Number(x), Value::Number(y)) => {
+                let d = number_gap(x, y);
                 let (x, y) = (
                     x.as_f64().unwrap_or(f64::NAN),
                     y.as_f64().unwrap_or(f64::NAN),
                 );
-                let d = (x - y).abs();
                 if d <= self.abs_tol || d <= self.rel_tol * x.abs().max(y.abs()) {
                     out.tolerated.push(render_path(path));
                 } else {
                     self.leaf(Some(a), Some(b), path, out);
                 }
             }
-            (Value::String(x), Value::String(y))
-                if Self::any(&self.trim, path) && x.trim() == y.trim() =>
-            {
+            (Value::String(x), Value::String(y)) if self.normalised_equal(path, x, y) => {
                 out.tolerated.push(render_path(path));
             }
             _ => self.leaf(Some(a), Some(b), path, out),
@@ -371,23 +489,56 @@ impl<T: Serialize + PartialEq> Comparator<T> for Structural {
                 return Verdict::mismatch(format!("values differ (not serialisable: {e})"))
             }
         };
-        let d = self.diff(&a, &b);
-        if !d.entries.is_empty() {
-            let lines: Vec<String> = d.entries.iter().map(ToString::to_string).collect();
-            return Verdict::mismatch(lines.join("\n"));
-        }
-        let mut why = Vec::new();
-        if !d.tolerated.is_empty() {
-            why.push(format!("within tolerance at {}", d.tolerated.join(", ")));
-        }
-        if !d.ignored.is_empty() {
-            why.push(format!("ignored paths {}", d.ignored.join(", ")));
-        }
-        if why.is_empty() {
+        match self.diff(&a, &b).verdict() {
             // PartialEq said no but the serialised forms agree (e.g. NaN, or skipped fields).
-            return Verdict::acceptable("equal once serialised");
+            Verdict::Match => Verdict::acceptable("equal once serialised"),
+            verdict => verdict,
         }
-        Verdict::acceptable(why.join("; "))
+    }
+}
+
+/// How far apart two numbers are: exactly for integers (two large integers a unit apart can
+/// be the same `f64`), else as `f64`s.
+fn number_gap(x: &serde_json::Number, y: &serde_json::Number) -> f64 {
+    let int = |n: &serde_json::Number| {
+        n.as_i64()
+            .map(i128::from)
+            .or_else(|| n.as_u64().map(i128::from))
+    };
+    match (int(x), int(y)) {
+        (Some(a), Some(b)) => a.abs_diff(b) as f64,
+        _ => (x.as_f64().unwrap_or(f64::NAN) - y.as_f64().unwrap_or(f64::NAN)).abs(),
+    }
+}
+
+/// `s` NFC-normalised and/or trimmed.
+pub(crate) fn normalise(s: &str, trim: bool, nfc: bool) -> Cow<'_, str> {
+    let s: Cow<'_, str> = if nfc {
+        Cow::Owned(s.nfc().collect())
+    } else {
+        Cow::Borrowed(s)
+    };
+    match s {
+        Cow::Borrowed(b) if trim => Cow::Borrowed(b.trim()),
+        Cow::Owned(o) if trim && o.trim().len() != o.len() => Cow::Owned(o.trim().to_owned()),
+        s => s,
+    }
+}
+
+/// The instant a JSON value stands for, in nanoseconds since the Unix epoch: an RFC 3339 string,
+/// or a number of milliseconds.
+fn instant(v: &Value) -> Option<i128> {
+    match v {
+        Value::String(s) => crate::rfc3339::parse(s),
+        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => Some(i128::from(i) * 1_000_000),
+            (_, Some(u)) => Some(i128::from(u) * 1_000_000),
+            _ => n
+                .as_f64()
+                .filter(|f| f.is_finite() && f.abs() < 1e20)
+                .map(|f| (f * 1e6) as i128),
+        },
+        _ => None,
     }
 }
 
@@ -469,6 +620,94 @@ mod tests {
         );
     }
 
+    #[test]
+    fn within_tolerates_close_timestamps_in_either_form() {
+        let c = Structural::new()
+            .within("$.at", Duration::from_millis(250))
+            .within("$.*.ms", Duration::from_secs(2));
+        let d = c.diff(
+            &json!({"at": "2026-11-27T10:00:00.000Z", "x": {"ms": 1_795_773_600_000u64}}),
+            &json!({"at": "2026-11-27T11:00:00.250+01:00", "x": {"ms": 1_795_773_601_999u64}}),
+        );
+        assert!(d.entries.is_empty(), "{d:?}");
+        assert_eq!(d.tolerated, vec!["$.at", "$.x.ms"]);
+        // A string against a number of milliseconds: the same instant.
+        let d = c.diff(
+            &json!({"at": "2026-11-27T10:00:00.100Z"}),
+            &json!({"at": 1_795_773_600_000i64}),
+        );
+        assert_eq!(d.tolerated, vec!["$.at"]);
+        // Too far apart, not timestamps, or outside the pattern: compared as usual.
+        for (a, b) in [
+            (
+                json!({"at": "2026-11-27T10:00:00Z"}),
+                json!({"at": "2026-11-27T10:00:00.251Z"}),
+            ),
+            (json!({"at": "soon"}), json!({"at": "later"})),
+            (json!({"at": true}), json!({"at": false})),
+            (json!({"other": 1}), json!({"other": 2})),
+        ] {
+            let d = c.diff(&a, &b);
+            assert_eq!(d.entries.len(), 1, "{a} {b}");
+            assert!(d.tolerated.is_empty());
+        }
+        // The largest tolerance of the matching patterns applies.
+        let c = Structural::new()
+            .within("$.at", Duration::from_millis(1))
+            .within("$.*", Duration::from_secs(1));
+        assert_eq!(
+            c.diff(&json!({"at": 0}), &json!({"at": 900})).tolerated,
+            vec!["$.at"]
+        );
+    }
+
+    #[test]
+    fn nfc_tolerates_differences_of_normalisation_only() {
+        let c = Structural::new()
+            .nfc("$.name")
+            .nfc("$.padded")
+            .trim("$.padded");
+        let d = c.diff(
+            &json!({"name": "Ren\u{e9}e", "padded": " Z\u{fc}rich"}),
+            &json!({"name": "Rene\u{301}e", "padded": "Zu\u{308}rich  "}),
+        );
+        assert!(d.entries.is_empty(), "{d:?}");
+        assert_eq!(d.tolerated, vec!["$.name", "$.padded"]);
+        // A real difference is still one; a path without `nfc` compares code points.
+        let d = c.diff(&json!({"name": "Ren\u{e9}e"}), &json!({"name": "Rena"}));
+        assert_eq!(d.entries.len(), 1);
+        let d = Structural::new().diff(&json!("\u{e9}"), &json!("e\u{301}"));
+        assert_eq!(d.entries[0].to_string(), "$: \"\u{e9}\" -> \"e\u{301}\"");
+    }
+
+    #[test]
+    fn large_integers_a_unit_apart_differ() {
+        // Both are the same `f64`; the difference is still 1.
+        let d = Structural::new().diff(
+            &json!(55_412_965_755_426_284i64),
+            &json!(55_412_965_755_426_285i64),
+        );
+        assert_eq!(d.entries.len(), 1, "{d:?}");
+        let d = Structural::new()
+            .float_tolerance(1.0, 0.0)
+            .diff(&json!(u64::MAX), &json!(u64::MAX - 1));
+        assert_eq!(d.tolerated, vec!["$"]);
+    }
+
+    #[test]
+    fn diff_verdicts() {
+        assert_eq!(Diff::default().verdict(), Verdict::Match);
+        let d = Diff {
+            tolerated: vec!["$.a".into()],
+            ignored: vec!["$.b".into(), "$.c".into()],
+            ..Diff::default()
+        };
+        assert_eq!(
+            d.verdict(),
+            Verdict::acceptable("within tolerance at $.a; ignored paths $.b, $.c")
+        );
+    }
+
     fn leaf() -> impl Strategy<Value = Value> {
         prop_oneof![
             any::<i32>().prop_map(|n| json!(n)),
@@ -536,6 +775,25 @@ mod tests {
             prop_assert_eq!(d.entries.len(), 1);
             prop_assert_eq!(&d.entries[0].path, &render_path(&path));
             prop_assert_eq!(d.entries[0].candidate.clone(), Some(json!("changed!")));
+        }
+
+        #[test]
+        fn within_is_symmetric_and_exact_at_its_bound(a in -(1i64 << 50)..(1i64 << 50), gap in 0i64..10_000, tol in 0u64..10_000) {
+            let c = Structural::new().within("$", Duration::from_millis(tol));
+            let b = a + gap;
+            let ab = c.diff(&json!(a), &json!(b));
+            let ba = c.diff(&json!(b), &json!(a));
+            prop_assert_eq!(&ab.tolerated, &ba.tolerated);
+            prop_assert_eq!(ab.entries.len(), ba.entries.len());
+            prop_assert_eq!(ab.entries.is_empty(), gap.unsigned_abs() <= tol);
+        }
+
+        #[test]
+        fn nfc_and_nfd_forms_are_tolerated(s in "[a-zA-Z\u{e0}-\u{ff} ]{0,8}") {
+            use unicode_normalization::UnicodeNormalization;
+            let nfd: String = s.nfd().collect();
+            let d = Structural::new().nfc("$").diff(&json!(s), &json!(nfd));
+            prop_assert!(d.entries.is_empty());
         }
 
         #[test]

@@ -1,0 +1,622 @@
+//! `#[derive(ShadowCompare)]` from outside: paths and values of every shape, each field
+//! attribute, the `Typed` comparator's verdicts, one experiment through the attribute, and
+//! properties (equal values give no diff, one changed leaf gives exactly its path, tolerances are
+//! symmetric, and the derive's paths are `Structural`'s on the same `Serialize` type).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use parallel_run::structural::{Diff, Structural};
+use parallel_run::typed::{self, Typed};
+use parallel_run::{parallel_run, Comparator, Outcome, ShadowCompare, Verdict};
+use proptest::prelude::*;
+use serde::Serialize;
+
+fn lines(d: &Diff) -> Vec<String> {
+    d.entries.iter().map(ToString::to_string).collect()
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ShadowCompare)]
+pub struct Line {
+    sku: String,
+    qty: u32,
+    amount: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ShadowCompare)]
+pub enum Status {
+    Pending,
+    Paid { at_ms: u64, by: String },
+    Refunded(i64),
+    Split(u8, u8),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ShadowCompare)]
+pub struct Cents(i64);
+
+#[derive(Debug, Clone, PartialEq, Serialize, ShadowCompare)]
+pub struct Pair(u8, String);
+
+#[derive(Debug, Clone, PartialEq, Serialize, ShadowCompare)]
+pub struct Marker;
+
+#[derive(Debug, Clone, PartialEq, Serialize, ShadowCompare)]
+pub struct Invoice {
+    id: u64,
+    lines: Vec<Line>,
+    status: Status,
+    total: Cents,
+    pair: Pair,
+    marker: Marker,
+    tags: BTreeSet<String>,
+    fx: BTreeMap<String, f64>,
+    note: Option<String>,
+    r#type: Box<str>,
+}
+
+fn invoice() -> Invoice {
+    Invoice {
+        id: 7,
+        lines: vec![
+            Line {
+                sku: "A".into(),
+                qty: 1,
+                amount: 10.0,
+            },
+            Line {
+                sku: "B".into(),
+                qty: 2,
+                amount: 30.0,
+            },
+        ],
+        status: Status::Paid {
+            at_ms: 5,
+            by: "card".into(),
+        },
+        total: Cents(4000),
+        pair: Pair(1, "x".into()),
+        marker: Marker,
+        tags: ["a".to_owned(), "b".to_owned()].into(),
+        fx: [("EUR".to_owned(), 1.0), ("USD".to_owned(), 1.1)].into(),
+        note: None,
+        r#type: "std".into(),
+    }
+}
+
+#[test]
+fn equal_values_have_no_diff() {
+    assert!(typed::diff(&invoice(), &invoice()).is_empty());
+    assert_eq!(Typed.compare(&invoice(), &invoice()), Verdict::Match);
+}
+
+#[test]
+fn paths_of_every_shape() {
+    let a = invoice();
+    let mut b = invoice();
+    b.lines[1].amount = 31.0;
+    b.lines.push(Line {
+        sku: "C".into(),
+        qty: 1,
+        amount: 1.5,
+    });
+    b.status = Status::Paid {
+        at_ms: 6,
+        by: "card".into(),
+    };
+    b.total = Cents(4001);
+    b.pair.1 = "y".into();
+    b.tags.insert("c".into());
+    b.fx.insert("USD".into(), 1.2);
+    b.note = Some("hi".into());
+    b.r#type = "alt".into();
+    assert_eq!(
+        lines(&typed::diff(&a, &b)),
+        [
+            "$.lines[1].amount: 30.0 -> 31.0",
+            r#"$.lines[2]: (missing) -> {"amount":1.5,"qty":1,"sku":"C"}"#,
+            "$.status.Paid.at_ms: 5 -> 6",
+            "$.total: 4000 -> 4001",
+            r#"$.pair[1]: "x" -> "y""#,
+            r#"$.tags.*: (missing) -> "c""#,
+            "$.fx.USD: 1.1 -> 1.2",
+            r#"$.note: null -> "hi""#,
+            r#"$.type: "std" -> "alt""#,
+        ]
+    );
+}
+
+#[test]
+fn enums_compare_variants_then_fields() {
+    let d = |a: &Status, b: &Status| lines(&typed::diff(a, b));
+    assert_eq!(
+        d(&Status::Pending, &Status::Refunded(1)),
+        [r#"$: "Pending" -> "Refunded""#]
+    );
+    assert_eq!(
+        d(&Status::Refunded(1), &Status::Refunded(2)),
+        ["$.Refunded: 1 -> 2"]
+    );
+    assert_eq!(
+        d(&Status::Split(1, 2), &Status::Split(1, 3)),
+        ["$.Split[1]: 2 -> 3"]
+    );
+    assert!(d(&Status::Pending, &Status::Pending).is_empty());
+    // A whole variant value, where one side lacks it, is rendered as serde writes it.
+    assert_eq!(
+        lines(&typed::diff(
+            &vec![Status::Pending],
+            &vec![Status::Pending, Status::Split(1, 2)]
+        )),
+        [r#"$[1]: (missing) -> {"Split":[1,2]}"#]
+    );
+}
+
+/// A type of another crate, without `ShadowCompare`.
+mod foreign {
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Money {
+        pub cents: i64,
+        pub currency: &'static str,
+    }
+}
+
+#[derive(Debug, Clone, ShadowCompare)]
+pub struct Payment {
+    id: u64,
+    #[shadow(tolerance = 0.005)]
+    fee: f64,
+    #[shadow(relative = 1e-6)]
+    rate: f64,
+    #[shadow(tolerance = 1)]
+    cents: Vec<i64>,
+    #[shadow(within = "250ms")]
+    processed_at: SystemTime,
+    #[shadow(within = "1s")]
+    latency: Duration,
+    #[shadow(within = "2s")]
+    settled_ms: u64,
+    #[shadow(within = "1m")]
+    stamp: String,
+    #[shadow(ignore)]
+    trace_id: String,
+    #[shadow(unordered)]
+    tags: Vec<String>,
+    #[shadow(sensitive)]
+    card: Option<String>,
+    #[shadow(eq)]
+    money: foreign::Money,
+    #[shadow(trim)]
+    name: String,
+    #[shadow(nfc)]
+    city: String,
+}
+
+fn payment() -> Payment {
+    Payment {
+        id: 1,
+        fee: 1.0,
+        rate: 1.0,
+        cents: vec![100, 200],
+        processed_at: UNIX_EPOCH + Duration::from_secs(1_795_773_600),
+        latency: Duration::from_millis(10),
+        settled_ms: 1_795_773_600_000,
+        stamp: "2026-11-27T10:00:00Z".into(),
+        trace_id: "t-1".into(),
+        tags: vec!["a".into(), "b".into()],
+        card: Some("4111 1111 1111 1111".into()),
+        money: foreign::Money {
+            cents: 5,
+            currency: "EUR",
+        },
+        name: "Ada".into(),
+        city: "Z\u{fc}rich".into(),
+    }
+}
+
+#[test]
+fn field_attributes_tolerate_ignore_and_mask() {
+    let a = payment();
+    let mut b = payment();
+    b.fee = 1.004;
+    b.rate = 1.000_000_5;
+    b.cents = vec![101, 199];
+    b.processed_at += Duration::from_millis(250);
+    b.latency = Duration::from_millis(900);
+    b.settled_ms += 2_000;
+    b.stamp = "2026-11-27T11:00:59+01:00".into();
+    b.trace_id = "t-2".into();
+    b.tags = vec!["b".into(), "a".into()];
+    b.name = "  Ada ".into();
+    b.city = "Zu\u{308}rich".into();
+    let d = typed::diff(&a, &b);
+    assert!(d.entries.is_empty(), "{:?}", lines(&d));
+    assert_eq!(
+        d.tolerated,
+        [
+            "$.fee",
+            "$.rate",
+            "$.cents[0]",
+            "$.cents[1]",
+            "$.processed_at",
+            "$.latency",
+            "$.settled_ms",
+            "$.stamp",
+            "$.name",
+            "$.city",
+        ]
+    );
+    assert_eq!(d.ignored, ["$.trace_id"]);
+    assert_eq!(
+        Typed.compare(&a, &b),
+        Verdict::acceptable(format!(
+            "within tolerance at {}; ignored paths $.trace_id",
+            d.tolerated.join(", ")
+        ))
+    );
+
+    // Past every tolerance: entries, with the sensitive field masked and the `eq` field in Debug.
+    let mut c = payment();
+    c.fee = 1.006;
+    c.processed_at += Duration::from_millis(251);
+    c.settled_ms += 2_001;
+    c.stamp = "2026-11-27T10:01:01Z".into();
+    c.tags = vec!["b".into(), "c".into()];
+    c.card = Some("4242 4242 4242 4242".into());
+    c.money.cents = 6;
+    c.name = "Bob".into();
+    let got = lines(&typed::diff(&a, &c));
+    assert_eq!(
+        got,
+        [
+            "$.fee: 1.0 -> 1.006",
+            r#"$.processed_at: "2026-11-27T10:00:00Z" -> "2026-11-27T10:00:00.251Z""#,
+            "$.settled_ms: 1795773600000 -> 1795773602001",
+            r#"$.stamp: "2026-11-27T10:00:00Z" -> "2026-11-27T10:01:01Z""#,
+            r#"$.tags.*: "a" -> (missing)"#,
+            r#"$.tags.*: (missing) -> "c""#,
+            r#"$.card: "***" -> "***""#,
+            r#"$.money: "Money { cents: 5, currency: \"EUR\" }" -> "Money { cents: 6, currency: \"EUR\" }""#,
+            r#"$.name: "Ada" -> "Bob""#,
+        ]
+    );
+    assert_eq!(Typed.compare(&a, &c), Verdict::mismatch(got.join("\n")));
+    // Some against None under `sensitive`: both masked, the `null` too.
+    c.card = None;
+    assert!(lines(&typed::diff(&a, &c)).contains(&r#"$.card: "***" -> "***""#.to_owned()));
+}
+
+/// Options reach into nested derived types and containers; a field further down overrides them.
+#[test]
+fn options_are_inherited_and_overridden() {
+    #[derive(ShadowCompare)]
+    struct Inner {
+        x: f64,
+        #[shadow(tolerance = 0.5)]
+        y: f64,
+        #[shadow(ignore)]
+        z: u8,
+    }
+    #[derive(ShadowCompare)]
+    struct Outer {
+        #[shadow(tolerance = 0.01)]
+        items: Vec<Inner>,
+        #[shadow(sensitive)]
+        secret: Arc<Inner>,
+    }
+    let o = |x, y, z| Outer {
+        items: vec![Inner { x, y, z }],
+        secret: Arc::new(Inner { x, y, z }),
+    };
+    let d = typed::diff(&o(1.0, 1.0, 0), &o(1.005, 1.4, 1));
+    // `secret` has no tolerance of its own; its `y` does.
+    assert_eq!(lines(&d), [r#"$.secret.x: "***" -> "***""#]);
+    assert_eq!(d.tolerated, ["$.items[0].x", "$.items[0].y", "$.secret.y"]);
+    assert_eq!(d.ignored, ["$.items[0].z", "$.secret.z"]);
+}
+
+#[test]
+fn generics_maps_and_tuples() {
+    #[derive(Debug, ShadowCompare)]
+    struct Keyed<K: Ord + std::fmt::Display, V>
+    where
+        V: Clone,
+    {
+        by_key: BTreeMap<K, V>,
+        by_hash: HashMap<u32, (V, bool)>,
+        _kind: std::marker::PhantomData<K>,
+    }
+    let k = |a: i64, b: i64| Keyed {
+        by_key: [(3u8, a)].into(),
+        by_hash: [(10, (b, true)), (2, (b, false))].into(),
+        _kind: std::marker::PhantomData,
+    };
+    assert!(typed::diff(&k(1, 2), &k(1, 2)).is_empty());
+    assert_eq!(
+        lines(&typed::diff(&k(1, 2), &k(4, 5))),
+        [
+            "$.by_key.3: 1 -> 4",
+            "$.by_hash.10[0]: 2 -> 5",
+            "$.by_hash.2[0]: 2 -> 5"
+        ]
+    );
+
+    #[derive(ShadowCompare)]
+    struct Borrowed<'a, T: ?Sized + 'a> {
+        name: &'a str,
+        items: &'a [u8],
+        value: &'a T,
+    }
+    let a = Borrowed::<str> {
+        name: "a",
+        items: &[1, 2],
+        value: "v",
+    };
+    let b = Borrowed::<str> {
+        name: "a",
+        items: &[1, 3],
+        value: "w",
+    };
+    assert_eq!(
+        lines(&typed::diff(&a, &b)),
+        ["$.items[1]: 2 -> 3", r#"$.value: "v" -> "w""#]
+    );
+}
+
+#[test]
+fn empty_and_single_variant_enums() {
+    #[derive(ShadowCompare)]
+    #[allow(dead_code)]
+    enum Never {}
+    #[derive(ShadowCompare)]
+    enum One {
+        Only { n: u8 },
+    }
+    assert_eq!(
+        lines(&typed::diff(&One::Only { n: 1 }, &One::Only { n: 2 })),
+        ["$.Only.n: 1 -> 2"]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Through the attribute.
+
+#[derive(Debug, Clone, ShadowCompare)]
+pub struct Receipt {
+    order: u64,
+    #[shadow(tolerance = 0.005)]
+    amount: f64,
+    #[shadow(within = "250ms")]
+    at_ms: u64,
+}
+
+#[parallel_run(candidate = settle_v2, compare = parallel_run::typed::Typed, name = "derive::settle")]
+fn settle(order: u64) -> Receipt {
+    Receipt {
+        order,
+        amount: 10.0,
+        at_ms: 1_000,
+    }
+}
+
+fn settle_v2(order: u64) -> Receipt {
+    match order {
+        0 => Receipt {
+            order,
+            amount: 10.0,
+            at_ms: 1_000,
+        }, // match
+        1 => Receipt {
+            order,
+            amount: 10.001,
+            at_ms: 1_100,
+        }, // acceptable
+        _ => Receipt {
+            order,
+            amount: 10.5,
+            at_ms: 1_000,
+        }, // mismatch
+    }
+}
+
+#[test]
+fn the_typed_comparator_through_the_attribute() {
+    for order in 0..3 {
+        assert_eq!(settle(order).order, order);
+    }
+    assert!(parallel_run::wait_idle(Duration::from_secs(10)));
+    let s = parallel_run::snapshot::experiment("derive::settle").unwrap();
+    assert_eq!(s.counts.get(Outcome::Match), 1);
+    assert_eq!(s.counts.get(Outcome::Acceptable), 1);
+    assert_eq!(s.counts.get(Outcome::Mismatch), 1);
+    assert_eq!(s.discrepancies[0].detail, "$.amount: 10.0 -> 10.5");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Properties.
+
+#[derive(Debug, Clone, PartialEq, Serialize, ShadowCompare)]
+pub struct Shape {
+    id: u32,
+    name: String,
+    flag: bool,
+    lines: Vec<Line>,
+    totals: BTreeMap<String, i64>,
+    maybe: Option<Cents>,
+    pair: (i32, String),
+    status: Status,
+}
+
+fn line() -> impl Strategy<Value = Line> {
+    ("[A-C]{1,2}", 0u32..5, -100i32..100).prop_map(|(sku, qty, c)| Line {
+        sku,
+        qty,
+        amount: f64::from(c) / 4.0,
+    })
+}
+
+fn status() -> impl Strategy<Value = Status> {
+    prop_oneof![
+        Just(Status::Pending),
+        (0u64..9, "[a-c]{0,2}").prop_map(|(at_ms, by)| Status::Paid { at_ms, by }),
+        (-9i64..9).prop_map(Status::Refunded),
+        (0u8..3, 0u8..3).prop_map(|(a, b)| Status::Split(a, b)),
+    ]
+}
+
+fn shape() -> impl Strategy<Value = Shape> {
+    (
+        any::<u32>(),
+        "[a-z]{0,4}",
+        any::<bool>(),
+        proptest::collection::vec(line(), 0..4),
+        proptest::collection::btree_map("[a-d]", -9i64..9, 0..4),
+        proptest::option::of(any::<i64>().prop_map(Cents)),
+        (any::<i32>(), "[xy]{0,2}"),
+        status(),
+    )
+        .prop_map(
+            |(id, name, flag, lines, totals, maybe, pair, status)| Shape {
+                id,
+                name,
+                flag,
+                lines,
+                totals,
+                maybe,
+                pair,
+                status,
+            },
+        )
+}
+
+/// Changes one leaf of `s`, picked by `pick`, and returns its path.
+fn change_one_leaf(s: &mut Shape, pick: prop::sample::Index) -> String {
+    let mut leaves: Vec<String> = vec![
+        "$.id".into(),
+        "$.name".into(),
+        "$.flag".into(),
+        "$.pair[0]".into(),
+        "$.pair[1]".into(),
+        "$.maybe".into(),
+    ];
+    for i in 0..s.lines.len() {
+        for f in ["sku", "qty", "amount"] {
+            leaves.push(format!("$.lines[{i}].{f}"));
+        }
+    }
+    leaves.extend(s.totals.keys().map(|k| format!("$.totals.{k}")));
+    match &s.status {
+        Status::Paid { .. } => {
+            leaves.extend(["$.status.Paid.at_ms".into(), "$.status.Paid.by".into()])
+        }
+        Status::Refunded(_) => leaves.push("$.status.Refunded".into()),
+        Status::Split(..) => {
+            leaves.extend(["$.status.Split[0]".into(), "$.status.Split[1]".into()])
+        }
+        Status::Pending => {}
+    }
+    let path = pick.get(&leaves).clone();
+    let rest = path.strip_prefix("$.").unwrap();
+    match rest {
+        "id" => s.id = s.id.wrapping_add(1),
+        "name" => s.name.push('!'),
+        "flag" => s.flag = !s.flag,
+        "pair[0]" => s.pair.0 = s.pair.0.wrapping_add(1),
+        "pair[1]" => s.pair.1.push('!'),
+        "maybe" => s.maybe = Some(Cents(s.maybe.as_ref().map_or(0, |c| c.0.wrapping_add(1)))),
+        "status.Paid.at_ms" | "status.Paid.by" | "status.Refunded" | "status.Split[0]"
+        | "status.Split[1]" => match &mut s.status {
+            Status::Paid { at_ms, .. } if rest.ends_with("at_ms") => *at_ms += 1,
+            Status::Paid { by, .. } => by.push('!'),
+            Status::Refunded(n) => *n += 1,
+            Status::Split(a, _) if rest.ends_with("[0]") => *a += 1,
+            Status::Split(_, b) => *b += 1,
+            Status::Pending => unreachable!(),
+        },
+        _ if rest.starts_with("totals.") => {
+            *s.totals.get_mut(&rest["totals.".len()..]).unwrap() += 1;
+        }
+        _ => {
+            let i: usize = rest["lines[".len()..rest.find(']').unwrap()]
+                .parse()
+                .unwrap();
+            let line = &mut s.lines[i];
+            match &rest[rest.find('.').unwrap() + 1..] {
+                "sku" => line.sku.push('!'),
+                "qty" => line.qty += 1,
+                _ => line.amount += 1.0,
+            }
+        }
+    }
+    path
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+proptest! {
+    #[test]
+    fn prop_equal_values_give_no_diff(s in shape()) {
+        prop_assert!(typed::diff(&s, &s.clone()).is_empty());
+    }
+
+    #[test]
+    fn prop_one_changed_leaf_gives_exactly_its_path(s in shape(), pick in any::<prop::sample::Index>()) {
+        let mut t = s.clone();
+        let path = change_one_leaf(&mut t, pick);
+        let d = typed::diff(&s, &t);
+        prop_assert_eq!(d.entries.len(), 1, "{:?}", lines(&d));
+        prop_assert_eq!(&d.entries[0].path, &path);
+    }
+
+    #[test]
+    fn prop_tolerance_is_symmetric(a in -1e6f64..1e6, b in -1e6f64..1e6, abs in 0f64..10.0, rel in 0f64..0.1) {
+        use parallel_run::typed::{At, Sink};
+        let at = At::root().tolerance(abs, rel);
+        let run = |x: f64, y: f64| {
+            let mut d = Diff::default();
+            x.shadow_diff(&y, &at, &mut Sink::new(&mut d));
+            d
+        };
+        let (ab, ba) = (run(a, b), run(b, a));
+        prop_assert_eq!(ab.entries.len(), ba.entries.len());
+        prop_assert_eq!(ab.tolerated, ba.tolerated);
+    }
+
+    #[test]
+    fn prop_derived_tolerance_is_symmetric(a in -1e3f64..1e3, b in -1e3f64..1e3) {
+        #[derive(Debug, ShadowCompare)]
+        struct T { #[shadow(tolerance = 0.5, relative = 0.001)] x: f64 }
+        let (ab, ba) = (typed::diff(&T { x: a }, &T { x: b }), typed::diff(&T { x: b }, &T { x: a }));
+        prop_assert_eq!(ab.entries.len(), ba.entries.len());
+        prop_assert_eq!(ab.tolerated, ba.tolerated);
+    }
+
+    /// Where both report one difference per changed leaf, the derive and `Structural` name the
+    /// same paths (variant changes aside, which the derive reports as one entry by design).
+    #[test]
+    fn prop_paths_agree_with_structural(s in shape(), t in shape()) {
+        let typed_paths = sorted(typed::diff(&s, &t).entries.into_iter().map(|e| e.path).collect());
+        let (a, b) = (serde_json::to_value(&s).unwrap(), serde_json::to_value(&t).unwrap());
+        let mut structural: Vec<String> = Structural::new().diff(&a, &b).entries.into_iter().map(|e| e.path).collect();
+        let mut typed_paths = typed_paths;
+        if std::mem::discriminant(&s.status) != std::mem::discriminant(&t.status) {
+            // Structural: `$.status` (unit vs data) or `$.status.<Variant>` per side; the derive: `$.status`.
+            structural.retain(|p| !p.starts_with("$.status"));
+            typed_paths.retain(|p| p != "$.status");
+        }
+        prop_assert_eq!(sorted(structural), typed_paths);
+    }
+
+    #[test]
+    fn prop_one_changed_leaf_agrees_with_structural(s in shape(), pick in any::<prop::sample::Index>()) {
+        let mut t = s.clone();
+        change_one_leaf(&mut t, pick);
+        let typed_entries = typed::diff(&s, &t).entries;
+        let structural = Structural::new().diff(&serde_json::to_value(&s).unwrap(), &serde_json::to_value(&t).unwrap()).entries;
+        // Same path, same rendered values, same line.
+        prop_assert_eq!(typed_entries, structural);
+    }
+}
