@@ -114,6 +114,9 @@ pub(crate) struct State {
     pub(crate) cutover: Mutex<Cutover>,
     /// Calls served by the candidate (the ramp).
     pub(crate) served: AtomicU64,
+    /// The gate's window is fed: a ramp is requested or criteria are declared (otherwise a judged
+    /// call does not take the cutover's lock).
+    pub(crate) gate_tracking: AtomicBool,
     /// When the deadline warning was last given.
     pub(crate) deadline_warned: Mutex<Option<Instant>>,
     pub(crate) warned_no_ramp: AtomicBool,
@@ -385,6 +388,7 @@ impl Experiment {
                 keys: crate::observe::Keys::new(self.name),
                 cutover: Mutex::new(Cutover::new(Instant::now())),
                 served: AtomicU64::new(0),
+                gate_tracking: AtomicBool::new(false),
                 deadline_warned: Mutex::new(None),
                 warned_no_ramp: AtomicBool::new(false),
                 primary_us_sum: AtomicU64::new(0),
@@ -695,6 +699,8 @@ impl Experiment {
                 s.ramp
             );
         }
+        st.gate_tracking
+            .store(s.ramp > 0.0 || s.criteria.is_some(), Relaxed);
         let change =
             lock(&st.cutover).configure(s.ramp, s.criteria, fresh, crate::timer::coarse_now());
         if let Some(c) = change {
@@ -889,7 +895,7 @@ impl Experiment {
                 self.transition(t);
             }
         }
-        if crate::cutover::gate_sample(outcome).is_some() {
+        if st.gate_tracking.load(Relaxed) && crate::cutover::gate_sample(outcome).is_some() {
             let change = lock(&st.cutover).on_outcome(outcome, crate::timer::coarse_now());
             if let Some(c) = change {
                 self.gate_changed(st, c);
