@@ -261,6 +261,15 @@ fn expand(m: Model) -> TokenStream {
             let p = private_at(e.span());
             quote_spanned!(e.span()=> let __parallel_run_call = __parallel_run_call.with_sample_key(#p::key_text(&#e));)
         });
+        // The arguments as JSON (receivers left out), each checked at its own argument's span.
+        let inputs = m.record_inputs.then(|| {
+            let values = m.args.iter().filter(|a| a.name.to_string() != "self").map(|a| {
+                let name = &a.name;
+                let p = private_at(a.span);
+                quote_spanned!(a.span=> #p::input(&#name))
+            });
+            quote!(let __parallel_run_call = __parallel_run_call.with_inputs(::std::vec![#(#values),*]);)
+        });
         let idem = m.idempotency_key.as_ref().map(|_| {
             quote!(let __parallel_run_call = __parallel_run_call.with_idempotency_key(::core::clone::Clone::clone(&__parallel_run_key));)
         });
@@ -270,6 +279,7 @@ fn expand(m: Model) -> TokenStream {
                     #context
                     #hook
                     #key_text
+                    #inputs
                     #idem
                     ::core::option::Option::Some(#attach)
                 }

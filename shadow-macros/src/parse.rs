@@ -31,6 +31,7 @@ pub(crate) const KEYS: &[&str] = &[
     "min_match_rate",
     "min_samples",
     "deadline",
+    "record_inputs",
     "crate",
 ];
 
@@ -88,6 +89,7 @@ pub(crate) struct Args {
     pub min_samples: Option<Spanned<u64>>,
     /// `deadline = "2026-12-31"`, in days since 1970-01-01, with the literal.
     pub deadline: Option<Spanned<(i64, LitStr)>>,
+    pub record_inputs: Option<Spanned<bool>>,
 }
 
 pub(crate) fn parse(tokens: TokenStream) -> syn::Result<Args> {
@@ -207,6 +209,11 @@ fn parse_args(input: ParseStream) -> syn::Result<Args> {
             "on_outcome" => set_once(&mut args.on_outcome, &key, input.parse::<Expr>()?)?,
             "clean" => set_once(&mut args.clean, &key, input.parse::<Expr>()?)?,
             "cpu_time" => set_once(&mut args.cpu_time, &key, parse_bool(input, "cpu_time")?)?,
+            "record_inputs" => set_once(
+                &mut args.record_inputs,
+                &key,
+                parse_bool(input, "record_inputs")?,
+            )?,
             "context" => {
                 let body;
                 syn::braced!(body in input);

@@ -70,6 +70,9 @@ pub(crate) struct Model {
     pub gate: Option<(f64, u64)>,
     /// `deadline`, in days since 1970-01-01.
     pub deadline: Option<i64>,
+    /// `record_inputs = true`: the arguments (not the receiver) are serialised into the call's
+    /// discrepancy records, for replay.
+    pub record_inputs: bool,
     pub mode: Mode,
     pub order: Order,
     pub krate: Path,
@@ -229,6 +232,7 @@ pub(crate) fn validate(args: Args, mut item: ItemFn) -> syn::Result<Model> {
             (r, n) => Some((r.map_or(0.999, |r| r.value), n.map_or(1000, |n| n.value))),
         },
         deadline: args.deadline.map(|d| d.value.0),
+        record_inputs: args.record_inputs.is_some_and(|r| r.value),
         mode,
         order,
         krate: args

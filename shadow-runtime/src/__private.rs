@@ -110,6 +110,28 @@ pub fn primary_with_key_async<F: core::future::Future>(
     crate::context::scoped(crate::exec::served_context(exp, Some(key)), primary)
 }
 
+/// An argument recorded for replay (`record_inputs = true`), serialised to JSON.
+#[diagnostic::on_unimplemented(
+    message = "`record_inputs` serialises every argument, and `{Self}` does not implement `serde::Serialize`",
+    label = "this argument cannot be recorded",
+    note = "derive `serde::Serialize` for it, or remove `record_inputs`"
+)]
+pub trait RecordInput {
+    fn record(&self) -> serde_json::Value;
+}
+impl<T: serde::Serialize + ?Sized> RecordInput for T {
+    fn record(&self) -> serde_json::Value {
+        serde_json::to_value(self)
+            .unwrap_or_else(|e| serde_json::Value::String(format!("(not serialisable: {e})")))
+    }
+}
+
+/// One recorded argument (checked at the argument).
+#[inline]
+pub fn input<T: RecordInput + ?Sized>(v: &T) -> serde_json::Value {
+    v.record()
+}
+
 /// Checks that `run_if` is a `bool`, with the error at the expression.
 #[inline(always)]
 pub fn run_if(b: bool) -> bool {

@@ -240,6 +240,7 @@ impl<F, T> Pending<F, T> {
             hook: None,
             key: None,
             sample_key: None,
+            inputs: None,
             served: false,
         };
         std::mem::replace(&mut self.ticket, placeholder)
@@ -1202,6 +1203,7 @@ fn discrepancy(
         at: SystemTime::now(),
         served_by_candidate: ticket.served,
         key: ticket.sample_key.take(),
+        inputs: ticket.inputs.take().map(|b| *b),
     }
 }
 

@@ -653,6 +653,7 @@ impl Experiment {
                         hook: None,
                         key: None,
                         sample_key: None,
+                        inputs: None,
                         served: true,
                     },
                     candidate_first: false,
@@ -835,6 +836,7 @@ impl Experiment {
                 hook: None,
                 key: None,
                 sample_key: None,
+                inputs: None,
                 served: false,
             },
             candidate_first: self.mode == Mode::Inline
@@ -1007,6 +1009,8 @@ pub(crate) struct Ticket {
     pub(crate) key: Option<std::sync::Arc<str>>,
     /// The call's sampling key, rendered (the attribute's `sample_by`), for its records.
     pub(crate) sample_key: Option<String>,
+    /// The call's arguments as JSON (the attribute's `record_inputs`), for its records.
+    pub(crate) inputs: Option<Box<serde_json::Value>>,
     /// The candidate serves this call; the legacy code is the shadow.
     pub(crate) served: bool,
 }
@@ -1131,6 +1135,22 @@ impl ShadowCall {
     /// ```
     pub fn with_sample_key(mut self, key: String) -> Self {
         self.ticket.sample_key = Some(key);
+        self
+    }
+
+    /// Records the call's arguments (as JSON) in its discrepancy records and log lines, so that
+    /// [`crate::testing::replay`] can run them again (the attribute's `record_inputs = true`).
+    ///
+    /// ```
+    /// # static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
+    /// #     "docs::inputs", 1.0, shadow_runtime::Mode::Inline, shadow_runtime::Order::PrimaryFirst);
+    /// let call = EXP.decide().unwrap().with_inputs(vec![serde_json::json!(41)]);
+    /// call.with_candidate(|| 2).finish_inline(&1, &shadow_runtime::DefaultComparator, shadow_runtime::exec::NoProbes);
+    /// let s = shadow_runtime::snapshot::experiment("docs::inputs").unwrap();
+    /// assert_eq!(s.discrepancies[0].inputs, Some(serde_json::json!([41])));
+    /// ```
+    pub fn with_inputs(mut self, inputs: Vec<serde_json::Value>) -> Self {
+        self.ticket.inputs = Some(Box::new(serde_json::Value::Array(inputs)));
         self
     }
 

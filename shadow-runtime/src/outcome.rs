@@ -170,6 +170,10 @@ pub struct Discrepancy {
     pub served_by_candidate: bool,
     /// The call's sampling key (the attribute's `sample_by`), rendered, if any.
     pub key: Option<String>,
+    /// The call's arguments as a JSON array (the attribute's `record_inputs = true`), for
+    /// [`crate::testing::replay`]. Recorded as serialised: mask sensitive fields in their
+    /// `Serialize` impl.
+    pub inputs: Option<serde_json::Value>,
 }
 
 /// What the attribute's `on_outcome` hook receives for each judged call (a comparison, a candidate

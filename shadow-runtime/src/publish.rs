@@ -120,7 +120,7 @@ pub fn diff_paths(detail: &str) -> Vec<&str> {
 /// [`FORMAT_VERSION`]): `v`, `kind` (`"discrepancy"`), `run`, `experiment`, `outcome`, `at_ms`,
 /// `key` (the sampling key, or null), `served_by` (`"primary"` or `"candidate"`), `detail`,
 /// `paths` (see [`diff_paths`]), `primary`, `candidate` (cleaned renderings), `primary_us`,
-/// `candidate_us`, `context`.
+/// `candidate_us`, `context`, `inputs` (the arguments, with `record_inputs = true`, else null).
 ///
 /// ```
 /// # use shadow_runtime::{Discrepancy, Outcome};
@@ -128,7 +128,7 @@ pub fn diff_paths(detail: &str) -> Vec<&str> {
 /// #   detail: "$.fee: 1 -> 2".into(), primary: Some("1".into()), candidate: Some("2".into()),
 /// #   primary_duration: Default::default(), candidate_duration: Default::default(),
 /// #   primary_cpu: None, candidate_cpu: None, at: std::time::SystemTime::now(),
-/// #   served_by_candidate: false, key: Some("c-1".into()) };
+/// #   served_by_candidate: false, key: Some("c-1".into()), inputs: None };
 /// let line = shadow_runtime::publish::to_json(&d);
 /// assert_eq!(line["experiment"], "e");
 /// assert_eq!(line["context"]["k"], "v");
@@ -157,6 +157,7 @@ pub fn to_json(d: &Discrepancy) -> Value {
         "primary_us": d.primary_duration.as_micros() as u64,
         "candidate_us": d.candidate_duration.as_micros() as u64,
         "context": ctx,
+        "inputs": d.inputs,
     })
 }
 

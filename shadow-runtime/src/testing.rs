@@ -145,6 +145,135 @@ pub fn differential<I: Debug, R>(
     report
 }
 
+/// What [`replay`] found: the recorded inputs it read, and the [`Report`] of running them again.
+#[derive(Debug, Clone, Default)]
+pub struct Replay {
+    /// The run of the recorded inputs through the annotated function (strict, every call
+    /// shadowed): the inputs that still disagree are in `report.failures`.
+    pub report: Report,
+    /// Discrepancy lines of the experiment with recorded inputs.
+    pub recorded: usize,
+    /// Discrepancy lines of the experiment without inputs (recorded before `record_inputs`).
+    pub without_inputs: usize,
+    /// Lines that could not be used, as `path:line: why` (not JSON, or inputs of another shape).
+    pub unreadable: Vec<String>,
+}
+
+impl Replay {
+    /// Fails (panics) unless at least one recorded input was replayed, every line was readable,
+    /// and every replayed input now agrees: the regression test of fixed production
+    /// discrepancies.
+    ///
+    /// ```
+    /// let r = shadow_runtime::testing::Replay {
+    ///     report: shadow_runtime::testing::Report { experiment: "x".into(), inputs: 1, compared: 1, failures: vec![] },
+    ///     recorded: 1, without_inputs: 0, unreadable: vec![],
+    /// };
+    /// r.assert_all_match();
+    /// ```
+    pub fn assert_all_match(&self) {
+        if !self.unreadable.is_empty() {
+            panic!(
+                "replay of `{}`: {} unreadable line(s):\n{}",
+                self.report.experiment,
+                self.unreadable.len(),
+                self.unreadable.join("\n")
+            );
+        }
+        if self.recorded == 0 {
+            panic!(
+                "replay of `{}`: the log holds no recorded inputs for it ({} discrepancy line(s) without inputs; set `record_inputs = true`)",
+                self.report.experiment, self.without_inputs
+            );
+        }
+        self.report.assert_all_match();
+    }
+}
+
+/// Replays production discrepancies as a test: reads the discrepancy log at `log` (written by
+/// [`JsonLinesLog`](crate::publish::JsonLinesLog) for an experiment with `record_inputs = true`),
+/// takes the arguments recorded with each of experiment `name`'s discrepancies, and runs them
+/// through `call` (which invokes the annotated function) as [`differential`] does: both the
+/// legacy code and the candidate run again, strict, every call compared. Once the candidate is
+/// fixed, [`Replay::assert_all_match`] passes; until then it lists each input that still differs
+/// with its diff.
+///
+/// `I` is the arguments as a tuple (`(u64, String)`; `(u64,)` or just `u64` for one argument),
+/// deserialised from the recorded JSON array.
+///
+/// ```
+/// # static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
+/// #     "docs::replayed", 1.0, shadow_runtime::Mode::Inline, shadow_runtime::Order::PrimaryFirst);
+/// # fn half(x: u64) -> u64 {
+/// #     let p = EXP.decide().map(|c| c.with_inputs(vec![serde_json::json!(x)]).with_candidate(move || x / 2));
+/// #     let out = x / 2;
+/// #     match p { Some(p) => p.run_inline(|| out, &shadow_runtime::DefaultComparator, shadow_runtime::exec::NoProbes), None => out }
+/// # }
+/// let dir = std::env::temp_dir().join(format!("pr-replay-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let log = dir.join("d.jsonl");
+/// std::fs::write(&log, r#"{"kind":"discrepancy","experiment":"docs::replayed","outcome":"mismatch","inputs":[7]}"#).unwrap();
+/// // `half` is `#[parallel_run(candidate = half_v2, record_inputs = true)] fn half(x: u64) -> u64`.
+/// let r = shadow_runtime::testing::replay(&log, "docs::replayed", |x: &u64| half(*x));
+/// assert_eq!((r.recorded, r.report.compared), (1, 1));
+/// r.assert_all_match(); // the candidate agrees on 7 now
+/// ```
+pub fn replay<I, R>(
+    log: impl AsRef<std::path::Path>,
+    name: &str,
+    call: impl FnMut(&I) -> R,
+) -> Replay
+where
+    I: serde::de::DeserializeOwned + Debug,
+{
+    let path = log.as_ref();
+    let mut out = Replay::default();
+    let mut inputs: Vec<I> = Vec::new();
+    match std::fs::read_to_string(path) {
+        Err(e) => out.unreadable.push(format!("{}: {e}", path.display())),
+        Ok(text) => {
+            for (n, line) in text.lines().enumerate() {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let at = format!("{}:{}", path.display(), n + 1);
+                let v: serde_json::Value = match serde_json::from_str(line) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        out.unreadable.push(format!("{at}: not JSON ({e})"));
+                        continue;
+                    }
+                };
+                let is_discrepancy = v
+                    .get("kind")
+                    .is_none_or(|k| k.as_str() == Some("discrepancy"));
+                if !is_discrepancy || v.get("experiment").and_then(|e| e.as_str()) != Some(name) {
+                    continue;
+                }
+                let Some(args) = v.get("inputs").filter(|i| !i.is_null()) else {
+                    out.without_inputs += 1;
+                    continue;
+                };
+                out.recorded += 1;
+                let parsed = serde_json::from_value::<I>(args.clone()).or_else(|e| match args {
+                    serde_json::Value::Array(a) if a.len() == 1 => {
+                        serde_json::from_value::<I>(a[0].clone())
+                    }
+                    _ => Err(e),
+                });
+                match parsed {
+                    Ok(i) => inputs.push(i),
+                    Err(e) => out.unreadable.push(format!(
+                        "{at}: inputs {args} do not fit the replay's type ({e})"
+                    )),
+                }
+            }
+        }
+    }
+    out.report = differential(name, inputs, call);
+    out
+}
+
 /// [`differential`] over `cases` inputs generated by a proptest `strategy` (cargo feature
 /// `proptest`). Failing inputs are reported as generated (not shrunk), each with its diff.
 ///
