@@ -217,6 +217,13 @@ fn expand(m: Model) -> TokenStream {
         };
         statics.push(experiment_static(&m, exp, candidate, several));
         let decide = decide(&m, exp);
+        // A second run of the primary (`noise`) runs the primary alone.
+        let decide = match m.noise {
+            None => decide,
+            Some(_) => {
+                quote!(if #private::second_run() { ::core::option::Option::None } else { #decide })
+            }
+        };
         decisions.push(quote!(let #decision = #decide;));
 
         // The candidate call carries the `candidate` path's span, so a signature mismatch
@@ -273,6 +280,24 @@ fn expand(m: Model) -> TokenStream {
         let idem = m.idempotency_key.as_ref().map(|_| {
             quote!(let __parallel_run_call = __parallel_run_call.with_idempotency_key(::core::clone::Clone::clone(&__parallel_run_key));)
         });
+        // `noise`: on a share of shadowed calls, a second run of the primary (the function calling
+        // itself with its own copies; the nested call runs its primary alone).
+        let attached = match m.noise {
+            None => attach,
+            Some(_) => {
+                let self_path = &m.self_path;
+                let again = quote!(#self_path(#(#call_args),*));
+                let with = if m.is_async {
+                    quote!(__parallel_run_p.with_noise_async({ #(#prep)* async move { let __parallel_run_again: #ret = #again.await; __parallel_run_again } }))
+                } else {
+                    quote!(__parallel_run_p.with_noise({ #(#prep)* move || { let __parallel_run_again: #ret = #again; __parallel_run_again } }))
+                };
+                quote!({
+                    let __parallel_run_p = #attach;
+                    if __parallel_run_p.noise_due() { #with } else { __parallel_run_p }
+                })
+            }
+        };
         pendings.push(quote! {
             let #pending = match #decision {
                 ::core::option::Option::Some(__parallel_run_call) => {
@@ -281,7 +306,7 @@ fn expand(m: Model) -> TokenStream {
                     #key_text
                     #inputs
                     #idem
-                    ::core::option::Option::Some(#attach)
+                    ::core::option::Option::Some(#attached)
                 }
                 ::core::option::Option::None => ::core::option::Option::None,
             };
@@ -436,6 +461,10 @@ fn experiment_static(m: &Model, exp: &Ident, candidate: &syn::Path, several: boo
     if let Some(days) = m.deadline {
         let days = proc_macro2::Literal::i64_suffixed(days);
         builders.extend(quote!(.with_deadline(#days)));
+    }
+    if let Some(rate) = m.noise {
+        let rate = proc_macro2::Literal::f64_suffixed(rate);
+        builders.extend(quote!(.with_noise(#rate)));
     }
     if let Some(w) = m.writes {
         let w = match w {

@@ -32,6 +32,7 @@ pub(crate) const KEYS: &[&str] = &[
     "min_samples",
     "deadline",
     "record_inputs",
+    "noise",
     "crate",
 ];
 
@@ -90,6 +91,7 @@ pub(crate) struct Args {
     /// `deadline = "2026-12-31"`, in days since 1970-01-01, with the literal.
     pub deadline: Option<Spanned<(i64, LitStr)>>,
     pub record_inputs: Option<Spanned<bool>>,
+    pub noise: Option<Spanned<f64>>,
 }
 
 pub(crate) fn parse(tokens: TokenStream) -> syn::Result<Args> {
@@ -174,6 +176,7 @@ fn parse_args(input: ParseStream) -> syn::Result<Args> {
                 set_once(&mut args.name, &key, lit)?
             }
             "sample" => set_once(&mut args.sample, &key, parse_fraction(input, "sample")?)?,
+            "noise" => set_once(&mut args.noise, &key, parse_fraction(input, "noise")?)?,
             "timeout" => {
                 let lit: LitStr = input.parse()?;
                 let ms = parse_timeout(&lit.value()).map_err(|e| syn::Error::new(lit.span(), e))?;

@@ -73,6 +73,11 @@ pub(crate) struct Model {
     /// `record_inputs = true`: the arguments (not the receiver) are serialised into the call's
     /// discrepancy records, for replay.
     pub record_inputs: bool,
+    /// `noise = rate`: the primary is pure; on that share of shadowed calls it runs a second
+    /// time (off the caller's path) to learn where it differs from itself.
+    pub noise: Option<f64>,
+    /// How the function calls itself for that second run: `f::<T>` or `Self::f::<T>`.
+    pub self_path: TokenStream,
     pub mode: Mode,
     pub order: Order,
     pub krate: Path,
@@ -108,6 +113,29 @@ pub(crate) fn validate(args: Args, mut item: ItemFn) -> syn::Result<Model> {
         Some(o) => o.value,
         None => Order::PrimaryFirst,
     };
+    if let Some(n) = &args.noise {
+        if item.sig.asyncness.is_some() {
+            return Err(syn::Error::new(
+                n.key,
+                "`noise` is not available on an `async fn` yet: its second run would be a future of the function awaiting itself, whose `Send` rustc cannot prove; use it on a sync function, or ignore the noisy paths in the comparator",
+            ));
+        }
+        if mode == Mode::Inline {
+            return Err(syn::Error::new(
+                n.key,
+                "`noise` needs `mode = detached`: the primary's second run happens off the caller's path",
+            ));
+        }
+        if let Some(bad) = item.sig.inputs.iter().find(|a| match a {
+            FnArg::Typed(pt) => contains_impl_trait(&pt.ty),
+            FnArg::Receiver(_) => false,
+        }) {
+            return Err(syn::Error::new(
+                bad.span(),
+                "`noise` runs the function a second time by name, which an `impl Trait` argument prevents; use a generic parameter",
+            ));
+        }
+    }
     if let (Some(o), Some(_)) = (&args.order, &args.idempotency_key) {
         if o.value == Order::Random {
             return Err(syn::Error::new(
@@ -233,6 +261,32 @@ pub(crate) fn validate(args: Args, mut item: ItemFn) -> syn::Result<Model> {
         },
         deadline: args.deadline.map(|d| d.value.0),
         record_inputs: args.record_inputs.is_some_and(|r| r.value),
+        noise: args.noise.map(|n| n.value).filter(|n| *n > 0.0),
+        self_path: {
+            let ident = &item.sig.ident;
+            let params: Vec<TokenStream> = item
+                .sig
+                .generics
+                .params
+                .iter()
+                .filter_map(|p| match p {
+                    syn::GenericParam::Type(t) => Some(t.ident.to_token_stream()),
+                    syn::GenericParam::Const(c) => Some(c.ident.to_token_stream()),
+                    syn::GenericParam::Lifetime(_) => None,
+                })
+                .collect();
+            let turbofish = (!params.is_empty()).then(|| quote!(::<#(#params),*>));
+            let receiver = item
+                .sig
+                .inputs
+                .iter()
+                .any(|a| matches!(a, FnArg::Receiver(_)));
+            if receiver {
+                quote!(Self::#ident #turbofish)
+            } else {
+                quote!(#ident #turbofish)
+            }
+        },
         mode,
         order,
         krate: args

@@ -132,6 +132,13 @@ pub fn input<T: RecordInput + ?Sized>(v: &T) -> serde_json::Value {
     v.record()
 }
 
+/// Whether this call is a second run of its primary (the attribute's `noise`): it then runs the
+/// primary alone.
+#[inline(always)]
+pub fn second_run() -> bool {
+    crate::context::second_run()
+}
+
 /// Checks that `run_if` is a `bool`, with the error at the expression.
 #[inline(always)]
 pub fn run_if(b: bool) -> bool {

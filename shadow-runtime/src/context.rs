@@ -228,6 +228,47 @@ impl Context {
 
 thread_local! {
     static CURRENT: RefCell<Option<Context>> = const { RefCell::new(None) };
+    /// Set while the runtime runs a primary a second time to learn its noise: the re-entered
+    /// annotated function then runs its primary alone.
+    static SECOND_RUN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this thread is running a primary a second time (the attribute's `noise`).
+pub(crate) fn second_run() -> bool {
+    SECOND_RUN.try_with(|c| c.get()).unwrap_or(false)
+}
+
+/// Runs `f` (a second run of a primary) with [`second_run`] set.
+pub(crate) fn as_second_run<R>(f: impl FnOnce() -> R) -> R {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            let _ = SECOND_RUN.try_with(|c| c.set(self.0));
+        }
+    }
+    let _reset = Reset(SECOND_RUN.with(|c| c.replace(true)));
+    f()
+}
+
+pin_project_lite::pin_project! {
+    /// A future polled with [`second_run`] set.
+    pub(crate) struct SecondRun<F> {
+        #[pin]
+        inner: F,
+    }
+}
+
+impl<F: Future> Future for SecondRun<F> {
+    type Output = F::Output;
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
+        let inner = self.project().inner;
+        as_second_run(|| inner.poll(cx))
+    }
+}
+
+/// `fut` polled as a second run.
+pub(crate) fn second_run_of<F: Future>(fut: F) -> SecondRun<F> {
+    SecondRun { inner: fut }
 }
 
 /// Puts the previous context back when dropped.

@@ -166,7 +166,7 @@ pub(crate) struct Cutover {
 /// Whether an outcome counts for the gate: `Some(true)` good, `Some(false)` bad.
 pub(crate) fn gate_sample(o: Outcome) -> Option<bool> {
     match o {
-        Outcome::Match | Outcome::Acceptable | Outcome::Ignored => Some(true),
+        Outcome::Match | Outcome::Acceptable | Outcome::Ignored | Outcome::Noise => Some(true),
         Outcome::Mismatch | Outcome::CandidatePanic | Outcome::Timeout | Outcome::WriteRefused => {
             Some(false)
         }

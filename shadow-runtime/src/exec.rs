@@ -133,6 +133,8 @@ pub struct Pending<F, T> {
     served: bool,
     /// The other side is compared (always, unless a served call was not sampled).
     shadowed: bool,
+    /// A second run of the primary, to learn its noise: a `NoiseFn<T>` or a `NoiseFuture<T>`.
+    noise: Option<Box<dyn std::any::Any + Send>>,
     /// The candidate's run when it went before the primary (`order = random`); `None` inside
     /// when it could not get a concurrency slot.
     early: Option<Option<(Ran<T>, Took)>>,
@@ -212,6 +214,7 @@ impl<F, T> Pending<F, T> {
             candidate: Some(candidate),
             served,
             shadowed,
+            noise: None,
             early: None,
             primary_start: Instant::now(),
             primary_cpu: None,
@@ -395,6 +398,10 @@ where
             .candidate
             .take()
             .expect("detached candidates never run first");
+        let noise = self
+            .noise
+            .take()
+            .and_then(|n| n.downcast::<NoiseFn<T>>().ok());
         let job = move |run: bool| {
             {
                 let mut job = lock_job(&shared);
@@ -427,6 +434,12 @@ where
             }
             if let Some(t) = job.ticket.take() {
                 drop(job);
+                if let Some(second) = noise {
+                    let (again, _, _) = run_sync(exp, Instant::now(), None, move || {
+                        crate::context::as_second_run(*second)
+                    });
+                    learn_noise(exp, &primary, again, &compare, &probes);
+                }
                 // Not strict (checked before queueing): nothing to fail.
                 let _ = judge(t, &primary, ran, primary_time, took, &compare, &probes);
             }
@@ -555,10 +568,19 @@ where
             }
         };
         let ticket = self.take_ticket();
+        let noise = self
+            .noise
+            .take()
+            .and_then(|n| n.downcast::<NoiseFuture<T>>().ok());
         handle.spawn(async move {
             let (ran, took, _) = run_async(exp, Instant::now(), key, f).await;
             // The candidate has ended: its slot is free before the outcome is visible.
             drop(slot);
+            if let Some(second) = noise {
+                let second = crate::context::second_run_of(*second);
+                let (again, _, _) = run_async(exp, Instant::now(), None, second).await;
+                learn_noise(exp, &primary, again, &compare, &probes);
+            }
             // Not strict (checked above): nothing to fail.
             let _ = judge(ticket, &primary, ran, primary_time, took, &compare, &probes);
         });
@@ -868,6 +890,113 @@ where
     }
 }
 
+/// A second run of a sync primary.
+type NoiseFn<T> = Box<dyn FnOnce() -> T + Send>;
+/// A second run of an async primary.
+type NoiseFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl<F, T: 'static> Pending<F, T> {
+    /// Whether this call's primary should run a second time to learn its noise (the
+    /// experiment's `noise` rate; never on a call the candidate serves).
+    ///
+    /// ```
+    /// # static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
+    /// #     "docs::noise_due", 1.0, shadow_runtime::Mode::Detached, shadow_runtime::Order::PrimaryFirst);
+    /// let p = EXP.decide().unwrap().with_candidate(|| 1);
+    /// assert!(!p.noise_due()); // no `noise` declared
+    /// # drop(p);
+    /// ```
+    pub fn noise_due(&self) -> bool {
+        !self.served && self.ticket.exp.noise_rate() > 0.0 && self.ticket.exp.noise_due()
+    }
+
+    /// Attaches a second run of the (pure) primary, made off the caller's path after the
+    /// candidate; where the two runs of the primary differ is learned as noise.
+    ///
+    /// ```
+    /// # static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
+    /// #     "docs::with_noise", 1.0, shadow_runtime::Mode::Detached, shadow_runtime::Order::PrimaryFirst).with_noise(1.0);
+    /// let p = EXP.decide().unwrap().with_candidate(|| 1).with_noise(|| 1);
+    /// let out = p.run_detached(|| 1, |v: &i32| *v, shadow_runtime::DefaultComparator, shadow_runtime::exec::NoProbes);
+    /// # assert!(shadow_runtime::wait_idle(std::time::Duration::from_secs(10)));
+    /// assert_eq!(shadow_runtime::snapshot::experiment("docs::with_noise").unwrap().noise_runs, 1);
+    /// ```
+    pub fn with_noise(mut self, second_run: impl FnOnce() -> T + Send + 'static) -> Self {
+        let f: NoiseFn<T> = Box::new(second_run);
+        self.noise = Some(Box::new(f));
+        self
+    }
+
+    /// The async twin of [`with_noise`](Self::with_noise).
+    pub fn with_noise_async(
+        mut self,
+        second_run: impl Future<Output = T> + Send + 'static,
+    ) -> Self {
+        let f: NoiseFuture<T> = Box::pin(second_run);
+        self.noise = Some(Box::new(f));
+        self
+    }
+}
+
+/// What a second run of the primary says about its noise: the paths where the two runs differ
+/// are learned. A second run that fails, or differs without paths, is reported (helper `noise`).
+fn learn_noise<T, C, P>(
+    exp: &'static Experiment,
+    primary: &T,
+    second: Ran<T>,
+    compare: &C,
+    probes: &P,
+) where
+    C: Comparator<T> + ?Sized,
+    P: Probe<T>,
+{
+    exp.state().noise_runs.fetch_add(1, Relaxed);
+    let again = match second {
+        Ran::Value(v) => v,
+        Ran::Panicked(p) => {
+            return crate::observe::internal_error(
+                exp,
+                "noise",
+                &format!("the primary's second run panicked: {}", panic_detail(&*p)),
+            )
+        }
+        Ran::TimedOut => {
+            return crate::observe::internal_error(exp, "noise", "the primary's second run timed out")
+        }
+        Ran::Refused(_, first) => {
+            return crate::observe::internal_error(
+                exp,
+                "noise",
+                &format!("the primary's second run attempted a production write (`{first}`): it is not pure; refused"),
+            )
+        }
+    };
+    match catch_unwind(AssertUnwindSafe(|| {
+        quietly(|| compare.compare(primary, &again))
+    })) {
+        Ok(Verdict::Mismatch { diff }) => {
+            let detail = diff.unwrap_or_else(|| {
+                match (render(exp, probes, primary), render(exp, probes, &again)) {
+                    (Some(a), Some(b)) => debug_diff(&a, &b),
+                    _ => String::new(),
+                }
+            });
+            let paths = crate::publish::diff_paths(&detail);
+            if paths.is_empty() {
+                crate::observe::internal_error(
+                    exp,
+                    "noise",
+                    "the primary differs from itself, but the comparator's diff names no paths (use a structural or typed comparator) to learn from",
+                );
+            } else {
+                exp.learn_noise(&paths);
+            }
+        }
+        Ok(_) => {}
+        Err(p) => crate::observe::internal_error(exp, "comparator", &panic_message(&*p)),
+    }
+}
+
 /// Runs a sync candidate that started at `start`; returns how it ended, its wall time and the
 /// instant it ended. A sync candidate cannot be interrupted: past the timeout its result is
 /// discarded.
@@ -1110,6 +1239,23 @@ where
                 return settle(
                     ticket,
                     Outcome::Ignored,
+                    Some(&reason),
+                    primary_duration,
+                    candidate_duration,
+                    false,
+                );
+            }
+            Ok(Verdict::Mismatch { diff })
+                if ticket.exp.noise_rate() > 0.0
+                    && ticket
+                        .exp
+                        .only_noise(&crate::publish::diff_paths(diff.as_deref().unwrap_or(""))) =>
+            {
+                let paths = crate::publish::diff_paths(diff.as_deref().unwrap_or(""));
+                let reason = format!("differs only at noisy paths: {}", paths.join(", "));
+                return settle(
+                    ticket,
+                    Outcome::Noise,
                     Some(&reason),
                     primary_duration,
                     candidate_duration,

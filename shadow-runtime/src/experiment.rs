@@ -58,6 +58,8 @@ pub struct Experiment {
     writes: WriteMode,
     /// One of several candidates of a function: never serves (no ramp).
     no_ramp: bool,
+    /// `noise = rate` of the attribute: the share of shadowed calls whose primary runs twice.
+    noise_rate: f64,
     /// The one word a call reads: the effective sampling threshold (`rate * 2^64`), 0 when
     /// shadowing is off (kill switch, setting, rate 0), [`OPEN`] while the circuit breaker is not
     /// closed, [`RAMP`] while the candidate serves a share of calls, `u64::MAX` for every call,
@@ -120,6 +122,9 @@ pub(crate) struct State {
     /// When the deadline warning was last given.
     pub(crate) deadline_warned: Mutex<Option<Instant>>,
     pub(crate) warned_no_ramp: AtomicBool,
+    /// Learned noisy paths (indices as `[*]`) and how often each differed; second runs made.
+    pub(crate) noise: Mutex<Vec<(String, u64)>>,
+    pub(crate) noise_runs: AtomicU64,
     /// Wall-time sums of judged calls (µs) and their count.
     pub(crate) primary_us_sum: AtomicU64,
     pub(crate) candidate_us_sum: AtomicU64,
@@ -159,6 +164,7 @@ impl Experiment {
             default_deadline: None,
             writes: WriteMode::Refuse,
             no_ramp: false,
+            noise_rate: 0.0,
             gate: AtomicU64::new(UNINIT),
             sample_t: AtomicU64::new(0),
             ramp_t: AtomicU64::new(0),
@@ -242,6 +248,62 @@ impl Experiment {
     pub const fn with_writes(mut self, writes: WriteMode) -> Self {
         self.writes = writes;
         self
+    }
+
+    /// Declares the primary pure (or read-only) and runs it a second time on `rate` of the
+    /// shadowed calls, off the caller's path, to learn where it differs from itself (the
+    /// attribute's `noise`): mismatches only at those paths then count as [`Outcome::Noise`].
+    ///
+    /// ```
+    /// static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
+    ///     "docs::noisy", 1.0, shadow_runtime::Mode::Detached, shadow_runtime::Order::PrimaryFirst)
+    ///     .with_noise(0.05);
+    /// assert_eq!(EXP.noise_rate(), 0.05);
+    /// ```
+    pub const fn with_noise(mut self, rate: f64) -> Self {
+        self.noise_rate = rate;
+        self
+    }
+
+    /// The share of shadowed calls whose primary runs twice.
+    pub fn noise_rate(&self) -> f64 {
+        self.noise_rate
+    }
+
+    /// Whether this call's primary should run a second time (a draw at the `noise` rate).
+    pub(crate) fn noise_due(&self) -> bool {
+        self.noise_rate > 0.0 && sampling::draw_any() < sampling::threshold(self.noise_rate)
+            || self.noise_rate >= 1.0
+    }
+
+    /// Learns the paths of a primary that differed from itself.
+    pub(crate) fn learn_noise(&'static self, paths: &[&str]) {
+        let st = self.state();
+        let mut noise = lock(&st.noise);
+        for p in paths {
+            let p = crate::publish::path_pattern(p);
+            match noise.iter_mut().find(|(q, _)| *q == p) {
+                Some((_, n)) => *n += 1,
+                None => {
+                    tracing::info!(target: "parallel_run", experiment = self.name, path = %p, "learned a noisy path: the primary differs from itself there");
+                    noise.push((p, 1));
+                }
+            }
+        }
+    }
+
+    /// Whether a diff's paths are all learned noise (`false` without paths).
+    pub(crate) fn only_noise(&'static self, paths: &[&str]) -> bool {
+        if paths.is_empty() {
+            return false;
+        }
+        let st = self.state();
+        let noise = lock(&st.noise);
+        !noise.is_empty()
+            && paths.iter().all(|p| {
+                let p = crate::publish::path_pattern(p);
+                noise.iter().any(|(q, _)| *q == p)
+            })
     }
 
     /// How the shadow side must treat writes.
@@ -391,6 +453,8 @@ impl Experiment {
                 gate_tracking: AtomicBool::new(false),
                 deadline_warned: Mutex::new(None),
                 warned_no_ramp: AtomicBool::new(false),
+                noise: Mutex::new(Vec::new()),
+                noise_runs: AtomicU64::new(0),
                 primary_us_sum: AtomicU64::new(0),
                 candidate_us_sum: AtomicU64::new(0),
                 timed: AtomicU64::new(0),

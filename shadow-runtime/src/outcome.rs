@@ -36,6 +36,10 @@ pub enum Outcome {
     Mismatch,
     /// The results differ, and an `ignore` rule (or the comparator) said to ignore it.
     Ignored,
+    /// The results differ only at paths where the primary differs from itself (learned by running
+    /// it twice, the attribute's `noise`): nondeterminism such as timestamps or generated ids,
+    /// not a difference of the candidate. Counted as agreement.
+    Noise,
     /// The candidate panicked. The caller got the primary's result as usual.
     CandidatePanic,
     /// The comparator panicked. Counted apart: it is a bug in the comparison, not in the candidate.
@@ -57,7 +61,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// Every outcome, in a fixed order.
-    pub const ALL: [Outcome; 15] = [
+    pub const ALL: [Outcome; 16] = [
         Outcome::Disabled,
         Outcome::SampledOut,
         Outcome::Filtered,
@@ -67,6 +71,7 @@ impl Outcome {
         Outcome::Acceptable,
         Outcome::Mismatch,
         Outcome::Ignored,
+        Outcome::Noise,
         Outcome::CandidatePanic,
         Outcome::ComparatorPanic,
         Outcome::Timeout,
@@ -91,6 +96,7 @@ impl Outcome {
             Outcome::Acceptable => "acceptable",
             Outcome::Mismatch => "mismatch",
             Outcome::Ignored => "ignored",
+            Outcome::Noise => "noise",
             Outcome::CandidatePanic => "candidate_panic",
             Outcome::ComparatorPanic => "comparator_panic",
             Outcome::Timeout => "timeout",
@@ -114,6 +120,7 @@ impl Outcome {
                 | Outcome::Acceptable
                 | Outcome::Mismatch
                 | Outcome::Ignored
+                | Outcome::Noise
                 | Outcome::CandidatePanic
                 | Outcome::ComparatorPanic
         )

@@ -116,6 +116,30 @@ pub fn diff_paths(detail: &str) -> Vec<&str> {
         .collect()
 }
 
+/// A path with its sequence indices written `[*]`: `$.lines[3].at` → `$.lines[*].at`. Diff
+/// signatures and the learned noise use it.
+///
+/// ```
+/// assert_eq!(shadow_runtime::publish::path_pattern("$.lines[3].at[12]"), "$.lines[*].at[*]");
+/// ```
+pub fn path_pattern(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut rest = path;
+    while let Some(i) = rest.find('[') {
+        out.push_str(&rest[..=i]);
+        rest = &rest[i + 1..];
+        match rest.find(']') {
+            Some(j) if j > 0 && rest[..j].bytes().all(|b| b.is_ascii_digit()) => {
+                out.push('*');
+                rest = &rest[j..];
+            }
+            _ => {}
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// One discrepancy as the log writes it (one JSON object per line, format version
 /// [`FORMAT_VERSION`]): `v`, `kind` (`"discrepancy"`), `run`, `experiment`, `outcome`, `at_ms`,
 /// `key` (the sampling key, or null), `served_by` (`"primary"` or `"candidate"`), `detail`,
@@ -210,6 +234,8 @@ pub fn summary_json(s: &crate::ExperimentSnapshot) -> Value {
         "min_match_rate": s.criteria.map(|c| c.min_match_rate),
         "deadline": s.deadline,
         "overdue": s.overdue,
+        "noisy_paths": s.noisy_paths.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(),
+        "noise_runs": s.noise_runs,
     })
 }
 

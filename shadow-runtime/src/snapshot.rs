@@ -127,6 +127,12 @@ pub struct ExperimentSnapshot {
     pub candidate_us_sum: u64,
     /// See `primary_us_sum`.
     pub timed: u64,
+    /// Paths (indices as `[*]`) where the primary differed from itself, learned from its second
+    /// runs (the attribute's `noise`), with how often each differed. A mismatch only at these
+    /// paths counts as [`Outcome::Noise`].
+    pub noisy_paths: Vec<(String, u64)>,
+    /// Second runs of the primary made to learn the noise.
+    pub noise_runs: u64,
 }
 
 impl ExperimentSnapshot {
@@ -177,7 +183,9 @@ impl ExperimentSnapshot {
     /// # }
     /// ```
     pub fn match_rate(&self) -> Option<f64> {
-        let good = self.counts.get(Outcome::Match) + self.counts.get(Outcome::Acceptable);
+        let good = self.counts.get(Outcome::Match)
+            + self.counts.get(Outcome::Acceptable)
+            + self.counts.get(Outcome::Noise);
         let compared = good
             + self.counts.get(Outcome::Mismatch)
             + self.counts.get(Outcome::CandidatePanic)
@@ -254,6 +262,14 @@ pub fn snapshot() -> Vec<ExperimentSnapshot> {
                 primary_us_sum: st.primary_us_sum.load(Relaxed),
                 candidate_us_sum: st.candidate_us_sum.load(Relaxed),
                 timed: st.timed.load(Relaxed),
+                noisy_paths: st
+                    .noise
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .iter()
+                    .map(|(p, n)| (p.clone(), *n))
+                    .collect(),
+                noise_runs: st.noise_runs.load(Relaxed),
             }
         })
         .collect()
