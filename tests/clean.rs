@@ -118,3 +118,63 @@ fn raw_values_never_leave_the_call() {
         .any(|(h, n)| *h == "clean" && *n >= 1));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// ------------------------------------------------ redaction by default: #[shadow(sensitive)]
+
+#[derive(Debug, Clone, PartialEq, parallel_run::ShadowCompare)]
+pub struct Payout {
+    #[shadow(sensitive)]
+    iban: String,
+    cents: u64,
+}
+
+const IBAN: &str = "DE89370400440532013000";
+
+#[parallel_run(candidate = payout_v2, compare = parallel_run::typed::Typed, name = "clean::payout")]
+fn payout(cents: u64) -> Payout {
+    Payout {
+        iban: IBAN.into(),
+        cents,
+    }
+}
+
+fn payout_v2(cents: u64) -> Payout {
+    Payout {
+        iban: IBAN.replace("DE89", "DE00"),
+        cents: cents + 1,
+    }
+}
+
+#[test]
+fn a_sensitive_field_is_masked_in_every_record_without_a_clean_function() {
+    let logs = common::capture();
+    let dir = std::env::temp_dir().join(format!("pr-clean-sensitive-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = parallel_run::publish::JsonLinesLog::open(dir.join("d.jsonl")).unwrap();
+    parallel_run::publish::add_publisher(log.clone());
+    assert_eq!(payout(100).iban, IBAN, "the caller gets the raw value");
+    assert!(parallel_run::wait_idle(Duration::from_secs(10)));
+    log.flush();
+    let s = parallel_run::snapshot::experiment("clean::payout").unwrap();
+    assert_eq!(s.counts.get(Outcome::Mismatch), 1);
+    let d = &s.discrepancies[0];
+    assert!(
+        d.detail.contains(r#"$.iban: "***" -> "***""#),
+        "{}",
+        d.detail
+    );
+    assert!(d.detail.contains("$.cents: 100 -> 101"));
+    let everything = format!(
+        "{} {:?} {:?} {} {:?}",
+        d.detail,
+        d.primary,
+        d.candidate,
+        std::fs::read_to_string(dir.join("d.jsonl")).unwrap(),
+        logs.events()
+    );
+    assert!(d.primary.as_deref().unwrap().contains(r#""iban": "***""#));
+    for raw in [IBAN, "DE00370400440532013000", "0532013000"] {
+        assert!(!everything.contains(raw), "{raw} leaked");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -358,7 +358,7 @@ fn expand(m: Model) -> TokenStream {
             finishes.push(quote! {
                 if let ::core::option::Option::Some(#pending) = #pending {
                     #[allow(unused_imports)]
-                    use #private::{ViaDebug as _, ViaNoDebug as _, ViaNotResult as _, ViaResult as _};
+                    use #private::{ViaDebug as _, ViaNoDebug as _, ViaNotResult as _, ViaResult as _, ViaShadow as _};
                     #finish
                 }
             });
@@ -412,7 +412,7 @@ fn expand(m: Model) -> TokenStream {
             let __parallel_run_out #ret_annot = match __parallel_run_pending {
                 ::core::option::Option::Some(__parallel_run_pending) => {
                     #[allow(unused_imports)]
-                    use #private::{ViaDebug as _, ViaNoDebug as _, ViaNotResult as _, ViaResult as _};
+                    use #private::{ViaDebug as _, ViaNoDebug as _, ViaNotResult as _, ViaResult as _, ViaShadow as _};
                     #run_first
                 }
                 ::core::option::Option::None => #plain,
@@ -603,7 +603,7 @@ fn probes(m: &Model, exp: &Ident) -> TokenStream {
             quote_spanned!(f.span()=> |__parallel_run_v: &#ret| #p::cleaned(&#exp, #f, __parallel_run_v))
         }
         None => {
-            quote!(|__parallel_run_v: &#ret| (&#private::DebugProbe(__parallel_run_v)).__pr_debug())
+            quote!(|__parallel_run_v: &#ret| (&&#private::DebugProbe(__parallel_run_v)).__pr_debug())
         }
     };
     quote! {

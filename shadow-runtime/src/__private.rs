@@ -8,25 +8,38 @@ pub use crate::exec::{Pending, Probes};
 pub use crate::experiment::{Experiment, ShadowCall};
 pub use crate::sticky::SampleKey;
 
-/// Wraps a value for the `Debug` probe (autoref specialisation): `(&DebugProbe(v)).__pr_debug()`
-/// renders with `{:#?}` when the type implements `Debug`, and yields `None` otherwise.
+/// Wraps a value for the rendering probe (autoref specialisation):
+/// `(&&DebugProbe(v)).__pr_debug()` renders a [`ShadowCompare`](crate::typed::ShadowCompare)
+/// type as pretty JSON through `shadow_value` (so `#[shadow(sensitive)]` fields are masked in
+/// every record, not only in diffs), else with `{:#?}` when the type implements `Debug`, and
+/// yields `None` otherwise.
 pub struct DebugProbe<'a, T: ?Sized>(pub &'a T);
 
-/// Picked when `T: Debug`.
+/// Picked first, when `T: ShadowCompare`.
+pub trait ViaShadow {
+    fn __pr_debug(&self) -> Option<String>;
+}
+impl<T: crate::typed::ShadowCompare + ?Sized> ViaShadow for &DebugProbe<'_, T> {
+    fn __pr_debug(&self) -> Option<String> {
+        serde_json::to_string_pretty(&self.0.shadow_value()).ok()
+    }
+}
+
+/// Picked when `T: Debug` (and not `ShadowCompare`).
 pub trait ViaDebug {
     fn __pr_debug(&self) -> Option<String>;
 }
-impl<T: core::fmt::Debug + ?Sized> ViaDebug for DebugProbe<'_, T> {
+impl<T: core::fmt::Debug + ?Sized> ViaDebug for &&DebugProbe<'_, T> {
     fn __pr_debug(&self) -> Option<String> {
         Some(format!("{:#?}", self.0))
     }
 }
 
-/// The fallback, one auto-ref further away.
+/// The fallback, reached last.
 pub trait ViaNoDebug {
     fn __pr_debug(&self) -> Option<String>;
 }
-impl<T: ?Sized> ViaNoDebug for &DebugProbe<'_, T> {
+impl<T: ?Sized> ViaNoDebug for DebugProbe<'_, T> {
     fn __pr_debug(&self) -> Option<String> {
         None
     }
