@@ -530,3 +530,25 @@ fn several_candidates_are_judged_independently() {
         0
     );
 }
+
+// ---------------------------------------------------------------- a shadow that unwraps a refusal
+
+#[parallel_run(candidate = bump_v2, mode = inline, name = "cutover::bump")]
+fn bump(x: u32) -> u32 {
+    x + 1
+}
+
+fn bump_v2(x: u32) -> u32 {
+    // Careless code: the refused write's error is unwrapped, so the shadow panics.
+    parallel_run::guard_write("counters.update").unwrap();
+    x + 1
+}
+
+#[test]
+fn a_shadow_that_panics_on_a_refused_write_counts_as_a_refusal() {
+    assert_eq!(bump(1), 2);
+    let s = settled("cutover::bump");
+    assert_eq!(s.counts.get(Outcome::WriteRefused), 1);
+    assert_eq!(s.counts.get(Outcome::CandidatePanic), 0);
+    assert!(s.discrepancies[0].detail.contains("`counters.update`"));
+}
