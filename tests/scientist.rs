@@ -83,8 +83,9 @@ fn ignore_rules_turn_known_differences_into_their_own_outcome() {
     assert_eq!(s.counts.get(Outcome::Match), 1);
     assert_eq!(s.counts.get(Outcome::Ignored), 2);
     assert_eq!(s.counts.get(Outcome::Mismatch), 2);
-    // Ignored differences are neither matches nor mismatches in the rate.
-    assert_eq!(s.match_rate(), Some(1.0 / 3.0));
+    // Ignored differences count as agreement in the rate (as in the promotion gate and the
+    // report): 1 match + 2 ignored over 5 compared.
+    assert_eq!(s.match_rate(), Some(3.0 / 5.0));
     // The panicking rule was reported, with the helper it came from, and counted as "no".
     let reports: Vec<_> = cap
         .events()

@@ -173,8 +173,9 @@ impl ExperimentSnapshot {
         self.shadowed as i64 - self.in_flight as i64 - decided as i64
     }
 
-    /// Matches (including acceptable differences) over compared calls, where a candidate panic
-    /// counts as a failed comparison; `None` before the first comparison. Comparator panics,
+    /// Agreements (match, acceptable, ignored, noise) over compared calls, where a candidate
+    /// panic and a refused write count as failed comparisons (the promotion gate and the report
+    /// count the same way); `None` before the first comparison. Comparator panics,
     /// shed and cancelled calls are left out: they say nothing about the candidate.
     ///
     /// ```
@@ -185,6 +186,7 @@ impl ExperimentSnapshot {
     pub fn match_rate(&self) -> Option<f64> {
         let good = self.counts.get(Outcome::Match)
             + self.counts.get(Outcome::Acceptable)
+            + self.counts.get(Outcome::Ignored)
             + self.counts.get(Outcome::Noise);
         let compared = good
             + self.counts.get(Outcome::Mismatch)
