@@ -19,6 +19,7 @@
 //! | `report_100mb` | `parallel-run report` (read, aggregate, render as text) over a ~100 MB synthetic discrepancy log, in MB/s | - |
 //! | `eq_1k` | `PartialEq` on two equal invoices of ~1 KB (serialised) | - |
 //! | `typed_eq_1k` | `typed::diff` (`#[derive(ShadowCompare)]`) on the same pair | `eq_1k` |
+//! | `typed_cmp_eq_1k` | the `Typed` comparator on the same pair | `eq_1k` |
 //! | `structural_eq_1k` | the `Structural` comparator on the same pair | `eq_1k` |
 //! | `eq_1k_one_off` | `PartialEq` on two invoices differing in one field (the last one compared) | - |
 //! | `typed_1k_one_off` | `typed::diff` on that pair | `eq_1k_one_off` |
@@ -377,6 +378,12 @@ fn rows(
             Some("eq_1k"),
             None,
             Box::new(|n| compare_loop(false, n, typed::diff)),
+        ),
+        (
+            "typed_cmp_eq_1k",
+            Some("eq_1k"),
+            None,
+            Box::new(|n| compare_loop(false, n, |a, b| Typed.compare(a, b))),
         ),
         (
             "structural_eq_1k",

@@ -620,3 +620,347 @@ proptest! {
         prop_assert_eq!(typed_entries, structural);
     }
 }
+
+/// `shadow_same`, which a walk asks of each field and element to skip the equal ones: exact
+/// equality with the diff's own semantics (two NaNs are the same), and never `true` where a walk
+/// would report anything, at any place and under any option.
+mod same {
+    use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+    use std::fmt::Debug;
+    use std::net::Ipv4Addr;
+    use std::time::Duration;
+
+    use parallel_run::structural::Diff;
+    use parallel_run::typed::{self, At, Sink, Typed};
+    use parallel_run::{Comparator, ShadowCompare, Verdict};
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone, PartialEq, ShadowCompare)]
+    pub enum Kind {
+        A,
+        B(f64),
+        C { s: String },
+    }
+
+    /// A field for every option, and the std implementations with their own shortcuts.
+    #[derive(Debug, Clone, PartialEq, ShadowCompare)]
+    pub struct Every {
+        id: u8,
+        #[shadow(tolerance = 0.5)]
+        x: f64,
+        #[shadow(relative = 0.1)]
+        r: f32,
+        #[shadow(within = "1s")]
+        ms: i64,
+        #[shadow(within = "1s")]
+        took: Duration,
+        #[shadow(within = "1s")]
+        stamp: String,
+        #[shadow(unordered)]
+        bag: Vec<u8>,
+        #[shadow(unordered, tolerance = 0.5)]
+        floats: Vec<f64>,
+        #[shadow(trim, nfc)]
+        name: String,
+        #[shadow(sensitive)]
+        secret: String,
+        #[shadow(ignore)]
+        trace: Vec<u8>,
+        #[shadow(eq)]
+        ip: Ipv4Addr,
+        maybe: Option<Box<Kind>>,
+        res: Result<u8, String>,
+        map: HashMap<u8, f64>,
+        set: HashSet<u8>,
+        tree: BTreeMap<u8, (u8, String)>,
+        deque: VecDeque<i128>,
+        kind: Kind,
+    }
+
+    /// Small domains, so that values collide, differ within the options, or differ for good.
+    fn float() -> impl Strategy<Value = f64> + Clone {
+        prop_oneof![Just(0.0), Just(-0.0), Just(0.25), Just(1.0), Just(f64::NAN)]
+    }
+
+    fn text() -> impl Strategy<Value = String> + Clone {
+        prop_oneof![
+            Just(""),
+            Just("a"),
+            Just(" a"),
+            Just("a "),
+            Just("\u{e9}"),
+            Just("e\u{301}"),
+            Just("2026-11-27T10:00:00Z"),
+            Just("2026-11-27T11:00:00.5+01:00"),
+        ]
+        .prop_map(String::from)
+    }
+
+    fn kind() -> impl Strategy<Value = Kind> + Clone {
+        prop_oneof![
+            Just(Kind::A),
+            float().prop_map(Kind::B),
+            text().prop_map(|s| Kind::C { s }),
+        ]
+    }
+
+    /// Two values of `s`: mostly the same one, else two drawn independently (which may still be
+    /// equal).
+    fn pair<T: Clone + Debug>(
+        s: impl Strategy<Value = T> + Clone,
+    ) -> impl Strategy<Value = (T, T)> {
+        (s.clone(), s, prop::bool::weighted(0.9)).prop_map(|(x, y, keep)| {
+            if keep {
+                (x.clone(), x)
+            } else {
+                (x, y)
+            }
+        })
+    }
+
+    fn small_vec<T: Debug>(
+        s: impl Strategy<Value = T> + Clone,
+    ) -> impl Strategy<Value = Vec<T>> + Clone {
+        proptest::collection::vec(s, 0..3)
+    }
+
+    fn every_pair() -> impl Strategy<Value = (Every, Every)> {
+        let ms = prop_oneof![Just(0i64), Just(500), Just(1_500), Just(5_000)];
+        let took = prop_oneof![Just(0u64), Just(500), Just(3_000)].prop_map(Duration::from_millis);
+        let res = prop_oneof![(0u8..2).prop_map(Ok), text().prop_map(Err)];
+        (
+            (
+                pair(0u8..2),
+                pair(float()),
+                pair(float().prop_map(|f| f as f32)),
+                pair(ms),
+                pair(took),
+                pair(text()),
+                pair(small_vec(0u8..3)),
+                pair(small_vec(float())),
+                pair(text()),
+                pair(text()),
+            ),
+            (
+                pair(small_vec(0u8..3)),
+                pair((0u8..2).prop_map(|i| Ipv4Addr::new(10, 0, 0, i))),
+                pair(proptest::option::of(kind().prop_map(Box::new))),
+                pair(res),
+                pair(proptest::collection::hash_map(0u8..3, float(), 0..3)),
+                pair(proptest::collection::hash_set(0u8..3, 0..3)),
+                pair(proptest::collection::btree_map(
+                    0u8..3,
+                    (0u8..2, text()),
+                    0..3,
+                )),
+                pair(small_vec(-1i128..2).prop_map(VecDeque::from)),
+                pair(kind()),
+            ),
+        )
+            .prop_map(
+                |(
+                    (id, x, r, ms, took, stamp, bag, floats, name, secret),
+                    (trace, ip, maybe, res, map, set, tree, deque, kind),
+                )| {
+                    (
+                        Every {
+                            id: id.0,
+                            x: x.0,
+                            r: r.0,
+                            ms: ms.0,
+                            took: took.0,
+                            stamp: stamp.0,
+                            bag: bag.0,
+                            floats: floats.0,
+                            name: name.0,
+                            secret: secret.0,
+                            trace: trace.0,
+                            ip: ip.0,
+                            maybe: maybe.0,
+                            res: res.0,
+                            map: map.0,
+                            set: set.0,
+                            tree: tree.0,
+                            deque: deque.0,
+                            kind: kind.0,
+                        },
+                        Every {
+                            id: id.1,
+                            x: x.1,
+                            r: r.1,
+                            ms: ms.1,
+                            took: took.1,
+                            stamp: stamp.1,
+                            bag: bag.1,
+                            floats: floats.1,
+                            name: name.1,
+                            secret: secret.1,
+                            trace: trace.1,
+                            ip: ip.1,
+                            maybe: maybe.1,
+                            res: res.1,
+                            map: map.1,
+                            set: set.1,
+                            tree: tree.1,
+                            deque: deque.1,
+                            kind: kind.1,
+                        },
+                    )
+                },
+            )
+    }
+
+    /// The diff at `at` (`typed::diff` walks from the root, with no options).
+    fn walk<T: ShadowCompare + ?Sized>(a: &T, b: &T, at: &At<'_>) -> Diff {
+        let mut d = Diff::default();
+        a.shadow_diff(b, at, &mut Sink::new(&mut d));
+        d
+    }
+
+    /// `same(a, b)` implies an empty walk, at the root and under every option.
+    fn same_means_no_diff<T: ShadowCompare + ?Sized>(a: &T, b: &T) -> Result<(), TestCaseError> {
+        if !a.shadow_same(b) {
+            return Ok(());
+        }
+        let root = At::root();
+        let at = root.field("f");
+        let places = [
+            root,
+            at,
+            at.ignore(),
+            at.sensitive(),
+            at.tolerance(0.5, 0.1),
+            at.within(Duration::from_secs(1)),
+            at.unordered(),
+            at.trim().nfc(),
+            at.tolerance(1.0, 1.0)
+                .within(Duration::from_secs(9))
+                .unordered()
+                .trim()
+                .nfc()
+                .sensitive()
+                .ignore(),
+        ];
+        for place in &places {
+            let d = walk(a, b, place);
+            prop_assert!(d.is_empty(), "same, yet {d:?} at {place:?}");
+        }
+        Ok(())
+    }
+
+    fn has_nan(v: &impl Debug) -> bool {
+        format!("{v:?}").contains("NaN")
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1024))]
+
+        #[test]
+        fn prop_same_is_exact_equality_and_implies_no_diff((a, b) in every_pair()) {
+            same_means_no_diff(&a, &b)?;
+            // Every field's type on its own, under every option: the derive's walk skips the
+            // fields whose `shadow_same` holds, the containers' walks the elements.
+            same_means_no_diff(&a.id, &b.id)?;
+            same_means_no_diff(&a.x, &b.x)?;
+            same_means_no_diff(&a.r, &b.r)?;
+            same_means_no_diff(&a.ms, &b.ms)?;
+            same_means_no_diff(&a.took, &b.took)?;
+            same_means_no_diff(&a.stamp, &b.stamp)?;
+            same_means_no_diff(&a.bag, &b.bag)?;
+            same_means_no_diff(&a.floats, &b.floats)?;
+            same_means_no_diff(&a.name, &b.name)?;
+            same_means_no_diff(&a.secret, &b.secret)?;
+            same_means_no_diff(&a.trace, &b.trace)?;
+            same_means_no_diff(&a.maybe, &b.maybe)?;
+            same_means_no_diff(&a.res, &b.res)?;
+            same_means_no_diff(&a.map, &b.map)?;
+            same_means_no_diff(&a.set, &b.set)?;
+            same_means_no_diff(&a.tree, &b.tree)?;
+            same_means_no_diff(&a.deque, &b.deque)?;
+            same_means_no_diff(&a.kind, &b.kind)?;
+            // `PartialEq` equal implies the same, and (NaN aside) the converse.
+            if a == b {
+                prop_assert!(a.shadow_same(&b));
+            }
+            if !has_nan(&a) && !has_nan(&b) {
+                prop_assert_eq!(a.shadow_same(&b), a == b);
+            }
+            if a.shadow_same(&b) {
+                prop_assert_eq!(Typed.compare(&a, &b), Verdict::Match);
+            }
+        }
+
+        /// Values equal up to NaN are the same (`PartialEq` says no), and differ in nothing.
+        #[test]
+        fn prop_nan_is_the_same_as_nan((a, _) in every_pair()) {
+            let b = a.clone();
+            prop_assert!(a.shadow_same(&b));
+            prop_assert!(typed::diff(&a, &b).is_empty());
+            prop_assert_eq!(Typed.compare(&a, &b), Verdict::Match);
+        }
+    }
+
+    #[test]
+    fn same_but_for_what_the_options_forgive_is_not_the_same() {
+        let base = Every {
+            id: 1,
+            x: 1.0,
+            r: 1.0,
+            ms: 0,
+            took: Duration::ZERO,
+            stamp: "2026-11-27T10:00:00Z".into(),
+            bag: vec![1, 2],
+            floats: vec![0.25, f64::NAN],
+            name: "a".into(),
+            secret: "s".into(),
+            trace: vec![1],
+            ip: Ipv4Addr::LOCALHOST,
+            maybe: Some(Box::new(Kind::B(f64::NAN))),
+            res: Ok(1),
+            map: [(1, -0.0)].into(),
+            set: [1, 2].into(),
+            tree: [(1, (1, "x".into()))].into(),
+            deque: [1, 2].into(),
+            kind: Kind::C { s: "c".into() },
+        };
+        let same = base.clone();
+        assert!(base.shadow_same(&same));
+        assert_eq!(Typed.compare(&base, &same), Verdict::Match);
+        let mut zero = base.clone();
+        zero.map.insert(1, 0.0);
+        assert!(base.shadow_same(&zero), "-0.0 and 0.0 are equal");
+
+        // Each of these is forgiven by an option, so the walk reports no entry, but it is a
+        // tolerated or ignored difference (or, unordered, none at all), not the same value.
+        type Change = fn(&mut Every);
+        let forgiven: [(&str, Change, &[&str]); 8] = [
+            ("x", |e| e.x = 1.25, &["$.x"]),
+            ("ms", |e| e.ms = 500, &["$.ms"]),
+            ("took", |e| e.took = Duration::from_millis(500), &["$.took"]),
+            (
+                "stamp",
+                |e| e.stamp = "2026-11-27T11:00:00.5+01:00".into(),
+                &["$.stamp"],
+            ),
+            ("bag", |e| e.bag.reverse(), &[]),
+            ("floats", |e| e.floats.reverse(), &[]),
+            ("name", |e| e.name = " a ".into(), &["$.name"]),
+            ("trace", |e| e.trace.push(2), &["$.trace"]),
+        ];
+        for (field, change, forgiven_at) in forgiven {
+            let mut b = base.clone();
+            change(&mut b);
+            assert!(!base.shadow_same(&b), "{field}");
+            let d = typed::diff(&base, &b);
+            assert!(d.entries.is_empty(), "{field}: {d:?}");
+            let at: Vec<&String> = d.tolerated.iter().chain(&d.ignored).collect();
+            assert_eq!(at, forgiven_at, "{field}");
+        }
+        let mut b = base.clone();
+        b.trace.push(2);
+        assert_eq!(
+            Typed.compare(&base, &b),
+            Verdict::acceptable("ignored paths $.trace")
+        );
+    }
+}

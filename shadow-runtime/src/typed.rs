@@ -5,13 +5,14 @@
 //! the same paths (`$.lines[3].amount`) and the same entry text (`$.path: primary -> candidate`),
 //! but walks the two values directly instead of serialising them, and is configured per field
 //! (`#[shadow(tolerance = 0.005)]`) rather than by path patterns. Equal values cost one pass of
-//! comparisons and allocate nothing; paths and values are rendered only for differences.
+//! exact comparisons ([`ShadowCompare::shadow_same`], about what `PartialEq` costs) and allocate
+//! nothing; paths and values are rendered only for differences.
 //!
 //! ```
 //! use shadow_runtime::typed::{self, At, ShadowCompare, Sink};
 //! use shadow_runtime::{Comparator, Verdict};
 //!
-//! // The derive writes this; by hand it reads:
+//! // The derive writes this (and `shadow_same`, to skip equal fields); by hand it reads:
 //! struct Line { sku: String, amount: f64 }
 //!
 //! impl ShadowCompare for Line {
@@ -83,6 +84,7 @@ pub use crate::structural::{Diff, DiffEntry};
 /// candidate's) at `at` or below into `sink`; it must report nothing when they are equal, and
 /// should not allocate then. `shadow_value` renders the value for a difference (an element one
 /// side lacks, an `Option` that is `None` on one side) as serde would serialise it.
+/// `shadow_same` is the shortcut for equal parts; its default, `false`, always walks.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` does not implement `ShadowCompare`",
     label = "no typed diff for `{Self}`",
@@ -91,6 +93,60 @@ pub use crate::structural::{Diff, DiffEntry};
 pub trait ShadowCompare {
     /// Reports the differences between `self` (primary) and `other` (candidate) at `at`.
     fn shadow_diff(&self, other: &Self, at: &At<'_>, sink: &mut Sink<'_>);
+
+    /// Whether `self` and `other` are the same value, so that [`shadow_diff`](Self::shadow_diff)
+    /// between them reports nothing, at any place and under any options. A walk asks it of each
+    /// field and element before building that one's place and descending into it (the derive's
+    /// walk does, and so do the containers' here), so that [`diff`] and [`Typed`] of equal
+    /// values cost about what `PartialEq` costs, and of values that differ in one place about
+    /// that plus rendering the difference. (The part of a differing value before its first
+    /// difference is thus compared once per level above that difference.)
+    ///
+    /// `true` is a promise: it must imply an empty diff. `false` promises nothing: it only means
+    /// "walk", and values that differ only where the options forgive it (an unordered sequence
+    /// in another order, a tolerated number) are not the same, but may still have no diff. The
+    /// implementations here are exact equality with the diff's own semantics: two NaNs are the
+    /// same, a `#[shadow(eq)]` field is compared with `==`, and every field counts, ignored ones
+    /// too (their differences are recorded in [`Diff::ignored`]).
+    ///
+    /// The default returns `false`, which is always correct: a hand-written implementation that
+    /// does not override it is walked, as are the values that contain it. Override it with a
+    /// comparison that agrees with `shadow_diff`, usually the fields' `shadow_same` in turn, and
+    /// skip the same fields in `shadow_diff` likewise:
+    ///
+    /// ```
+    /// use shadow_runtime::typed::{self, At, ShadowCompare, Sink};
+    ///
+    /// struct Money { cents: i64, currency: String }
+    ///
+    /// impl ShadowCompare for Money {
+    ///     fn shadow_diff(&self, other: &Self, at: &At<'_>, sink: &mut Sink<'_>) {
+    ///         if !self.cents.shadow_same(&other.cents) {
+    ///             self.cents.shadow_diff(&other.cents, &at.field("cents"), sink);
+    ///         }
+    ///         if !self.currency.shadow_same(&other.currency) {
+    ///             self.currency.shadow_diff(&other.currency, &at.field("currency"), sink);
+    ///         }
+    ///     }
+    ///     fn shadow_same(&self, other: &Self) -> bool {
+    ///         self.cents.shadow_same(&other.cents) && self.currency.shadow_same(&other.currency)
+    ///     }
+    ///     fn shadow_value(&self) -> serde_json::Value {
+    ///         serde_json::json!({ "cents": self.cents, "currency": self.currency })
+    ///     }
+    /// }
+    ///
+    /// let eur = |cents| Money { cents, currency: "EUR".into() };
+    /// assert!(eur(5).shadow_same(&eur(5)));
+    /// assert!(!eur(5).shadow_same(&eur(6)));
+    /// assert!(f64::NAN.shadow_same(&f64::NAN));
+    /// assert!(typed::diff(&eur(5), &eur(5)).is_empty());
+    /// ```
+    #[inline]
+    fn shadow_same(&self, other: &Self) -> bool {
+        let _ = other;
+        false
+    }
 
     /// The value as JSON, for the report of a difference.
     fn shadow_value(&self) -> Value;
@@ -379,15 +435,23 @@ impl<'a> At<'a> {
             if let Some(p) = at.parent {
                 write(p, out);
             }
-            let _ = match at.seg {
-                Seg::Root => write!(out, "$"),
-                Seg::Field(name) => write!(out, ".{name}"),
-                Seg::Index(i) => write!(out, "[{i}]"),
-                Seg::Key(k) => write!(out, ".{k}"),
-                Seg::Any => write!(out, ".*"),
-            };
+            match at.seg {
+                Seg::Root => out.push('$'),
+                Seg::Field(name) => {
+                    out.push('.');
+                    out.push_str(name);
+                }
+                Seg::Index(i) => {
+                    let _ = write!(out, "[{i}]");
+                }
+                Seg::Key(k) => {
+                    let _ = write!(out, ".{k}");
+                }
+                Seg::Any => out.push_str(".*"),
+            }
         }
-        let mut out = String::new();
+        // Most paths fit: one allocation rather than a few reallocations as the path grows.
+        let mut out = String::with_capacity(32);
         write(self, &mut out);
         out
     }
@@ -601,6 +665,11 @@ macro_rules! integers {
                 }
             }
 
+            #[inline]
+            fn shadow_same(&self, other: &Self) -> bool {
+                self == other
+            }
+
             fn shadow_value(&self) -> Value {
                 Value::from(*self)
             }
@@ -629,6 +698,11 @@ macro_rules! wide_integers {
                 if self != other {
                     differs(*self, *other, at, sink);
                 }
+            }
+
+            #[inline]
+            fn shadow_same(&self, other: &Self) -> bool {
+                self == other
             }
 
             /// A number when JSON can hold it, else its decimal digits as a string.
@@ -665,6 +739,12 @@ macro_rules! floats {
                 }
             }
 
+            /// Equal, or both NaN (`-0.0` and `0.0` are equal).
+            #[inline]
+            fn shadow_same(&self, other: &Self) -> bool {
+                self == other || (self.is_nan() && other.is_nan())
+            }
+
             /// A JSON number (`null` for NaN and infinities, as serde_json writes them).
             fn shadow_value(&self) -> Value {
                 Value::from(*self)
@@ -682,6 +762,11 @@ impl ShadowCompare for bool {
         }
     }
 
+    #[inline]
+    fn shadow_same(&self, other: &Self) -> bool {
+        self == other
+    }
+
     fn shadow_value(&self) -> Value {
         Value::Bool(*self)
     }
@@ -695,6 +780,11 @@ impl ShadowCompare for char {
         }
     }
 
+    #[inline]
+    fn shadow_same(&self, other: &Self) -> bool {
+        self == other
+    }
+
     fn shadow_value(&self) -> Value {
         Value::String(self.to_string())
     }
@@ -706,6 +796,11 @@ impl ShadowCompare for str {
         if self != other {
             str_differs(self, other, at, sink);
         }
+    }
+
+    #[inline]
+    fn shadow_same(&self, other: &Self) -> bool {
+        self == other
     }
 
     fn shadow_value(&self) -> Value {
@@ -738,6 +833,11 @@ impl ShadowCompare for String {
         self.as_str().shadow_diff(other.as_str(), at, sink);
     }
 
+    #[inline]
+    fn shadow_same(&self, other: &Self) -> bool {
+        self == other
+    }
+
     fn shadow_value(&self) -> Value {
         Value::String(self.clone())
     }
@@ -747,6 +847,11 @@ impl ShadowCompare for () {
     #[inline]
     fn shadow_diff(&self, _: &Self, _: &At<'_>, _: &mut Sink<'_>) {}
 
+    #[inline]
+    fn shadow_same(&self, _: &Self) -> bool {
+        true
+    }
+
     fn shadow_value(&self) -> Value {
         Value::Null
     }
@@ -755,6 +860,11 @@ impl ShadowCompare for () {
 impl<T: ?Sized> ShadowCompare for PhantomData<T> {
     #[inline]
     fn shadow_diff(&self, _: &Self, _: &At<'_>, _: &mut Sink<'_>) {}
+
+    #[inline]
+    fn shadow_same(&self, _: &Self) -> bool {
+        true
+    }
 
     fn shadow_value(&self) -> Value {
         Value::Null
@@ -782,6 +892,11 @@ impl ShadowCompare for Duration {
         }
     }
 
+    #[inline]
+    fn shadow_same(&self, other: &Self) -> bool {
+        self == other
+    }
+
     fn shadow_value(&self) -> Value {
         Value::String(format!("{self:?}"))
     }
@@ -799,6 +914,11 @@ impl ShadowCompare for SystemTime {
                 .unwrap_or(Duration::MAX);
             times_differ(self, other, gap, at, sink);
         }
+    }
+
+    #[inline]
+    fn shadow_same(&self, other: &Self) -> bool {
+        self == other
     }
 
     fn shadow_value(&self) -> Value {
@@ -820,6 +940,11 @@ macro_rules! pointers {
             #[inline]
             fn shadow_diff(&self, other: &Self, at: &At<'_>, sink: &mut Sink<'_>) {
                 (**self).shadow_diff(&**other, at, sink);
+            }
+
+            #[inline]
+            fn shadow_same(&self, other: &Self) -> bool {
+                (**self).shadow_same(&**other)
             }
 
             fn shadow_value(&self) -> Value {
@@ -849,6 +974,15 @@ impl<T: ShadowCompare> ShadowCompare for Option<T> {
         }
     }
 
+    #[inline]
+    fn shadow_same(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Some(a), Some(b)) => a.shadow_same(b),
+            (None, None) => true,
+            _ => false,
+        }
+    }
+
     fn shadow_value(&self) -> Value {
         self.as_ref().map_or(Value::Null, T::shadow_value)
     }
@@ -860,12 +994,23 @@ impl<T: ShadowCompare, E: ShadowCompare> ShadowCompare for Result<T, E> {
     #[inline]
     fn shadow_diff(&self, other: &Self, at: &At<'_>, sink: &mut Sink<'_>) {
         match (self, other) {
+            (Ok(a), Ok(b)) if a.shadow_same(b) => {}
+            (Err(a), Err(b)) if a.shadow_same(b) => {}
             (Ok(a), Ok(b)) => a.shadow_diff(b, &at.field("Ok"), sink),
             (Err(a), Err(b)) => a.shadow_diff(b, &at.field("Err"), sink),
             _ => {
                 let name = |r: &Self| if r.is_ok() { "Ok" } else { "Err" };
                 sink.differ(at, Some(name(self)), Some(name(other)));
             }
+        }
+    }
+
+    #[inline]
+    fn shadow_same(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Ok(a), Ok(b)) => a.shadow_same(b),
+            (Err(a), Err(b)) => a.shadow_same(b),
+            _ => false,
         }
     }
 
@@ -881,8 +1026,8 @@ impl<T: ShadowCompare, E: ShadowCompare> ShadowCompare for Result<T, E> {
 // ---------------------------------------------------------------------------------------------
 // Sequences.
 
-/// Element by element (`[i]`; an element one side lacks is a difference with `(missing)`), or
-/// as multisets under `unordered`.
+/// Element by element (`[i]`, walking only the elements that are not the same; an element one
+/// side lacks is a difference with `(missing)`), or as multisets under `unordered`.
 fn sequence<'x, T, I>(a: I, b: I, at: &At<'_>, sink: &mut Sink<'_>)
 where
     T: ShadowCompare + 'x,
@@ -895,7 +1040,11 @@ where
     let mut i = 0;
     loop {
         match (a.next(), b.next()) {
-            (Some(x), Some(y)) => x.shadow_diff(y, &at.index(i), sink),
+            (Some(x), Some(y)) => {
+                if !x.shadow_same(y) {
+                    x.shadow_diff(y, &at.index(i), sink);
+                }
+            }
             (None, None) => return,
             (x, y) => sink.differ(&at.index(i), x, y),
         }
@@ -915,7 +1064,7 @@ where
     if a.len() == b.len()
         && a.clone()
             .zip(b.clone())
-            .all(|(x, y)| probe(x, y, &any) == (0, 0))
+            .all(|(x, y)| x.shadow_same(y) || probe(x, y, &any) == (0, 0))
     {
         return;
     }
@@ -945,6 +1094,17 @@ where
     }
 }
 
+/// The same length and the same elements in the same order. (Under `unordered` that is the
+/// multiset comparison's own shortcut, so it holds there too.)
+#[inline]
+fn same_sequence<'x, T, I>(a: I, b: I) -> bool
+where
+    T: ShadowCompare + 'x,
+    I: ExactSizeIterator<Item = &'x T>,
+{
+    a.len() == b.len() && a.zip(b).all(|(x, y)| x.shadow_same(y))
+}
+
 fn array_value<'x, T: ShadowCompare + 'x>(items: impl Iterator<Item = &'x T>) -> Value {
     Value::Array(items.map(T::shadow_value).collect())
 }
@@ -953,6 +1113,11 @@ impl<T: ShadowCompare> ShadowCompare for [T] {
     #[inline]
     fn shadow_diff(&self, other: &Self, at: &At<'_>, sink: &mut Sink<'_>) {
         sequence(self.iter(), other.iter(), at, sink);
+    }
+
+    #[inline]
+    fn shadow_same(&self, other: &Self) -> bool {
+        same_sequence(self.iter(), other.iter())
     }
 
     fn shadow_value(&self) -> Value {
@@ -966,6 +1131,11 @@ impl<T: ShadowCompare, const N: usize> ShadowCompare for [T; N] {
         self.as_slice().shadow_diff(other.as_slice(), at, sink);
     }
 
+    #[inline]
+    fn shadow_same(&self, other: &Self) -> bool {
+        self.as_slice().shadow_same(other.as_slice())
+    }
+
     fn shadow_value(&self) -> Value {
         array_value(self.iter())
     }
@@ -977,6 +1147,11 @@ impl<T: ShadowCompare> ShadowCompare for Vec<T> {
         self.as_slice().shadow_diff(other.as_slice(), at, sink);
     }
 
+    #[inline]
+    fn shadow_same(&self, other: &Self) -> bool {
+        self.as_slice().shadow_same(other.as_slice())
+    }
+
     fn shadow_value(&self) -> Value {
         array_value(self.iter())
     }
@@ -986,6 +1161,11 @@ impl<T: ShadowCompare> ShadowCompare for VecDeque<T> {
     #[inline]
     fn shadow_diff(&self, other: &Self, at: &At<'_>, sink: &mut Sink<'_>) {
         sequence(self.iter(), other.iter(), at, sink);
+    }
+
+    #[inline]
+    fn shadow_same(&self, other: &Self) -> bool {
+        same_sequence(self.iter(), other.iter())
     }
 
     fn shadow_value(&self) -> Value {
@@ -1006,6 +1186,11 @@ impl<T: ShadowCompare + Ord> ShadowCompare for BTreeSet<T> {
         for y in other.difference(self) {
             sink.differ(&any, None, Some(y));
         }
+    }
+
+    /// The same elements, by `Eq` (`shadow_diff`'s own shortcut).
+    fn shadow_same(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
     }
 
     fn shadow_value(&self) -> Value {
@@ -1035,6 +1220,11 @@ impl<T: ShadowCompare + Eq + Hash, S: BuildHasher> ShadowCompare for HashSet<T, 
         for y in new {
             sink.differ(&any, None, Some(y));
         }
+    }
+
+    /// The same elements, by `Eq` (`shadow_diff`'s own shortcut).
+    fn shadow_same(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().all(|x| other.contains(x))
     }
 
     fn shadow_value(&self) -> Value {
@@ -1072,7 +1262,9 @@ impl<K: Display + Ord, V: ShadowCompare> ShadowCompare for BTreeMap<K, V> {
             match order {
                 std::cmp::Ordering::Equal => {
                     let ((k, x), (_, y)) = (a.next().unwrap(), b.next().unwrap());
-                    x.shadow_diff(y, &at.key(k), sink);
+                    if !x.shadow_same(y) {
+                        x.shadow_diff(y, &at.key(k), sink);
+                    }
                 }
                 std::cmp::Ordering::Less => {
                     let (k, x) = a.next().unwrap();
@@ -1084,6 +1276,15 @@ impl<K: Display + Ord, V: ShadowCompare> ShadowCompare for BTreeMap<K, V> {
                 }
             }
         }
+    }
+
+    /// The same keys (by `Ord`), each with the same value.
+    fn shadow_same(&self, other: &Self) -> bool {
+        self.len() == other.len()
+            && self
+                .iter()
+                .zip(other)
+                .all(|((ka, x), (kb, y))| ka.cmp(kb).is_eq() && x.shadow_same(y))
     }
 
     fn shadow_value(&self) -> Value {
@@ -1098,6 +1299,7 @@ impl<K: Display + Eq + Hash, V: ShadowCompare, S: BuildHasher> ShadowCompare for
         let mark = sink.mark();
         for (k, x) in self {
             match other.get(k) {
+                Some(y) if x.shadow_same(y) => {}
                 Some(y) => x.shadow_diff(y, &at.key(k), sink),
                 None => sink.differ(&at.key(k), Some(x), None),
             }
@@ -1110,6 +1312,14 @@ impl<K: Display + Eq + Hash, V: ShadowCompare, S: BuildHasher> ShadowCompare for
         if sink.mark() != mark {
             sink.sort_since(mark);
         }
+    }
+
+    /// The same keys (by `Eq`), each with the same value.
+    fn shadow_same(&self, other: &Self) -> bool {
+        self.len() == other.len()
+            && self
+                .iter()
+                .all(|(k, x)| other.get(k).is_some_and(|y| x.shadow_same(y)))
     }
 
     fn shadow_value(&self) -> Value {
@@ -1125,7 +1335,14 @@ macro_rules! tuples {
         impl<$($t: ShadowCompare),+> ShadowCompare for ($($t,)+) {
             #[inline]
             fn shadow_diff(&self, other: &Self, at: &At<'_>, sink: &mut Sink<'_>) {
-                $(self.$i.shadow_diff(&other.$i, &at.index($i), sink);)+
+                $(if !self.$i.shadow_same(&other.$i) {
+                    self.$i.shadow_diff(&other.$i, &at.index($i), sink);
+                })+
+            }
+
+            #[inline]
+            fn shadow_same(&self, other: &Self) -> bool {
+                $(self.$i.shadow_same(&other.$i))&&+
             }
 
             fn shadow_value(&self) -> Value {
@@ -1169,6 +1386,7 @@ pub mod __derive {
     )]
     pub trait EqLeaf {
         fn eq_diff(&self, other: &Self, at: &At<'_>, sink: &mut Sink<'_>);
+        fn eq_same(&self, other: &Self) -> bool;
         fn eq_value(&self) -> Value;
     }
 
@@ -1179,6 +1397,11 @@ pub mod __derive {
             if self != other {
                 sink.differ_with(at, || Some(self.eq_value()), || Some(other.eq_value()));
             }
+        }
+
+        #[inline]
+        fn eq_same(&self, other: &Self) -> bool {
+            self == other
         }
 
         fn eq_value(&self) -> Value {
@@ -1443,6 +1666,57 @@ mod tests {
         let mut d = Diff::default();
         variants(&At::root(), &mut Sink::new(&mut d), "Paid", "Refunded");
         assert_eq!(lines(&d), [r#"$: "Paid" -> "Refunded""#]);
+    }
+
+    #[test]
+    fn same_is_exact_equality_with_the_diffs_semantics() {
+        assert!(f64::NAN.shadow_same(&f64::NAN) && f32::NAN.shadow_same(&f32::NAN));
+        assert!((-0.0f64).shadow_same(&0.0) && !1.0f64.shadow_same(&f64::NAN));
+        assert!("a".shadow_same("a") && !" a".shadow_same("a"));
+        assert!(Some(vec![1, 2]).shadow_same(&Some(vec![1, 2])));
+        assert!(!vec![1, 2].shadow_same(&vec![2, 1]) && !vec![1].shadow_same(&vec![1, 1]));
+        let (ok, err): (Result<u8, u8>, Result<u8, u8>) = (Ok(1), Err(1));
+        assert!(ok.shadow_same(&Ok(1)) && !ok.shadow_same(&err));
+        let h = |v: &[(u32, f64)]| v.iter().copied().collect::<HashMap<_, _>>();
+        assert!(h(&[(1, f64::NAN), (2, 0.0)]).shadow_same(&h(&[(2, -0.0), (1, f64::NAN)])));
+        assert!(!h(&[(1, 1.0)]).shadow_same(&h(&[(2, 1.0)])));
+        let m = |v: &[(&'static str, u8)]| v.iter().copied().collect::<BTreeMap<_, _>>();
+        assert!(m(&[("a", 1)]).shadow_same(&m(&[("a", 1)])));
+        assert!(!m(&[("a", 1)]).shadow_same(&m(&[("b", 1)])));
+        assert!(HashSet::from([1, 2]).shadow_same(&HashSet::from([2, 1])));
+        assert!(!BTreeSet::from([1, 2]).shadow_same(&BTreeSet::from([1, 3])));
+        assert!((1, "a", f64::NAN).shadow_same(&(1, "a", f64::NAN)));
+        assert!(Box::new([Arc::new(1)]).shadow_same(&Box::new([Arc::new(1)])));
+        // An unordered sequence in another order is not the same, yet differs in nothing: the
+        // walk decides.
+        let u = At::root().unordered();
+        assert!(!vec![1, 2].shadow_same(&vec![2, 1]));
+        assert!(diff_at(&vec![1, 2], &vec![2, 1], u).is_empty());
+    }
+
+    #[test]
+    fn a_hand_written_impl_without_shadow_same_is_walked() {
+        struct Celsius(f64);
+        impl ShadowCompare for Celsius {
+            fn shadow_diff(&self, other: &Self, at: &At<'_>, sink: &mut Sink<'_>) {
+                self.0.shadow_diff(&other.0, &at.tolerance(0.5, 0.0), sink);
+            }
+            fn shadow_value(&self) -> Value {
+                self.0.shadow_value()
+            }
+        }
+        assert!(!Celsius(1.0).shadow_same(&Celsius(1.0)));
+        assert!(!vec![Celsius(1.0)].shadow_same(&vec![Celsius(1.0)]));
+        assert!(diff(&vec![Celsius(1.0)], &vec![Celsius(1.0)]).is_empty());
+        assert_eq!(diff(&Celsius(1.0), &Celsius(1.25)).tolerated, ["$"]);
+        assert_eq!(
+            Typed.compare(&Some(Celsius(1.0)), &Some(Celsius(3.0))),
+            Verdict::mismatch("$: 1.0 -> 3.0")
+        );
+        assert_eq!(
+            Typed.compare(&(Celsius(2.0),), &(Celsius(2.0),)),
+            Verdict::Match
+        );
     }
 
     #[test]

@@ -17,10 +17,21 @@
 //!     fn shadow_diff(&self, __pr_other: &Self, __pr_at: &P::At<'_>, __pr_sink: &mut P::Sink<'_>) {
 //!         let Self { id: __pr_a0, total: __pr_a1, card: __pr_a2, lines: __pr_a3 } = self;
 //!         let Self { id: __pr_b0, total: __pr_b1, card: __pr_b2, lines: __pr_b3 } = __pr_other;
-//!         <u64 as P::ShadowCompare>::shadow_diff(__pr_a0, __pr_b0, &__pr_at.field("id"), __pr_sink);
-//!         <f64 as P::ShadowCompare>::shadow_diff(__pr_a1, __pr_b1, &__pr_at.field("total").tolerance(0.005f64, 0f64), __pr_sink);
-//!         <String as P::ShadowCompare>::shadow_diff(__pr_a2, __pr_b2, &__pr_at.field("card").sensitive(), __pr_sink);
-//!         <Vec<T> as P::ShadowCompare>::shadow_diff(__pr_a3, __pr_b3, &__pr_at.field("lines"), __pr_sink);
+//!         if !<u64 as P::ShadowCompare>::shadow_same(__pr_a0, __pr_b0) {
+//!             <u64 as P::ShadowCompare>::shadow_diff(__pr_a0, __pr_b0, &__pr_at.field("id"), __pr_sink);
+//!         }
+//!         if !<f64 as P::ShadowCompare>::shadow_same(__pr_a1, __pr_b1) {
+//!             <f64 as P::ShadowCompare>::shadow_diff(__pr_a1, __pr_b1, &__pr_at.field("total").tolerance(0.005f64, 0f64), __pr_sink);
+//!         }
+//!         // .. `card` and `lines` alike.
+//!     }
+//!     fn shadow_same(&self, __pr_other: &Self) -> bool {
+//!         let Self { id: __pr_a0, total: __pr_a1, card: __pr_a2, lines: __pr_a3 } = self;
+//!         let Self { id: __pr_b0, total: __pr_b1, card: __pr_b2, lines: __pr_b3 } = __pr_other;
+//!         <u64 as P::ShadowCompare>::shadow_same(__pr_a0, __pr_b0)
+//!             && <f64 as P::ShadowCompare>::shadow_same(__pr_a1, __pr_b1)
+//!             && <String as P::ShadowCompare>::shadow_same(__pr_a2, __pr_b2)
+//!             && <Vec<T> as P::ShadowCompare>::shadow_same(__pr_a3, __pr_b3)
 //!     }
 //!     fn shadow_value(&self) -> P::Value {
 //!         let Self { id: __pr_a0, .. } = self;
@@ -32,6 +43,13 @@
 //! An enum matches both sides: the same variant compares its fields under `.Variant`, different
 //! variants are one difference at the enum's place, shown as the variant names. Each field's
 //! call is spanned at the field's type, so a type without `ShadowCompare` is reported there.
+//!
+//! `shadow_same` is every field's `shadow_same` in order, short-circuiting (`==` for a
+//! `#[shadow(eq)]` field), and `false` for different variants. Ignored fields are compared too:
+//! a difference under one is recorded (in `Diff::ignored`), so it is not the same value. The
+//! field options play no part: they only decide how a difference is reported. `shadow_diff`
+//! asks each field's `shadow_same` first and builds the field's place only for a field that is
+//! not the same, so a walk of mostly equal values costs about a comparison of them.
 
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
@@ -47,11 +65,19 @@ fn private(krate: &Path) -> TokenStream {
 
 pub(crate) fn expand(m: &Model<'_>) -> TokenStream {
     let p = private(&m.krate);
-    let (diff, value) = match &m.body {
-        Body::Struct(shape) => (struct_diff(shape, &p), struct_value(shape, &p)),
-        Body::Enum(variants) => (enum_diff(variants, &p), enum_value(variants, &p)),
+    let (diff, same, value) = match &m.body {
+        Body::Struct(shape) => (
+            struct_diff(shape, &p),
+            struct_same(shape, &p),
+            struct_value(shape, &p),
+        ),
+        Body::Enum(variants) => (
+            enum_diff(variants, &p),
+            enum_same(variants, &p),
+            enum_value(variants, &p),
+        ),
     };
-    imp(m.input, &p, diff, value)
+    imp(m.input, &p, diff, same, value)
 }
 
 /// The impl with stub bodies, emitted next to the errors so that uses of the type do not add
@@ -59,10 +85,22 @@ pub(crate) fn expand(m: &Model<'_>) -> TokenStream {
 pub(crate) fn fallback(input: &DeriveInput, krate: &Path) -> TokenStream {
     let p = private(krate);
     let unreachable = quote!(::core::unreachable!("`#[derive(ShadowCompare)]` failed"));
-    imp(input, &p, unreachable.clone(), unreachable)
+    imp(
+        input,
+        &p,
+        unreachable.clone(),
+        unreachable.clone(),
+        unreachable,
+    )
 }
 
-fn imp(input: &DeriveInput, p: &TokenStream, diff: TokenStream, value: TokenStream) -> TokenStream {
+fn imp(
+    input: &DeriveInput,
+    p: &TokenStream,
+    diff: TokenStream,
+    same: TokenStream,
+    value: TokenStream,
+) -> TokenStream {
     let ident = &input.ident;
     let generics = bounded(&input.generics, p);
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
@@ -76,6 +114,10 @@ fn imp(input: &DeriveInput, p: &TokenStream, diff: TokenStream, value: TokenStre
                 __pr_sink: &mut #p::Sink<'_>,
             ) {
                 #diff
+            }
+
+            fn shadow_same(&self, __pr_other: &Self) -> bool {
+                #same
             }
 
             fn shadow_value(&self) -> #p::Value {
@@ -158,10 +200,21 @@ fn field_diff(
     p: &TokenStream,
 ) -> TokenStream {
     let ty = f.ty;
+    let same = field_same(f, a, b, p);
     if f.opts.eq.is_some() {
-        quote_spanned!(ty.span()=> <#ty as #p::EqLeaf>::eq_diff(#a, #b, &#at, __pr_sink);)
+        quote_spanned!(ty.span()=> if !#same { <#ty as #p::EqLeaf>::eq_diff(#a, #b, &#at, __pr_sink); })
     } else {
-        quote_spanned!(ty.span()=> <#ty as #p::ShadowCompare>::shadow_diff(#a, #b, &#at, __pr_sink);)
+        quote_spanned!(ty.span()=> if !#same { <#ty as #p::ShadowCompare>::shadow_diff(#a, #b, &#at, __pr_sink); })
+    }
+}
+
+/// Whether one field is the same on both sides, spanned at its type.
+fn field_same(f: &FieldModel<'_>, a: &Ident, b: &Ident, p: &TokenStream) -> TokenStream {
+    let ty = f.ty;
+    if f.opts.eq.is_some() {
+        quote_spanned!(ty.span()=> <#ty as #p::EqLeaf>::eq_same(#a, #b))
+    } else {
+        quote_spanned!(ty.span()=> <#ty as #p::ShadowCompare>::shadow_same(#a, #b))
     }
 }
 
@@ -187,6 +240,22 @@ fn fields_diff(shape: &Shape<'_>, base: &TokenStream, p: &TokenStream) -> TokenS
         .enumerate()
         .map(|(i, f)| field_diff(f, &a[i], &b[i], field_at(shape, i, base, p), p));
     quote!(#(#stmts)*)
+}
+
+/// Whether every field of a shape, bound as `__pr_a*` / `__pr_b*`, is the same: `a && b && ..`,
+/// or `true` without fields.
+fn fields_same(shape: &Shape<'_>, p: &TokenStream) -> TokenStream {
+    if shape.fields.is_empty() {
+        return quote!(true);
+    }
+    let (_, a) = pattern(shape, 'a');
+    let (_, b) = pattern(shape, 'b');
+    let terms = shape
+        .fields
+        .iter()
+        .enumerate()
+        .map(|(i, f)| field_same(f, &a[i], &b[i], p));
+    quote!(#(#terms)&&*)
 }
 
 /// The value of a shape's fields, bound as `__pr_a*`: an object, an array, the newtype's value,
@@ -221,6 +290,20 @@ fn struct_diff(shape: &Shape<'_>, p: &TokenStream) -> TokenStream {
         let Self #pat_a = self;
         let Self #pat_b = __pr_other;
         #body
+    }
+}
+
+fn struct_same(shape: &Shape<'_>, p: &TokenStream) -> TokenStream {
+    let same = fields_same(shape, p);
+    if shape.style == Style::Unit || shape.fields.is_empty() {
+        return same;
+    }
+    let (pat_a, _) = pattern(shape, 'a');
+    let (pat_b, _) = pattern(shape, 'b');
+    quote! {
+        let Self #pat_a = self;
+        let Self #pat_b = __pr_other;
+        #same
     }
 }
 
@@ -270,6 +353,26 @@ fn enum_diff(variants: &[VariantModel<'_>], p: &TokenStream) -> TokenStream {
             }
         }
     });
+    quote! {
+        match (self, __pr_other) {
+            #(#arms)*
+            #other
+        }
+    }
+}
+
+fn enum_same(variants: &[VariantModel<'_>], p: &TokenStream) -> TokenStream {
+    if variants.is_empty() {
+        return quote!(match *self {});
+    }
+    let arms = variants.iter().map(|v| {
+        let ident = v.ident;
+        let (pat_a, _) = pattern(&v.shape, 'a');
+        let (pat_b, _) = pattern(&v.shape, 'b');
+        let same = fields_same(&v.shape, p);
+        quote!((Self::#ident #pat_a, Self::#ident #pat_b) => #same,)
+    });
+    let other = (variants.len() > 1).then(|| quote!(_ => false,));
     quote! {
         match (self, __pr_other) {
             #(#arms)*
