@@ -105,25 +105,18 @@ impl Role {
     }
 }
 
-/// Refusals recorded for a run whose side may span several frames (an async run polled on
-/// several threads, tasks spawned in its [`scope`]).
-#[derive(Default, Debug)]
-pub(crate) struct Refusals {
-    n: AtomicU32,
-    first: std::sync::OnceLock<&'static str>,
+struct Inner {
+    experiment: &'static str,
+    role: Role,
+    writes: WriteMode,
+    key: Option<Arc<str>>,
+    /// Production writes refused by [`guard_write`] during this run.
+    refused: AtomicU32,
+    /// The first refused write's target.
+    first_refused: std::sync::OnceLock<&'static str>,
 }
 
-impl Refusals {
-    /// How many, and the first one's target.
-    pub(crate) fn get(&self) -> Option<(u32, &'static str)> {
-        match self.n.load(Relaxed) {
-            0 => None,
-            n => Some((n, self.first.get().copied().unwrap_or("?"))),
-        }
-    }
-}
-
-/// The context of one run of one side of a call. Cloning is cheap (no allocation).
+/// The context of one run of one side of a call. Cheap to clone (an `Arc`).
 ///
 /// ```
 /// use shadow_runtime::context::{self, Role, WriteMode};
@@ -135,31 +128,17 @@ impl Refusals {
 /// });
 /// ```
 #[derive(Clone)]
-pub struct Context {
-    experiment: &'static str,
-    role: Role,
-    writes: WriteMode,
-    key: Option<Arc<str>>,
-    /// Where refusals are also recorded, when the run spans frames (async runs, scopes).
-    sink: Option<Arc<Refusals>>,
-}
+pub struct Context(Arc<Inner>);
 
 impl fmt::Debug for Context {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Context")
-            .field("experiment", &self.experiment)
-            .field("role", &self.role)
-            .field("writes", &self.writes)
-            .field("idempotency_key", &self.key)
+            .field("experiment", &self.0.experiment)
+            .field("role", &self.0.role)
+            .field("writes", &self.0.writes)
+            .field("idempotency_key", &self.0.key)
             .finish()
     }
-}
-
-/// The context in force on a thread, with the refusals counted while it was.
-struct Frame {
-    ctx: Context,
-    refused: u32,
-    first: Option<&'static str>,
 }
 
 impl Context {
@@ -169,7 +148,7 @@ impl Context {
         writes: WriteMode,
         key: Option<Arc<str>>,
     ) -> Context {
-        Context {
+        Context(Arc::new(Inner {
             experiment,
             role,
             writes: if role == Role::Served {
@@ -178,15 +157,9 @@ impl Context {
                 writes
             },
             key,
-            sink: None,
-        }
-    }
-
-    /// This context, also recording its refusals in a shared counter (returned).
-    pub(crate) fn with_sink(mut self) -> (Context, Arc<Refusals>) {
-        let sink = Arc::new(Refusals::default());
-        self.sink = Some(sink.clone());
-        (self, sink)
+            refused: AtomicU32::new(0),
+            first_refused: std::sync::OnceLock::new(),
+        }))
     }
 
     /// The experiment's name.
@@ -197,7 +170,7 @@ impl Context {
     /// });
     /// ```
     pub fn experiment(&self) -> &'static str {
-        self.experiment
+        self.0.experiment
     }
 
     /// Which side is running.
@@ -207,7 +180,7 @@ impl Context {
     /// enter_shadow("docs::role", WriteMode::Refuse, None, || assert_eq!(current().unwrap().role(), Role::Shadow));
     /// ```
     pub fn role(&self) -> Role {
-        self.role
+        self.0.role
     }
 
     /// How writes must be handled ([`WriteMode::Production`] on the served side).
@@ -217,7 +190,7 @@ impl Context {
     /// enter_shadow("docs::mode", WriteMode::Separate, None, || assert_eq!(current().unwrap().writes(), WriteMode::Separate));
     /// ```
     pub fn writes(&self) -> WriteMode {
-        self.writes
+        self.0.writes
     }
 
     /// The call's idempotency key, if the experiment declares one.
@@ -227,7 +200,7 @@ impl Context {
     /// enter_shadow("docs::key", WriteMode::Refuse, None, || assert_eq!(current().unwrap().idempotency_key(), None));
     /// ```
     pub fn idempotency_key(&self) -> Option<&str> {
-        self.key.as_deref()
+        self.0.key.as_deref()
     }
 
     /// Runs `f` with this context current on this thread (restoring the previous one after, even
@@ -240,51 +213,21 @@ impl Context {
     /// c.enter(|| assert!(in_shadow()));
     /// ```
     pub fn enter<R>(&self, f: impl FnOnce() -> R) -> R {
-        self.run(f).0
+        let _restore = Restore(CURRENT.with(|c| c.replace(Some(self.clone()))));
+        f()
     }
 
-    /// [`enter`](Self::enter), returning the production writes refused during `f` (how many, and
-    /// the first one's target).
-    pub(crate) fn run<R>(&self, f: impl FnOnce() -> R) -> (R, Option<(u32, &'static str)>) {
-        let (r, refused) = self.run_catching(f);
-        match r {
-            Ok(r) => (r, refused),
-            Err(p) => std::panic::resume_unwind(p),
+    /// Production writes refused during this run, and the first one's target.
+    pub(crate) fn refused(&self) -> Option<(u32, &'static str)> {
+        match self.0.refused.load(Relaxed) {
+            0 => None,
+            n => Some((n, self.0.first_refused.get().copied().unwrap_or("?"))),
         }
-    }
-
-    /// [`run`](Self::run) that catches a panic of `f`, still returning the refusals made before
-    /// it (a shadow that unwraps a refused write's error panicked *because* of the refusal).
-    pub(crate) fn run_catching<R>(
-        &self,
-        f: impl FnOnce() -> R,
-    ) -> (std::thread::Result<R>, Option<(u32, &'static str)>) {
-        let frame = Frame {
-            ctx: self.clone(),
-            refused: 0,
-            first: None,
-        };
-        let mut restore = Restore(Some(CURRENT.with(|c| c.replace(Some(frame)))));
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-        let ours = restore.pop();
-        let refused = ours.filter(|f| f.refused > 0).map(|f| {
-            // A nested frame of the same shadow run (a scope inside it) counts for the outer one.
-            let _ = CURRENT.try_with(|c| {
-                if let Some(outer) = c.borrow_mut().as_mut() {
-                    if outer.ctx.role == Role::Shadow && outer.ctx.experiment == f.ctx.experiment {
-                        outer.refused += f.refused;
-                        outer.first = outer.first.or(f.first);
-                    }
-                }
-            });
-            (f.refused, f.first.unwrap_or("?"))
-        });
-        (r, refused)
     }
 }
 
 thread_local! {
-    static CURRENT: RefCell<Option<Frame>> = const { RefCell::new(None) };
+    static CURRENT: RefCell<Option<Context>> = const { RefCell::new(None) };
     /// Set while the runtime runs a primary a second time to learn its noise: the re-entered
     /// annotated function then runs its primary alone.
     static SECOND_RUN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
@@ -328,23 +271,14 @@ pub(crate) fn second_run_of<F: Future>(fut: F) -> SecondRun<F> {
     SecondRun { inner: fut }
 }
 
-/// Puts the previous frame back when dropped (also on a panic).
-struct Restore(Option<Option<Frame>>);
-
-impl Restore {
-    /// Restores the previous frame now, returning the one it replaces.
-    fn pop(&mut self) -> Option<Frame> {
-        let prev = self.0.take()?;
-        CURRENT.try_with(|c| c.replace(prev)).ok().flatten()
-    }
-}
+/// Puts the previous context back when dropped.
+struct Restore(Option<Context>);
 
 impl Drop for Restore {
     fn drop(&mut self) {
-        if let Some(prev) = self.0.take() {
-            // `try_with`: a thread being torn down has no context to restore.
-            let _ = CURRENT.try_with(|c| *c.borrow_mut() = prev);
-        }
+        let prev = self.0.take();
+        // `try_with`: a thread being torn down has no context to restore.
+        let _ = CURRENT.try_with(|c| *c.borrow_mut() = prev);
     }
 }
 
@@ -355,10 +289,7 @@ impl Drop for Restore {
 /// assert!(shadow_runtime::context::current().is_none());
 /// ```
 pub fn current() -> Option<Context> {
-    CURRENT
-        .try_with(|c| c.borrow().as_ref().map(|f| f.ctx.clone()))
-        .ok()
-        .flatten()
+    CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
 }
 
 /// `true` while the shadow side of a call runs (on this thread, or in this task's future).
@@ -371,7 +302,7 @@ pub fn in_shadow() -> bool {
         .try_with(|c| {
             c.borrow()
                 .as_ref()
-                .is_some_and(|f| f.ctx.role == Role::Shadow)
+                .is_some_and(|c| c.0.role == Role::Shadow)
         })
         .unwrap_or(false)
 }
@@ -388,7 +319,7 @@ pub fn write_mode() -> WriteMode {
         .try_with(|c| {
             c.borrow()
                 .as_ref()
-                .map_or(WriteMode::Production, |f| f.ctx.writes)
+                .map_or(WriteMode::Production, |c| c.0.writes)
         })
         .unwrap_or(WriteMode::Production)
 }
@@ -414,7 +345,7 @@ pub fn is_dry_run() -> bool {
 /// ```
 pub fn idempotency_key() -> Option<Arc<str>> {
     CURRENT
-        .try_with(|c| c.borrow().as_ref().and_then(|f| f.ctx.key.clone()))
+        .try_with(|c| c.borrow().as_ref().and_then(|c| c.0.key.clone()))
         .ok()
         .flatten()
 }
@@ -492,21 +423,17 @@ impl std::error::Error for WriteRefused {}
 pub fn guard_write(target: &'static str) -> Result<(), WriteRefused> {
     let refused = CURRENT
         .try_with(|c| {
-            let mut c = c.borrow_mut();
-            let f = c.as_mut()?;
-            if f.ctx.role != Role::Shadow {
+            let c = c.borrow();
+            let c = c.as_ref()?;
+            if c.0.role != Role::Shadow {
                 return None;
             }
-            f.refused += 1;
-            f.first.get_or_insert(target);
-            if let Some(sink) = &f.ctx.sink {
-                sink.n.fetch_add(1, Relaxed);
-                let _ = sink.first.set(target);
-            }
+            c.0.refused.fetch_add(1, Relaxed);
+            let _ = c.0.first_refused.set(target);
             Some(WriteRefused {
-                experiment: f.ctx.experiment,
+                experiment: c.0.experiment,
                 target,
-                mode: f.ctx.writes,
+                mode: c.0.writes,
             })
         })
         .ok()
@@ -618,15 +545,11 @@ mod tests {
     #[test]
     fn refusals_are_counted_with_the_first_target() {
         let c = Context::new("r", Role::Shadow, WriteMode::Refuse, None);
-        let ((), refused) = c.run(|| {
+        c.enter(|| {
             assert!(guard_write("a").is_err());
-            // A nested frame of the same run (a scope) counts for it too.
-            c.enter(|| assert!(guard_write("b").is_err()));
+            assert!(guard_write("b").is_err());
         });
-        assert_eq!(refused, Some((2, "a")));
+        assert_eq!(c.refused(), Some((2, "a")));
         assert!(guard_write("a").is_ok());
-        let (c, sink) = c.with_sink();
-        c.enter(|| assert!(guard_write("c").is_err()));
-        assert_eq!(sink.get(), Some((1, "c")));
     }
 }

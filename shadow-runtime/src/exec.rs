@@ -1008,15 +1008,18 @@ fn run_sync<T>(
 ) -> (Ran<T>, Took, Instant) {
     let ctx = shadow_context(exp, key);
     let cpu = cpu_now(exp);
-    let (r, refused) = ctx.run_catching(|| quietly(f));
+    let r = catch_unwind(AssertUnwindSafe(|| ctx.enter(|| quietly(f))));
     let cpu = cpu_since(cpu);
     let end = Instant::now();
     let wall = end - start;
-    let ran = match (r, refused) {
+    let ran = match r {
         _ if exp.timeout().is_some_and(|t| wall > t) => Ran::TimedOut,
-        (_, Some((n, first))) => Ran::Refused(n, first),
-        (Ok(v), None) => Ran::Value(v),
-        (Err(p), None) => Ran::Panicked(p),
+        _ if ctx.refused().is_some() => {
+            let (n, first) = ctx.refused().unwrap_or((0, "?"));
+            Ran::Refused(n, first)
+        }
+        Ok(v) => Ran::Value(v),
+        Err(p) => Ran::Panicked(p),
     };
     (ran, Took { wall, cpu }, end)
 }
@@ -1050,16 +1053,16 @@ async fn run_async<F: Future>(
     key: Option<Arc<str>>,
     f: F,
 ) -> (Ran<F::Output>, Took, Instant) {
-    let (ctx, refusals) = shadow_context(exp, key).with_sink();
+    let ctx = shadow_context(exp, key);
     let deadline = exp.timeout().map(|t| Deadline::new(start + t));
     let ran = Race {
         inner: CatchUnwind {
-            inner: crate::context::scoped(Some(ctx), f),
+            inner: crate::context::scoped(Some(ctx.clone()), f),
         },
         deadline,
     }
     .await;
-    let ran = match (ran, refusals.get()) {
+    let ran = match (ran, ctx.refused()) {
         (Ran::TimedOut, _) => Ran::TimedOut,
         (_, Some((n, first))) => Ran::Refused(n, first),
         (ran, None) => ran,
