@@ -12,6 +12,7 @@
 //! | `plain_chained`, `kill_switch_off_chained`, `sampled_out_chained` | the same three, each call on the previous call's result (latency rather than throughput) | `plain_chained` |
 //! | `sticky_sampled_out` (+ `_chained`) | annotated with `sample_by = x` (XXH3 of 8 bytes), `sample = 0.000001` | `plain` (`plain_chained`) |
 //! | `breaker_open` (+ `_chained`) | annotated, circuit breaker open (opened in `main`) | `plain` (`plain_chained`) |
+//! | `ramp_half_sampled_out` | annotated, a 50% ramp (half the calls served by the candidate, the same work), sample 1e-6 | `plain` |
 //! | `both_back_to_back` | the work function, then its copy (the candidate), by hand | - |
 //! | `inline_shadow` | annotated, `mode = inline`, sample 1.0, `PartialEq` comparator | `both_back_to_back` |
 //! | `plain_async` | the work function as an `async fn`, awaited in a tokio runtime | - |
@@ -111,6 +112,18 @@ fn annotated_sampled(x: u64) -> u64 {
 )]
 #[inline(never)]
 fn annotated_sticky(x: u64) -> u64 {
+    work(x)
+}
+
+/// A ramp of 50% is set in `main`: half the calls are served by the candidate (the same work),
+/// and nearly none is compared.
+#[parallel_run(
+    candidate = plain_v2,
+    sample = 0.000001,
+    name = "bench::ramp_half"
+)]
+#[inline(never)]
+fn annotated_ramp(x: u64) -> u64 {
     work(x)
 }
 
@@ -336,6 +349,18 @@ fn rows(
             Some("plain_chained"),
             Some(5.0),
             Box::new(|n| chain_loop(annotated_sticky, n)),
+        ),
+        (
+            "ramp_half_sampled_out",
+            Some("plain"),
+            None,
+            Box::new(|n| sync_loop(annotated_ramp, n)),
+        ),
+        (
+            "ramp_half_sampled_out_chained",
+            Some("plain_chained"),
+            None,
+            Box::new(|n| chain_loop(annotated_ramp, n)),
         ),
         (
             "breaker_open_chained",
@@ -628,6 +653,8 @@ fn main() {
         parallel_run::snapshot::experiment("bench::breaker_open").map(|s| s.breaker),
         Some(parallel_run::BreakerState::Open)
     );
+    parallel_run::live::set_ramp("bench::ramp_half", 0.5).expect("valid ramp");
+    assert_eq!(annotated_ramp(7), plain(7));
     assert_eq!(both_back_to_back(7), plain(7));
     assert_eq!(rt.block_on(annotated_async(7)), plain(7));
     assert_eq!(rt.block_on(plain_async(7)), plain(7));

@@ -216,7 +216,12 @@ impl<F, T> Pending<F, T> {
             shadowed,
             noise: None,
             early: None,
-            primary_start: Instant::now(),
+            // A served call that is not compared measures nothing: no clock read.
+            primary_start: if shadowed {
+                Instant::now()
+            } else {
+                crate::timer::coarse_now()
+            },
             primary_cpu: None,
         }
     }
@@ -640,10 +645,10 @@ where
             .expect("a served candidate never runs first");
         let ctx = served_context(exp, key.clone());
         let served = crate::context::within(ctx.as_ref(), f);
-        let (served_time, end) = self.primary_done();
         if !self.shadowed {
             return served;
         }
+        let (served_time, end) = self.primary_done();
         match exp.acquire() {
             None => self.shed(),
             Some(_slot) => {
@@ -746,10 +751,10 @@ where
             .expect("a served candidate never runs first");
         let ctx = served_context(exp, key.clone());
         let served = crate::context::scoped(ctx, f).await;
-        let (served_time, end) = self.primary_done();
         if !self.shadowed {
             return served;
         }
+        let (served_time, end) = self.primary_done();
         match exp.acquire() {
             None => self.shed(),
             Some(slot) => {
