@@ -218,6 +218,10 @@ fn main() {
     std::fs::create_dir_all(&dir).expect("output directory");
     let prod_path = dir.join("cutover-production.db");
     let shadow_path = dir.join("cutover-shadow.db");
+    // The discrepancy log, with summary lines (ramp, gate, deadline) for `parallel-run report`.
+    let _ = std::fs::remove_file(dir.join("cutover.jsonl"));
+    let log = parallel_run::publish::JsonLinesLog::open(dir.join("cutover.jsonl")).expect("log");
+    parallel_run::publish::add_publisher(log.clone());
     let _ = STORES.set(Stores {
         production: Mutex::new(open(&prod_path)),
         shadow: Mutex::new(open(&shadow_path)),
@@ -251,6 +255,8 @@ fn main() {
         &mut id,
         1_000,
     );
+
+    log.flush();
 
     // Verification: production holds exactly what the legacy code alone would have written.
     let stores = STORES.get().expect("stores");
@@ -301,4 +307,7 @@ fn main() {
         std::process::exit(1);
     }
     println!("PASS: production equals what the legacy code alone would have written");
+    println!(
+        "discrepancy log: target/parallel-run/cutover.jsonl (cargo run -p shadow-cli -- report target/parallel-run/cutover.jsonl)"
+    );
 }

@@ -1,8 +1,8 @@
 //! The `#[parallel_run]` attribute. Use it through the `parallel-run` crate, whose documentation
 //! describes the arguments; this crate only rewrites the function.
 //!
-//! The pipeline is one file per step: [`parse`] reads the attribute's arguments, [`validate`]
-//! checks them against the function and builds a model of its arguments, [`expand`] writes the new
+//! The pipeline is one file per step: `parse` reads the attribute's arguments, `validate`
+//! checks them against the function and builds a model of its arguments, `expand` writes the new
 //! body. On any error the function is still emitted unchanged next to the `compile_error!`, so one
 //! mistake does not cascade into errors at every call site.
 //!

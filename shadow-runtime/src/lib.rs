@@ -16,7 +16,7 @@
 //! | [`compare`] | [`Comparator`], [`Verdict`], the default `PartialEq` comparator and the `Debug` diff |
 //! | [`outcome`] | [`Outcome`] and the retained [`Discrepancy`] records |
 //! | `observe` | `metrics` counters and histograms, `tracing` events |
-//! | [`snapshot`] | the in-process snapshot API used by tests, examples and dashboards |
+//! | [`snapshot`](mod@snapshot) | the in-process snapshot API used by tests, examples and dashboards |
 //!
 //! ```
 //! // Nothing has run yet in this process, so no experiment is registered.
