@@ -20,11 +20,12 @@ macro_rules! assert_expansion {
     }};
 }
 
-fn tokens(source: &str) -> TokenStream {
+pub(crate) fn tokens(source: &str) -> TokenStream {
     source.parse().expect("test input tokenizes")
 }
 
-fn pretty(tokens: TokenStream) -> String {
+/// The tokens as a formatted file (for expansion snapshots; the derive's tests use it too).
+pub(crate) fn pretty(tokens: TokenStream) -> String {
     let file: syn::File =
         syn::parse2(tokens.clone()).unwrap_or_else(|e| panic!("not a valid file: {e}\n{tokens}"));
     prettyplease::unparse(&file)

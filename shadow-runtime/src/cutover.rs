@@ -308,13 +308,7 @@ impl Cutover {
 /// assert_eq!(shadow_runtime::cutover::days_from_civil(2000, 3, 1), 11_017);
 /// ```
 pub const fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let m = m as i64;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    crate::rfc3339::days_from_civil(y, m as i64, d as i64)
 }
 
 /// Parses `YYYY-MM-DD` into days since 1970-01-01, rejecting dates that do not exist.
@@ -339,15 +333,10 @@ pub fn parse_date(s: &str) -> Result<i64, String> {
     let (Some(y), Some(m), Some(d)) = (num(y), num(m), num(d)) else {
         return Err(bad());
     };
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let len = match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return Err(format!("`{s}`: month {m} does not exist")),
-    };
-    if d == 0 || d > len {
+    if !(1..=12).contains(&m) {
+        return Err(format!("`{s}`: month {m} does not exist"));
+    }
+    if d == 0 || i64::from(d) > crate::rfc3339::days_in_month(i64::from(y), i64::from(m)) {
         return Err(format!("`{s}`: day {d} does not exist in that month"));
     }
     Ok(days_from_civil(i64::from(y), m, d))
@@ -359,16 +348,7 @@ pub fn parse_date(s: &str) -> Result<i64, String> {
 /// assert_eq!(shadow_runtime::cutover::format_date(20_818), "2026-12-31");
 /// ```
 pub fn format_date(days: i64) -> String {
-    // Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (y, m, d) = crate::rfc3339::civil_from_days(days);
     format!("{y:04}-{m:02}-{d:02}")
 }
 

@@ -2,8 +2,6 @@
 //! text of every attribute error. Review a changed expansion with
 //! `INSTA_UPDATE=always cargo test -p shadow-macros` and `git diff`.
 
-use proc_macro2::TokenStream;
-
 use super::{attr, shadow_compare};
 
 /// Expands the derive on `item`, pretty-prints the result and snapshots it, with the input as
@@ -18,15 +16,7 @@ macro_rules! assert_expansion {
     }};
 }
 
-fn tokens(source: &str) -> TokenStream {
-    source.parse().expect("test input tokenizes")
-}
-
-fn pretty(tokens: TokenStream) -> String {
-    let file: syn::File =
-        syn::parse2(tokens.clone()).unwrap_or_else(|e| panic!("not a valid file: {e}\n{tokens}"));
-    prettyplease::unparse(&file)
-}
+use crate::tests::{pretty, tokens};
 
 /// The errors for this input, one per line.
 fn errors(item: &str) -> Vec<String> {
