@@ -240,17 +240,7 @@ impl<F, T> Pending<F, T> {
 
     fn take_ticket(&mut self) -> Ticket {
         // Moves the ticket out, leaving a resolved placeholder that records nothing on drop.
-        let placeholder = Ticket {
-            exp: self.ticket.exp,
-            phase: Phase::Candidate,
-            done: true,
-            context: Vec::new(),
-            hook: None,
-            key: None,
-            sample_key: None,
-            inputs: None,
-            served: false,
-        };
+        let placeholder = Ticket::new(self.ticket.exp, Phase::Candidate, true);
         std::mem::replace(&mut self.ticket, placeholder)
     }
 

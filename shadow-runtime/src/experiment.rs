@@ -708,18 +708,10 @@ impl Experiment {
             (true, false) => {
                 // Served and not compared: counted as sampled out, with no ticket to resolve.
                 self.count_skip(Skip::SampledOut);
+                let mut ticket = Ticket::new(self, Phase::Primary, true);
+                ticket.served = true;
                 Some(ShadowCall {
-                    ticket: Ticket {
-                        exp: self,
-                        phase: Phase::Primary,
-                        done: true,
-                        context: Vec::new(),
-                        hook: None,
-                        key: None,
-                        sample_key: None,
-                        inputs: None,
-                        served: true,
-                    },
+                    ticket,
                     candidate_first: false,
                     served: true,
                     shadowed: false,
@@ -892,17 +884,7 @@ impl Experiment {
         st.shadowed.fetch_add(1, Relaxed);
         st.in_flight.fetch_add(1, SeqCst);
         ShadowCall {
-            ticket: Ticket {
-                exp: self,
-                phase: Phase::Primary,
-                done: false,
-                context: Vec::new(),
-                hook: None,
-                key: None,
-                sample_key: None,
-                inputs: None,
-                served: false,
-            },
+            ticket: Ticket::new(self, Phase::Primary, false),
             candidate_first: self.mode == Mode::Inline
                 && self.order == Order::Random
                 && sampling::coin(),
@@ -1080,6 +1062,21 @@ pub(crate) struct Ticket {
 }
 
 impl Ticket {
+    /// A ticket with nothing attached yet; `done` tickets record nothing when dropped.
+    pub(crate) fn new(exp: &'static Experiment, phase: Phase, done: bool) -> Ticket {
+        Ticket {
+            exp,
+            phase,
+            done,
+            context: Vec::new(),
+            hook: None,
+            key: None,
+            sample_key: None,
+            inputs: None,
+            served: false,
+        }
+    }
+
     pub(crate) fn resolve(
         mut self,
         outcome: Outcome,
