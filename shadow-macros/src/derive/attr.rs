@@ -237,47 +237,63 @@ fn shadow_attrs<'a>(attrs: &'a [Attribute], errors: &mut Errors) -> Vec<&'a Attr
 fn container(attrs: &[Attribute], errors: &mut Errors) -> Option<Path> {
     let mut krate: Option<(Span, Path)> = None;
     for attr in shadow_attrs(attrs, errors) {
-        let parsed = attr.parse_args_with(|input: ParseStream| {
-            while !input.is_empty() {
-                let key = input.call(Ident::parse_any)?;
-                let name = key.to_string();
-                if name != "crate" {
-                    let what = if FIELD_KEYS.contains(&name.as_str()) {
-                        format!("`{name}` is a field attribute: put it on a field; on the type, `shadow` accepts: {}", CONTAINER_KEYS.join(", "))
-                    } else {
-                        format!(
-                            "unknown `shadow` attribute `{name}` on the type; expected: {}",
-                            CONTAINER_KEYS.join(", ")
-                        )
-                    };
-                    return Err(syn::Error::new(key.span(), what));
-                }
-                expect_eq(input, &name)?;
-                let lit: LitStr = input.parse().map_err(|e| {
-                    syn::Error::new(e.span(), "`crate` takes a string: `crate = \"::my_reexport::parallel_run\"`")
-                })?;
-                let path = lit.parse::<Path>().map_err(|_| {
+        each_key(attr, errors, |input| {
+            let key = input.call(Ident::parse_any)?;
+            let name = key.to_string();
+            if name != "crate" {
+                let what = if FIELD_KEYS.contains(&name.as_str()) {
+                    format!("`{name}` is a field attribute: put it on a field; on the type, `shadow` accepts: {}", CONTAINER_KEYS.join(", "))
+                } else {
+                    format!(
+                        "unknown `shadow` attribute `{name}` on the type; expected: {}",
+                        CONTAINER_KEYS.join(", ")
+                    )
+                };
+                return Err(syn::Error::new(key.span(), what));
+            }
+            expect_eq(input, &name)?;
+            let lit: LitStr = input.parse().map_err(|e| {
+                syn::Error::new(
+                    e.span(),
+                    "`crate` takes a string: `crate = \"::my_reexport::parallel_run\"`",
+                )
+            })?;
+            let path = lit.parse::<Path>().map_err(|_| {
                     syn::Error::new(
                         lit.span(),
                         "`crate` must be a path such as \"parallel_run\" or \"::my_reexport::parallel_run\"",
                     )
                 })?;
-                if krate.is_some() {
-                    return Err(duplicate(&key));
-                }
-                krate = Some((key.span(), path));
-                if input.is_empty() {
-                    break;
-                }
-                input.parse::<Token![,]>()?;
+            if krate.is_some() {
+                return Err(duplicate(&key));
             }
+            krate = Some((key.span(), path));
             Ok(())
         });
-        if let Err(e) = parsed {
-            errors.push(e);
-        }
     }
     krate.map(|(_, p)| p)
+}
+
+/// Parses one `#[shadow(key, key = value, ...)]` with `key` for each key; an error stops that
+/// attribute (the keys before it are kept) and is collected.
+fn each_key(
+    attr: &Attribute,
+    errors: &mut Errors,
+    mut key: impl FnMut(ParseStream) -> syn::Result<()>,
+) {
+    let parsed = attr.parse_args_with(|input: ParseStream| {
+        while !input.is_empty() {
+            key(input)?;
+            if input.is_empty() {
+                break;
+            }
+            input.parse::<Token![,]>()?;
+        }
+        Ok(())
+    });
+    if let Err(e) = parsed {
+        errors.push(e);
+    }
 }
 
 fn duplicate(key: &Ident) -> syn::Error {
@@ -311,19 +327,7 @@ fn field_opts(attrs: &[Attribute], errors: &mut Errors) -> FieldOpts {
     for attr in shadow_attrs(attrs, errors) {
         // Keys before an error in one attribute are kept, so that the cross-key checks below
         // still see them.
-        let parsed = attr.parse_args_with(|input: ParseStream| {
-            while !input.is_empty() {
-                field_key(input, &mut o)?;
-                if input.is_empty() {
-                    break;
-                }
-                input.parse::<Token![,]>()?;
-            }
-            Ok(())
-        });
-        if let Err(e) = parsed {
-            errors.push(e);
-        }
+        each_key(attr, errors, |input| field_key(input, &mut o));
     }
     let given = o.given();
     for (exclusive, why) in [
