@@ -434,28 +434,40 @@ async fn no_rt(x: u32) -> u32 {
     x * 2
 }
 
+/// The thread each `no_rt_v2` ran on.
+static NO_RT_THREADS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
 async fn no_rt_v2(x: u32) -> u32 {
+    let me = std::thread::current().name().unwrap_or("").to_owned();
+    NO_RT_THREADS.lock().unwrap().push(me);
     x + x
 }
 
 #[test]
-fn async_detached_without_a_tokio_runtime_falls_back_to_inline_and_warns_once() {
+fn async_detached_without_a_tokio_runtime_runs_on_the_shadow_lane() {
     let cap = common::capture();
     for i in 0..3 {
         assert_eq!(common::block_on(no_rt(i)), i * 2);
     }
-    // Inline: judged before each call returned, nothing left in flight.
+    assert!(parallel_run::wait_idle(Duration::from_secs(10)));
     let s = parallel_run::snapshot::experiment("behaviour::no_rt").unwrap();
     assert_eq!(s.counts.get(Outcome::Match), 3);
     assert_eq!(s.in_flight, 0);
-    let warnings: Vec<_> = cap
-        .events()
-        .into_iter()
-        .filter(|e| e.text.contains("behaviour::no_rt") && e.text.contains("tokio runtime"))
-        .collect();
-    assert_eq!(warnings.len(), 1, "{warnings:?}");
-    assert_eq!(warnings[0].level, tracing::Level::WARN);
-    assert_eq!(warnings[0].target, "parallel_run");
+    // The caller had no tokio runtime: the candidates ran on the lane's own threads.
+    let threads = NO_RT_THREADS.lock().unwrap().clone();
+    assert_eq!(threads.len(), 3);
+    assert!(
+        threads.iter().all(|t| t == "parallel-run-lane"),
+        "{threads:?}"
+    );
+    // Nothing to warn about: the lane needs no runtime at the call site.
+    assert!(
+        cap.events()
+            .iter()
+            .all(|e| !(e.text.contains("behaviour::no_rt") && e.level == tracing::Level::WARN)),
+        "{:?}",
+        cap.events()
+    );
 }
 
 #[parallel_run(candidate = cancel_me_v2)]

@@ -53,6 +53,14 @@ fn an_async_candidate_is_cancelled_at_its_timeout() {
         }
         parallel_run::snapshot::idle().await;
     });
+    // The calls are decided at the deadline; the hung futures are dropped right after, on the
+    // lane, releasing their slots.
+    wait_for("the timed-out candidates to be dropped", || {
+        parallel_run::snapshot::experiment("safety::slow_async")
+            .unwrap()
+            .running
+            == 0
+    });
     let s = settled("safety::slow_async");
     assert_eq!(s.counts.get(Outcome::Match), 1);
     assert_eq!(s.counts.get(Outcome::Timeout), 3);
@@ -361,7 +369,10 @@ fn hung(x: u32) -> u32 {
     x
 }
 
+static HUNG_STARTED: AtomicUsize = AtomicUsize::new(0);
+
 fn hung_v2(x: u32) -> u32 {
+    HUNG_STARTED.fetch_add(1, Ordering::SeqCst);
     let _g = HANG_GATE.lock().unwrap_or_else(|e| e.into_inner());
     x
 }
@@ -401,15 +412,20 @@ fn a_hung_experiment_neither_starves_others_nor_sheds_silently_forever() {
     .unwrap();
     let gate = HANG_GATE.lock().unwrap();
     // Two candidates start, block, and are abandoned at their deadline, holding the pool's
-    // workers (this machine's pool may have as few as one or two).
-    assert_eq!(hung(1), 1);
-    assert_eq!(hung(2), 2);
+    // workers (this machine's pool may have as few as one or two). Other tests share the pool:
+    // a candidate that waits in its queue past its timeout is shed instead of started, so call
+    // until two have started.
+    let mut i = 0;
+    wait_for("two hung candidates to start", || {
+        if HUNG_STARTED.load(Ordering::SeqCst) < 2 {
+            i += 1;
+            assert_eq!(hung(i), i);
+        }
+        HUNG_STARTED.load(Ordering::SeqCst) >= 2
+    });
     wait_for("two abandoned candidates", || {
-        parallel_run::snapshot::experiment(hung_name)
-            .unwrap()
-            .counts
-            .get(Outcome::Timeout)
-            == 2
+        let s = parallel_run::snapshot::experiment(hung_name).unwrap();
+        s.counts.get(Outcome::Timeout) == 2 && s.abandoned == 2
     });
     // Every further call is shed: both slots are held by abandoned candidates. That is the
     // candidate's fault, so the breaker counts it and opens instead of shedding quietly forever.

@@ -174,6 +174,12 @@ impl Breaker {
         None
     }
 
+    /// Opens the breaker now, whatever the counts say (every slot is held by hung candidates).
+    pub(crate) fn force_open(&mut self, now: Instant) -> Option<Transition> {
+        let cfg = self.cfg;
+        (cfg.enabled && self.state != BreakerState::Open).then(|| self.open(&cfg, now))
+    }
+
     fn open(&mut self, cfg: &BreakerConfig, now: Instant) -> Transition {
         self.state = BreakerState::Open;
         self.open_until = now + cfg.cooldown;

@@ -500,7 +500,7 @@ pub(crate) fn env_usize(var: &str, range: std::ops::RangeInclusive<usize>) -> Op
 /// What a bad on/off or rate value falls back to.
 const OFF: &str = "the safe default: shadowing off";
 
-fn warn_bad_value(var: &str, value: &str, why: &str, fallback: &str) {
+pub(crate) fn warn_bad_value(var: &str, value: &str, why: &str, fallback: &str) {
     tracing::warn!(
         target: "parallel_run",
         variable = var,

@@ -29,8 +29,12 @@
 //! **Where the context reaches.** It is set on the thread that runs the shadow side, for exactly
 //! as long as it runs: for a sync function, everything it calls on that thread; for an `async fn`,
 //! every poll of its future, so it holds across `.await` whichever worker thread resumes it. A task
-//! the shadow *spawns* (`tokio::spawn`) or a thread it starts does not inherit it: wrap the spawned
-//! future in [`scope`] (or capture [`current`] and re-enter it with [`Context::enter`]).
+//! the shadow *spawns* (`tokio::spawn`) or a thread it starts does not inherit the call's context:
+//! wrap the spawned future in [`scope`] (or capture [`current`] and re-enter it with
+//! [`Context::enter`]). On the shadow lane's own threads (where detached candidates run, see
+//! [`crate::lane`]) everything is shadow work: there [`in_shadow`] is true and [`guard_write`]
+//! refuses even outside a context, so a task a detached candidate spawns cannot write to
+//! production either (its refusal is not attributed to the call, which `scope` would do).
 //!
 //! **Idempotency keys.** An experiment with `idempotency_key = expr` computes the key once per
 //! call and gives it to *both* sides through the context ([`idempotency_key`]): the legacy code and
@@ -299,10 +303,10 @@ pub fn current() -> Option<Context> {
 /// ```
 pub fn in_shadow() -> bool {
     CURRENT
-        .try_with(|c| {
-            c.borrow()
-                .as_ref()
-                .is_some_and(|c| c.0.role == Role::Shadow)
+        .try_with(|c| match c.borrow().as_ref() {
+            Some(c) => c.0.role == Role::Shadow,
+            // A lane thread runs nothing but shadow work (a task a candidate spawned, say).
+            None => crate::lane::on_lane(),
         })
         .unwrap_or(false)
 }
@@ -316,10 +320,10 @@ pub fn in_shadow() -> bool {
 /// ```
 pub fn write_mode() -> WriteMode {
     CURRENT
-        .try_with(|c| {
-            c.borrow()
-                .as_ref()
-                .map_or(WriteMode::Production, |c| c.0.writes)
+        .try_with(|c| match c.borrow().as_ref() {
+            Some(c) => c.0.writes,
+            None if crate::lane::on_lane() => WriteMode::Refuse,
+            None => WriteMode::Production,
         })
         .unwrap_or(WriteMode::Production)
 }
@@ -424,7 +428,15 @@ pub fn guard_write(target: &'static str) -> Result<(), WriteRefused> {
     let refused = CURRENT
         .try_with(|c| {
             let c = c.borrow();
-            let c = c.as_ref()?;
+            let Some(c) = c.as_ref() else {
+                // Shadow work on a lane thread outside any run's context (a task a candidate
+                // spawned without `scope`): refused, not attributed to a call.
+                return crate::lane::on_lane().then_some(WriteRefused {
+                    experiment: "(a task spawned by a shadow run)",
+                    target,
+                    mode: WriteMode::Refuse,
+                });
+            };
             if c.0.role != Role::Shadow {
                 return None;
             }

@@ -1,7 +1,9 @@
-//! Running the candidate and judging it: inline (sync and async), detached on the caller's tokio
-//! runtime, detached on the worker pool. Every path takes a concurrency slot first (none free:
-//! the call is shed), enforces the experiment's timeout, catches the candidate's and the
-//! comparator's panics, and resolves the call's ticket exactly once.
+//! Running the candidate and judging it: inline (sync and async), or detached on the shadow lane
+//! (its runtime for async candidates, its worker pool for sync ones; or, with `runtime = caller`,
+//! the caller's tokio runtime). The call's concurrency slot (and lane place) were taken when it
+//! was decided; every path enforces the experiment's timeout (a candidate that ends after its
+//! deadline is a `timeout`, however it ran), catches the candidate's and the comparator's panics,
+//! and resolves the call's ticket exactly once.
 
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -14,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::compare::{debug_diff, panic_message, Comparator, Verdict};
 use crate::context::{Context as ShadowContext, Role};
 use crate::experiment::{Experiment, Phase, RunSlot, ShadowCall, Ticket};
+use crate::lane::Admission;
 use crate::isolation::{quietly, take_location};
 use crate::outcome::{Discrepancy, Outcome};
 use crate::timer::Deadline;
@@ -135,12 +138,15 @@ pub struct Pending<F, T> {
     shadowed: bool,
     /// A second run of the primary, to learn its noise: a `NoiseFn<T>` or a `NoiseFuture<T>`.
     noise: Option<Box<dyn std::any::Any + Send>>,
-    /// The candidate's run when it went before the primary (`order = random`); `None` inside
-    /// when it could not get a concurrency slot.
-    early: Option<Option<(Ran<T>, Took)>>,
+    /// The candidate's run when it went before the primary (`order = random`).
+    early: Option<(Ran<T>, Took)>,
     primary_start: Instant,
     /// The thread's CPU time when the primary started (sync, `cpu_time` on).
     primary_cpu: Option<Duration>,
+    /// The shadow run's concurrency slot, held until the shadow side ends.
+    slot: Option<RunSlot>,
+    /// The detached candidate's place on the shadow lane.
+    admission: Option<Admission>,
 }
 
 impl ShadowCall {
@@ -157,16 +163,16 @@ impl ShadowCall {
     where
         F: FnOnce() -> T,
     {
-        let mut p = Pending::new(self.ticket, candidate, self.served, self.shadowed);
-        if self.candidate_first {
+        let first = self.candidate_first;
+        let mut p = Pending::new(self, candidate);
+        if first {
             let f = p.candidate.take().expect("attached above");
             let exp = p.ticket.exp;
             let key = p.ticket.key.clone();
-            p.early = Some(exp.acquire().map(|_slot| {
-                let (ran, took, end) = run_sync(exp, p.primary_start, key, f);
-                p.primary_start = end;
-                (ran, took)
-            }));
+            let (ran, took, end) = run_sync(exp, p.primary_start, key, f);
+            p.slot = None; // the candidate has ended
+            p.primary_start = end;
+            p.early = Some((ran, took));
         }
         p.primary_cpu = cpu_now(p.ticket.exp);
         p
@@ -189,40 +195,39 @@ impl ShadowCall {
         F: Future<Output = T>,
     {
         let first = self.candidate_first;
-        let mut p = Pending::new(self.ticket, candidate, self.served, self.shadowed);
+        let mut p = Pending::new(self, candidate);
         if first {
             let f = p.candidate.take().expect("attached above");
             let exp = p.ticket.exp;
             let key = p.ticket.key.clone();
-            p.early = Some(match exp.acquire() {
-                Some(_slot) => {
-                    let (ran, took, end) = run_async(exp, p.primary_start, key, f).await;
-                    p.primary_start = end;
-                    Some((ran, took))
-                }
-                None => None,
-            });
+            let start = p.primary_start;
+            let (ran, took, end) = run_async(exp, start, key, f, inline_deadline(exp, start)).await;
+            p.slot = None; // the candidate has ended
+            p.primary_start = end;
+            p.early = Some((ran, took));
         }
         p
     }
 }
 
 impl<F, T> Pending<F, T> {
-    fn new(ticket: Ticket, candidate: F, served: bool, shadowed: bool) -> Self {
+    fn new(call: ShadowCall, candidate: F) -> Self {
         Pending {
-            ticket,
+            ticket: call.ticket,
             candidate: Some(candidate),
-            served,
-            shadowed,
+            served: call.served,
+            shadowed: call.shadowed,
             noise: None,
             early: None,
             // A served call that is not compared measures nothing: no clock read.
-            primary_start: if shadowed {
+            primary_start: if call.shadowed {
                 Instant::now()
             } else {
                 crate::timer::coarse_now()
             },
             primary_cpu: None,
+            slot: call.slot,
+            admission: call.admission,
         }
     }
 
@@ -244,11 +249,11 @@ impl<F, T> Pending<F, T> {
         std::mem::replace(&mut self.ticket, placeholder)
     }
 
-    /// Judges an inline run, or sheds the call when it got no concurrency slot.
+    /// Judges an inline run.
     fn conclude<C, P>(
         mut self,
         primary: &T,
-        run: Option<(Ran<T>, Took)>,
+        (ran, took): (Ran<T>, Took),
         primary_time: Took,
         compare: &C,
         probes: &P,
@@ -257,32 +262,29 @@ impl<F, T> Pending<F, T> {
         P: Probe<T>,
     {
         let exp = self.ticket.exp;
-        match run {
-            Some((ran, took)) => {
-                let failure = judge(
-                    self.take_ticket(),
-                    primary,
-                    ran,
-                    primary_time,
-                    took,
-                    compare,
-                    probes,
-                );
-                fail_if_strict(exp, failure);
-            }
-            None => self.shed(),
-        }
+        let failure = judge(
+            self.take_ticket(),
+            primary,
+            ran,
+            primary_time,
+            took,
+            compare,
+            probes,
+        );
+        fail_if_strict(exp, failure);
     }
 
-    /// Sheds the call. When every slot is held by an abandoned (timed-out, still running)
-    /// candidate, the candidate is what stops shadowing, so it counts as a failure for the
-    /// circuit breaker: a hung experiment then opens its breaker instead of shedding forever.
-    fn shed(&mut self) {
-        let st = self.ticket.exp.state();
-        let stuck = st.abandoned.load(Relaxed) >= st.max_in_flight.load(Relaxed).max(1);
-        self.take_ticket()
-            .resolve(Outcome::Shed, None, stuck.then_some(true));
+    /// Marks this thread as inside the experiment's primary (a recursive call starts no shadow).
+    fn enter_primary(&self) -> crate::experiment::ActivePrimary {
+        self.ticket.exp.enter_primary()
     }
+}
+
+/// Sheds a call whose shadow was already prepared: the lane could not take it after all, or it
+/// waited in the lane's queue past its timeout.
+fn shed_late(ticket: Ticket) {
+    ticket.exp.state().shed_late.fetch_add(1, Relaxed);
+    ticket.resolve(Outcome::Shed, None, None);
 }
 
 impl<F, T> Pending<F, T>
@@ -311,10 +313,11 @@ where
         let key = self.ticket.key.clone();
         let run = match (self.early.take(), self.candidate.take()) {
             (Some(early), _) => early,
-            (None, Some(f)) => exp.acquire().map(|_slot| {
+            (None, Some(f)) => {
                 let (ran, took, _) = run_sync(exp, end, key, f);
+                self.slot = None; // the candidate has ended
                 (ran, took)
-            }),
+            }
             (None, None) => unreachable!("a candidate is attached or has run"),
         };
         self.conclude(primary, run, primary_time, compare, &probes);
@@ -326,11 +329,13 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    /// Queues the candidate on the worker pool with a copy of the primary's result and returns at
-    /// once; the comparison happens on the pool. No free concurrency slot or a full queue sheds
-    /// the call ([`Outcome::Shed`]). Past the timeout the call is resolved as
+    /// Queues the candidate on the shadow lane's worker pool with a copy of the primary's result
+    /// and returns at once; the comparison happens on the pool. The call's place on the lane was
+    /// taken when it was decided (a full lane sheds it then, before anything was copied). Past
+    /// the timeout, counted from when the candidate starts, the call is resolved as
     /// [`Outcome::Timeout`] by the timer thread; the candidate, which cannot be stopped, keeps
-    /// its slot until it ends (or never starts, if it was still queued).
+    /// its slot until it ends (and its worker is replaced meanwhile). A candidate that waited in
+    /// the queue longer than its timeout is shed instead of started: the lane is behind.
     ///
     /// ```
     /// # static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
@@ -347,97 +352,53 @@ where
         P: Probe<T> + Send + 'static,
     {
         let exp = self.ticket.exp;
-        if exp.is_strict() {
-            // Strict mode runs the candidate in the caller, so that a mismatch fails the call
-            // (a test) instead of passing silently on another thread.
-            let (primary_time, end) = self.primary_done();
-            let f = self
-                .candidate
-                .take()
-                .expect("detached candidates never run first");
-            let key = self.ticket.key.clone();
-            let run = exp.acquire().map(|_slot| {
-                let (ran, took, _) = run_sync(exp, end, key, f);
-                (ran, took)
-            });
-            return self.conclude(&primary, run, primary_time, &compare, &probes);
-        }
-        let (primary_time, _) = self.primary_done();
-        let Some(slot) = exp.acquire() else {
-            return self.shed();
-        };
-        let key = self.ticket.key.clone();
-        let shared = Arc::new(Mutex::new(Job {
-            ticket: Some(self.take_ticket()),
-            started: false,
-            abandoned: false,
-        }));
-        if let Some(timeout) = exp.timeout() {
-            let shared = shared.clone();
-            crate::timer::at(Instant::now() + timeout, move || {
-                let mut job = lock_job(&shared);
-                if let Some(t) = job.ticket.take() {
-                    // Past its deadline, queued or running: abandoned, holding its slot until
-                    // the job ends. A running one also holds a worker: replace it.
-                    job.abandoned = true;
-                    exp.state().abandoned.fetch_add(1, Relaxed);
-                    if job.started {
-                        crate::pool::worker_stuck();
-                    }
-                    drop(job);
-                    t.resolve(Outcome::Timeout, None, Some(true));
-                }
-            });
-        }
+        let (primary_time, end) = self.primary_done();
         let f = self
             .candidate
             .take()
             .expect("detached candidates never run first");
+        let key = self.ticket.key.clone();
+        if exp.is_strict() {
+            // Strict mode runs the candidate in the caller, so that a mismatch fails the call
+            // (a test) instead of passing silently on another thread.
+            let (ran, took, _) = run_sync(exp, end, key, f);
+            self.slot = None;
+            return self.conclude(&primary, (ran, took), primary_time, &compare, &probes);
+        }
+        let ticket = self.take_ticket();
+        let slot = self.slot.take();
+        let admission = self.admission.take();
         let noise = self
             .noise
             .take()
             .and_then(|n| n.downcast::<NoiseFn<T>>().ok());
         let job = move |run: bool| {
-            {
-                let mut job = lock_job(&shared);
-                if !run {
-                    match job.ticket.take() {
-                        Some(t) => {
-                            drop(job);
-                            t.resolve(Outcome::Shed, None, None);
-                        }
-                        None => {
-                            exp.state().abandoned.fetch_sub(1, Relaxed);
-                        }
-                    }
-                    return;
-                }
-                if job.ticket.is_none() {
-                    // Timed out while queued: never started.
-                    exp.state().abandoned.fetch_sub(1, Relaxed);
-                    return;
-                }
-                job.started = true;
+            if let Some(a) = admission {
+                a.start();
             }
-            let (ran, took, _) = run_sync(exp, Instant::now(), key, f);
+            let start = Instant::now();
+            let timeout = exp.timeout();
+            if !run || timeout.is_some_and(|t| start.saturating_duration_since(end) > t) {
+                drop(slot);
+                return shed_late(ticket);
+            }
+            let job = watch(exp, ticket, start, timeout, primary_time, || {
+                crate::pool::worker_stuck()
+            });
+            let (ran, took, _) = run_sync(exp, start, key, f);
             // The candidate has ended: its slot is free before the outcome is visible.
             drop(slot);
-            let mut job = lock_job(&shared);
-            if job.abandoned {
-                exp.state().abandoned.fetch_sub(1, Relaxed);
-                crate::pool::worker_unstuck();
+            let Some(t) = job.finish(exp, crate::pool::worker_unstuck) else {
+                return;
+            };
+            if let Some(second) = noise {
+                let (again, _, _) = run_sync(exp, Instant::now(), None, move || {
+                    crate::context::as_second_run(*second)
+                });
+                learn_noise(exp, &primary, again, &compare, &probes);
             }
-            if let Some(t) = job.ticket.take() {
-                drop(job);
-                if let Some(second) = noise {
-                    let (again, _, _) = run_sync(exp, Instant::now(), None, move || {
-                        crate::context::as_second_run(*second)
-                    });
-                    learn_noise(exp, &primary, again, &compare, &probes);
-                }
-                // Not strict (checked before queueing): nothing to fail.
-                let _ = judge(t, &primary, ran, primary_time, took, &compare, &probes);
-            }
+            // Not strict (checked before queueing): nothing to fail.
+            let _ = judge(t, &primary, ran, primary_time, took, &compare, &probes);
         };
         if let Err(job) = crate::pool::try_submit(Box::new(job)) {
             job(false);
@@ -445,15 +406,79 @@ where
     }
 }
 
-/// A queued sync candidate's state, shared by the job and its deadline.
+/// A detached candidate's ticket, shared by its run and its deadline: whichever comes first
+/// resolves the call.
 struct Job {
     ticket: Option<Ticket>,
-    started: bool,
+    /// The deadline resolved the call while the candidate was still running.
     abandoned: bool,
 }
 
+type SharedJob = Arc<Mutex<Job>>;
+
 fn lock_job(j: &Mutex<Job>) -> std::sync::MutexGuard<'_, Job> {
     j.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Puts a started detached candidate's ticket under watch: at `start + timeout` the timer thread
+/// resolves the call as [`Outcome::Timeout`] if the candidate has not ended, marks it abandoned
+/// (it keeps its slot until it really ends) and calls `on_abandon`.
+fn watch(
+    exp: &'static Experiment,
+    ticket: Ticket,
+    start: Instant,
+    timeout: Option<Duration>,
+    primary_time: Took,
+    on_abandon: impl FnOnce() + Send + 'static,
+) -> WatchedJob {
+    let job = Arc::new(Mutex::new(Job {
+        ticket: Some(ticket),
+        abandoned: false,
+    }));
+    let deadline = timeout.map(|t| {
+        let shared = job.clone();
+        crate::timer::Deadline::armed(start + t, move || {
+            let mut g = lock_job(&shared);
+            if let Some(ticket) = g.ticket.take() {
+                g.abandoned = true;
+                exp.state().abandoned.fetch_add(1, Relaxed);
+                drop(g);
+                on_abandon();
+                timed_out(ticket, primary_time, t);
+            }
+        })
+    });
+    WatchedJob { job, deadline }
+}
+
+/// A watched detached candidate ([`watch`]).
+struct WatchedJob {
+    job: SharedJob,
+    deadline: Option<crate::timer::Deadline>,
+}
+
+impl WatchedJob {
+    /// The candidate has ended: the ticket, unless the deadline resolved the call already (then
+    /// the abandonment ends, and `on_return` is called).
+    fn finish(self, exp: &'static Experiment, on_return: impl FnOnce()) -> Option<Ticket> {
+        let mut g = lock_job(&self.job);
+        if g.abandoned {
+            g.abandoned = false;
+            exp.state().abandoned.fetch_sub(1, Relaxed);
+            on_return();
+        }
+        g.ticket.take()
+    }
+}
+
+/// Resolves a call whose candidate passed its deadline (from the timer thread).
+fn timed_out(ticket: Ticket, primary_time: Took, timeout: Duration) {
+    let took = Took {
+        wall: timeout,
+        cpu: None,
+    };
+    crate::observe::durations(ticket.exp, primary_time, took);
+    settle(ticket, Outcome::Timeout, None, primary_time, took, true);
 }
 
 impl<F, T> Pending<F, T>
@@ -485,17 +510,21 @@ where
         let key = self.ticket.key.clone();
         let run = match (self.early.take(), self.candidate.take()) {
             (Some(early), _) => early,
-            (None, Some(f)) => match exp.acquire() {
-                Some(_slot) => {
-                    let (ran, took, _) = run_async(exp, end, key, f).await;
-                    Some((ran, took))
-                }
-                None => None,
-            },
+            (None, Some(f)) => {
+                let (ran, took, _) = run_async(exp, end, key, f, inline_deadline(exp, end)).await;
+                self.slot = None; // the candidate has ended
+                (ran, took)
+            }
             (None, None) => unreachable!("a candidate is attached or has run"),
         };
         self.conclude(primary, run, primary_time, compare, &probes);
     }
+}
+
+/// The deadline of a candidate the caller awaits, started at `start`.
+fn inline_deadline(exp: &'static Experiment, start: Instant) -> Option<crate::timer::Deadline> {
+    exp.timeout()
+        .map(|t| crate::timer::Deadline::new(start + t))
 }
 
 impl<F, T> Pending<F, T>
@@ -503,15 +532,18 @@ where
     F: Future<Output = T> + Send + 'static,
     T: Send + 'static,
 {
-    /// Spawns the candidate on the current tokio runtime with a copy of the primary's result; the
-    /// returned future completes at its first poll, so the caller does not wait for the candidate.
-    /// The candidate is cancelled at the timeout. Outside a tokio runtime it warns once per
-    /// experiment and runs the candidate inline instead.
+    /// Spawns the candidate on the shadow lane's runtime (or, with
+    /// [`on_caller_runtime`](Experiment::on_caller_runtime), the caller's) with a copy of the
+    /// primary's result; the returned future completes at its first poll, so the caller does not
+    /// wait for the candidate. Past the timeout, counted from when the candidate starts, the call
+    /// is resolved as [`Outcome::Timeout`] and the candidate is cancelled (dropped) at its next
+    /// `.await`; one that never yields keeps its slot, and a lane thread, until it returns. A
+    /// candidate that waited on the lane longer than its timeout is shed instead of started.
     ///
     /// ```
     /// # static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
     /// #     "docs::spawned", 1.0, shadow_runtime::Mode::Detached, shadow_runtime::Order::PrimaryFirst);
-    /// # let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).build().unwrap();
+    /// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
     /// rt.block_on(async {
     ///     let p = EXP.decide().unwrap().with_candidate_async(async { 1 }).await;
     ///     p.finish_detached_async(1, shadow_runtime::DefaultComparator, shadow_runtime::exec::NoProbes).await;
@@ -525,60 +557,76 @@ where
         C: Comparator<T> + Send + 'static,
         P: Probe<T> + Send + 'static,
     {
-        let (primary_time, _) = self.primary_done();
+        let (primary_time, end) = self.primary_done();
         let exp = self.ticket.exp;
         let f = self
             .candidate
             .take()
             .expect("detached candidates never run first");
-        let Some(slot) = exp.acquire() else {
-            return self.shed();
-        };
         let key = self.ticket.key.clone();
-        let handle = match tokio::runtime::Handle::try_current() {
+        if exp.is_strict() {
             // Strict mode awaits the candidate in the caller (see `finish_detached`).
-            Ok(handle) if !exp.is_strict() => handle,
-            found => {
-                let st = exp.state();
-                if found.is_err() && !st.warned_no_runtime.swap(true, Relaxed) {
-                    tracing::warn!(
-                        target: "parallel_run",
-                        experiment = exp.name(),
-                        "detached mode needs a tokio runtime at the call site and there is none; \
-                         running this experiment's candidate inline (warned once)"
-                    );
-                }
-                let (ran, took, _) = run_async(exp, Instant::now(), key, f).await;
-                drop(slot);
-                let failure = judge(
-                    self.take_ticket(),
-                    &primary,
-                    ran,
-                    primary_time,
-                    took,
-                    &compare,
-                    &probes,
-                );
-                return fail_if_strict(exp, failure);
-            }
-        };
+            let (ran, took, _) = run_async(exp, end, key, f, inline_deadline(exp, end)).await;
+            self.slot = None;
+            return self.conclude(&primary, (ran, took), primary_time, &compare, &probes);
+        }
+        let on_caller = exp.runs_on_caller_runtime().then(|| {
+            tokio::runtime::Handle::try_current()
+                .map_err(|_| {
+                    let st = exp.state();
+                    if !st.warned_no_runtime.swap(true, Relaxed) {
+                        tracing::warn!(
+                            target: "parallel_run",
+                            experiment = exp.name(),
+                            "runtime = caller needs a tokio runtime at the call site and there is none; \
+                             running this experiment's candidates on the shadow lane (warned once)"
+                        );
+                    }
+                })
+                .ok()
+        });
+        let on_caller = on_caller.flatten();
+        if on_caller.is_none() && !crate::lane::available() {
+            return shed_late(self.take_ticket());
+        }
         let ticket = self.take_ticket();
+        let slot = self.slot.take();
         let noise = self
             .noise
             .take()
             .and_then(|n| n.downcast::<NoiseFuture<T>>().ok());
-        handle.spawn(async move {
-            let (ran, took, _) = run_async(exp, Instant::now(), key, f).await;
+        let task = async move {
+            let start = Instant::now();
+            let timeout = exp.timeout();
+            if timeout.is_some_and(|t| start.saturating_duration_since(end) > t) {
+                drop(slot);
+                return shed_late(ticket);
+            }
+            let mut job = watch(exp, ticket, start, timeout, primary_time, || ());
+            let (ran, took, _) = run_async(exp, start, key, f, job.deadline.take()).await;
             // The candidate has ended: its slot is free before the outcome is visible.
             drop(slot);
+            let Some(ticket) = job.finish(exp, || ()) else {
+                return;
+            };
             if let Some(second) = noise {
                 let second = crate::context::second_run_of(*second);
-                let (again, _, _) = run_async(exp, Instant::now(), None, second).await;
+                let (again, _, _) =
+                    run_async(exp, Instant::now(), None, second, inline_deadline(exp, Instant::now())).await;
                 learn_noise(exp, &primary, again, &compare, &probes);
             }
             // Not strict (checked above): nothing to fail.
             let _ = judge(ticket, &primary, ran, primary_time, took, &compare, &probes);
-        });
+        };
+        match on_caller {
+            Some(handle) => {
+                handle.spawn(task);
+            }
+            None => {
+                // Checked available above; the lane's runtime is never torn down.
+                let _ = crate::lane::spawn(self.admission.take(), task);
+            }
+        }
     }
 }
 
@@ -612,9 +660,11 @@ where
         out
     }
 
-    /// Runs the legacy code as the served side (in a context only to carry an idempotency key).
+    /// Runs the legacy code as the served side (in a context only to carry an idempotency key),
+    /// marked as this experiment's primary (a recursive call starts no shadow).
     fn primary_sync<L: FnOnce() -> T>(&self, primary: L) -> T {
         let ctx = served_context(self.ticket.exp, self.ticket.key.clone());
+        let _active = self.enter_primary();
         crate::context::within(ctx.as_ref(), primary)
     }
 
@@ -634,27 +684,26 @@ where
             .take()
             .expect("a served candidate never runs first");
         let ctx = served_context(exp, key.clone());
-        let served = crate::context::within(ctx.as_ref(), f);
         if !self.shadowed {
-            return served;
+            return crate::context::within(ctx.as_ref(), f);
         }
+        let served = {
+            let _active = self.enter_primary();
+            crate::context::within(ctx.as_ref(), f)
+        };
         let (served_time, end) = self.primary_done();
-        match exp.acquire() {
-            None => self.shed(),
-            Some(_slot) => {
-                let (ran, took, _) = run_sync(exp, end, key, legacy);
-                let failure = judge_served(
-                    self.take_ticket(),
-                    &served,
-                    ran,
-                    took,
-                    served_time,
-                    compare,
-                    probes,
-                );
-                fail_if_strict(exp, failure);
-            }
-        }
+        let (ran, took, _) = run_sync(exp, end, key, legacy);
+        self.slot = None; // the shadow has ended
+        let failure = judge_served(
+            self.take_ticket(),
+            &served,
+            ran,
+            took,
+            served_time,
+            compare,
+            probes,
+        );
+        fail_if_strict(exp, failure);
         served
     }
 }
@@ -718,10 +767,19 @@ where
                 .serve_async::<L, &C, C, P>(primary, compare, probes)
                 .await;
         }
-        let ctx = served_context(self.ticket.exp, self.ticket.key.clone());
-        let out = crate::context::scoped(ctx, primary).await;
+        let out = self.primary_async(primary).await;
         self.finish_inline_async(&out, compare, probes).await;
         out
+    }
+
+    /// The async twin of `primary_sync`: the served side, marked as this experiment's primary
+    /// on every poll.
+    fn primary_async<L: Future<Output = T>>(&self, primary: L) -> ServedSide<L> {
+        let exp = self.ticket.exp;
+        ServedSide {
+            inner: crate::context::scoped(served_context(exp, self.ticket.key.clone()), primary),
+            exp,
+        }
     }
 
     /// The async twin of `serve`; the comparator and probes are owned (or a reference, inline)
@@ -739,29 +797,24 @@ where
             .candidate
             .take()
             .expect("a served candidate never runs first");
-        let ctx = served_context(exp, key.clone());
-        let served = crate::context::scoped(ctx, f).await;
         if !self.shadowed {
-            return served;
+            let ctx = served_context(exp, key.clone());
+            return crate::context::scoped(ctx, f).await;
         }
+        let served = self.primary_async(f).await;
         let (served_time, end) = self.primary_done();
-        match exp.acquire() {
-            None => self.shed(),
-            Some(slot) => {
-                let (ran, took, _) = run_async(exp, end, key, legacy).await;
-                drop(slot);
-                let failure = judge_served(
-                    self.take_ticket(),
-                    &served,
-                    ran,
-                    took,
-                    served_time,
-                    compare.borrow(),
-                    &probes,
-                );
-                fail_if_strict(exp, failure);
-            }
-        }
+        let (ran, took, _) = run_async(exp, end, key, legacy, inline_deadline(exp, end)).await;
+        self.slot = None; // the shadow has ended
+        let failure = judge_served(
+            self.take_ticket(),
+            &served,
+            ran,
+            took,
+            served_time,
+            compare.borrow(),
+            &probes,
+        );
+        fail_if_strict(exp, failure);
         served
     }
 }
@@ -803,8 +856,7 @@ where
                 .serve_async::<L, C, C, P>(primary, compare, probes)
                 .await;
         }
-        let ctx = served_context(self.ticket.exp, self.ticket.key.clone());
-        let out = crate::context::scoped(ctx, primary).await;
+        let out = self.primary_async(primary).await;
         self.finish_detached_async(copy(&out), compare, probes)
             .await;
         out
@@ -1041,15 +1093,18 @@ pub(crate) fn served_context(
     ))
 }
 
-/// The async twin of [`run_sync`]: the candidate is cancelled (dropped) at the timeout.
+/// The async twin of [`run_sync`]: the candidate is cancelled (dropped) at its `deadline`, and
+/// one that ended after it (a candidate that runs to completion within one poll cannot be
+/// interrupted) counts as timed out too.
 async fn run_async<F: Future>(
     exp: &'static Experiment,
     start: Instant,
     key: Option<Arc<str>>,
     f: F,
+    deadline: Option<Deadline>,
 ) -> (Ran<F::Output>, Took, Instant) {
     let ctx = shadow_context(exp, key);
-    let deadline = exp.timeout().map(|t| Deadline::new(start + t));
+    let due = deadline.as_ref().map(Deadline::at);
     let ran = Race {
         inner: CatchUnwind {
             inner: crate::context::scoped(Some(ctx.clone()), f),
@@ -1057,17 +1112,37 @@ async fn run_async<F: Future>(
         deadline,
     }
     .await;
+    let end = Instant::now();
     let ran = match (ran, ctx.refused()) {
         (Ran::TimedOut, _) => Ran::TimedOut,
+        _ if due.is_some_and(|d| end > d) => Ran::TimedOut,
         (_, Some((n, first))) => Ran::Refused(n, first),
         (ran, None) => ran,
     };
-    let end = Instant::now();
     let took = Took {
         wall: end - start,
         cpu: None,
     };
     (ran, took, end)
+}
+
+pin_project_lite::pin_project! {
+    /// The served side of a shadowed async call: polled in its context, marked as the
+    /// experiment's primary on the polling thread (a recursive call starts no shadow).
+    struct ServedSide<F> {
+        #[pin]
+        inner: crate::context::Scoped<F>,
+        exp: &'static Experiment,
+    }
+}
+
+impl<F: Future> Future for ServedSide<F> {
+    type Output = F::Output;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let _active = this.exp.enter_primary();
+        this.inner.poll(cx)
+    }
 }
 
 pin_project_lite::pin_project! {

@@ -60,6 +60,9 @@ pub struct Experiment {
     no_ramp: bool,
     /// `noise = rate` of the attribute: the share of shadowed calls whose primary runs twice.
     noise_rate: f64,
+    /// `runtime = caller` of the attribute: a detached async candidate is spawned on the caller's
+    /// tokio runtime instead of the shadow lane's.
+    on_caller: bool,
     /// The one word a call reads: the effective sampling threshold (`rate * 2^64`), 0 when
     /// shadowing is off (kill switch, setting, rate 0), [`OPEN`] while the circuit breaker is not
     /// closed, [`RAMP`] while the candidate serves a share of calls, `u64::MAX` for every call,
@@ -111,6 +114,15 @@ pub(crate) struct State {
     /// Failures of user helpers (comparator, ignore rules, run_if, before, Debug), per helper.
     pub(crate) internal_errors: Mutex<Vec<(&'static str, u64)>>,
     pub(crate) warned_no_runtime: AtomicBool,
+    /// The warning that every slot is held by hung candidates was given.
+    pub(crate) warned_stuck: AtomicBool,
+    /// Calls shed after they were prepared (the lane could not take them after all, or a
+    /// candidate waited in the lane's queue past its timeout).
+    pub(crate) shed_late: AtomicU64,
+    /// Every slot held and nothing decided since `(decided count, since when)`; `hung` once that
+    /// lasted [`HUNG_AFTER`].
+    pub(crate) hung_watch: Mutex<(u64, Option<Instant>)>,
+    pub(crate) hung: AtomicBool,
     pub(crate) keys: crate::observe::Keys,
     /// The ramp and its promotion gate.
     pub(crate) cutover: Mutex<Cutover>,
@@ -154,7 +166,7 @@ impl Experiment {
         Experiment {
             name,
             default_sample: sample,
-            default_timeout_ms: 0,
+            default_timeout_ms: DEFAULT_TIMEOUT_MS,
             default_max_in_flight: config::DEFAULT_MAX_IN_FLIGHT,
             mode,
             order,
@@ -165,6 +177,7 @@ impl Experiment {
             writes: WriteMode::Refuse,
             no_ramp: false,
             noise_rate: 0.0,
+            on_caller: false,
             gate: AtomicU64::new(UNINIT),
             sample_t: AtomicU64::new(0),
             ramp_t: AtomicU64::new(0),
@@ -175,7 +188,9 @@ impl Experiment {
         }
     }
 
-    /// Sets the default candidate timeout in milliseconds (the attribute's `timeout`).
+    /// Sets the default candidate timeout in milliseconds (the attribute's `timeout`); without
+    /// it the experiment gets [`DEFAULT_TIMEOUT_MS`]. `0` is no timeout (the attribute's
+    /// `timeout = "none"`, [`without_timeout`](Self::without_timeout)).
     ///
     /// ```
     /// static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
@@ -186,6 +201,44 @@ impl Experiment {
     pub const fn with_timeout_ms(mut self, ms: u64) -> Self {
         self.default_timeout_ms = ms;
         self
+    }
+
+    /// No default timeout (the attribute's `timeout = "none"`): a candidate may run for ever. A
+    /// hung one then holds its concurrency slot for ever; when every slot is held so, the
+    /// circuit breaker opens and a warning says so.
+    ///
+    /// ```
+    /// static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
+    ///     "docs::untimed", 1.0, shadow_runtime::Mode::Detached, shadow_runtime::Order::PrimaryFirst)
+    ///     .without_timeout();
+    /// # let _ = &EXP;
+    /// ```
+    pub const fn without_timeout(mut self) -> Self {
+        self.default_timeout_ms = 0;
+        self
+    }
+
+    /// Spawns a detached async candidate on the caller's tokio runtime instead of the shadow
+    /// lane's (the attribute's `runtime = caller`): for candidates that need something only the
+    /// caller's runtime has. It then shares the caller's worker threads, and its CPU time is the
+    /// caller's; the lane's queue and budget do not apply (`max_in_flight` does). Outside a tokio
+    /// runtime the candidate goes to the lane (warned once).
+    ///
+    /// ```
+    /// static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
+    ///     "docs::on_caller", 1.0, shadow_runtime::Mode::Detached, shadow_runtime::Order::PrimaryFirst)
+    ///     .on_caller_runtime();
+    /// assert!(EXP.runs_on_caller_runtime());
+    /// ```
+    pub const fn on_caller_runtime(mut self) -> Self {
+        self.on_caller = true;
+        self
+    }
+
+    /// Whether a detached async candidate is spawned on the caller's runtime
+    /// ([`on_caller_runtime`](Self::on_caller_runtime)).
+    pub fn runs_on_caller_runtime(&self) -> bool {
+        self.on_caller
     }
 
     /// Measures each side's thread CPU time by default (the attribute's `cpu_time = true`): for
@@ -447,6 +500,10 @@ impl Experiment {
                 retained: Mutex::new(Vec::new()),
                 internal_errors: Mutex::new(Vec::new()),
                 warned_no_runtime: AtomicBool::new(false),
+                warned_stuck: AtomicBool::new(false),
+                shed_late: AtomicU64::new(0),
+                hung_watch: Mutex::new((0, None)),
+                hung: AtomicBool::new(false),
                 keys: crate::observe::Keys::new(self.name),
                 cutover: Mutex::new(Cutover::new(Instant::now())),
                 served: AtomicU64::new(0),
@@ -522,7 +579,7 @@ impl Experiment {
             }
         };
         if inside {
-            Some(self.begin())
+            self.begin()
         } else {
             None
         }
@@ -585,7 +642,7 @@ impl Experiment {
             },
         };
         if inside {
-            Some(self.begin())
+            self.begin()
         } else {
             None
         }
@@ -673,7 +730,7 @@ impl Experiment {
             });
             return None;
         }
-        Some(self.begin())
+        self.begin()
     }
 
     /// A call while a ramp is in force: who serves it (sticky by the key's hash, re-mixed so
@@ -692,31 +749,66 @@ impl Experiment {
         if served {
             self.state().served.fetch_add(1, Relaxed);
         }
+        // A served call shadows the legacy code inline: it needs a slot, not the lane.
+        let served_shadow = |exp: &'static Experiment| -> Option<Option<RunSlot>> {
+            if exp.nested() {
+                exp.count_skip(Skip::Nested);
+                return None;
+            }
+            match exp.acquire() {
+                Some(slot) => Some(Some(slot)),
+                None => {
+                    exp.count_skip(Skip::ShedCap);
+                    exp.shed_while_stuck();
+                    None
+                }
+            }
+        };
         match (served, shadowed) {
             (false, false) => {
                 self.count_skip(Skip::SampledOut);
                 None
             }
-            (false, true) => Some(self.begin()),
-            (true, true) => {
-                let mut call = self.begin();
-                call.served = true;
-                call.ticket.served = true;
-                call.candidate_first = false;
-                Some(call)
-            }
+            (false, true) => self.begin(),
+            (true, true) => match served_shadow(self) {
+                Some(slot) => {
+                    let st = self.state();
+                    crate::isolation::install_hook();
+                    st.shadowed.fetch_add(1, Relaxed);
+                    st.in_flight.fetch_add(1, SeqCst);
+                    let mut ticket = Ticket::new(self, Phase::Primary, false);
+                    ticket.served = true;
+                    Some(ShadowCall {
+                        ticket,
+                        candidate_first: false,
+                        served: true,
+                        shadowed: true,
+                        slot,
+                        admission: None,
+                    })
+                }
+                // Nested or shed: the candidate still serves, with nothing compared.
+                None => Some(self.served_only()),
+            },
             (true, false) => {
                 // Served and not compared: counted as sampled out, with no ticket to resolve.
                 self.count_skip(Skip::SampledOut);
-                let mut ticket = Ticket::new(self, Phase::Primary, true);
-                ticket.served = true;
-                Some(ShadowCall {
-                    ticket,
-                    candidate_first: false,
-                    served: true,
-                    shadowed: false,
-                })
+                Some(self.served_only())
             }
+        }
+    }
+
+    /// A call the candidate serves with nothing compared (no ticket to resolve).
+    fn served_only(&'static self) -> ShadowCall {
+        let mut ticket = Ticket::new(self, Phase::Primary, true);
+        ticket.served = true;
+        ShadowCall {
+            ticket,
+            candidate_first: false,
+            served: true,
+            shadowed: false,
+            slot: None,
+            admission: None,
         }
     }
 
@@ -875,21 +967,92 @@ impl Experiment {
             + sampling::read(self.slots.load(Relaxed), which)
     }
 
-    /// Starts the accounting of a shadowed call.
+    /// A call sampled for shadowing: skipped as [`Outcome::Nested`] inside a shadow run or inside
+    /// this experiment's own primary, shed when no concurrency slot or no place on the shadow
+    /// lane is free (before anything of the shadow is prepared: no argument copied, no clock
+    /// read), else started.
     #[cold]
     #[inline(never)]
-    fn begin(&'static self) -> ShadowCall {
+    fn begin(&'static self) -> Option<ShadowCall> {
+        let (slot, admission) = self.admit()?;
         let st = self.state();
         crate::isolation::install_hook();
         st.shadowed.fetch_add(1, Relaxed);
         st.in_flight.fetch_add(1, SeqCst);
-        ShadowCall {
+        Some(ShadowCall {
             ticket: Ticket::new(self, Phase::Primary, false),
             candidate_first: self.mode == Mode::Inline
                 && self.order == Order::Random
                 && sampling::coin(),
             served: false,
             shadowed: true,
+            slot: Some(slot),
+            admission,
+        })
+    }
+
+    /// Whether a call now is nested: made inside a shadow run (the candidate, a noise re-run,
+    /// the legacy code shadowing a ramp, anything on the shadow lane) or inside this
+    /// experiment's own primary (recursion). Such a call starts no shadow: a shadow never
+    /// multiplies load.
+    fn nested(&'static self) -> bool {
+        crate::context::in_shadow() || sampling::active(self.slots.load(Relaxed))
+    }
+
+    /// What a call needs before its shadow is prepared: not nested, a concurrency slot, and (for
+    /// a detached candidate that runs on the lane) a place on the lane. `None` when it is
+    /// skipped or shed (counted).
+    fn admit(&'static self) -> Option<(RunSlot, Option<crate::lane::Admission>)> {
+        if self.nested() {
+            self.count_skip(Skip::Nested);
+            return None;
+        }
+        let Some(slot) = self.acquire() else {
+            self.count_skip(Skip::ShedCap);
+            self.shed_while_stuck();
+            return None;
+        };
+        if self.mode == Mode::Inline || self.on_caller || self.is_strict() {
+            return Some((slot, None));
+        }
+        match crate::lane::admit() {
+            Ok(a) => Some((slot, Some(a))),
+            Err(why) => {
+                drop(slot);
+                self.count_skip(why.skip());
+                None
+            }
+        }
+    }
+
+    /// A call shed because every slot is held: when the slots are held by candidates past their
+    /// timeout that have not returned (hung), the candidate is what stops shadowing, so it counts
+    /// as a failure for the circuit breaker (which then opens instead of shedding for ever), and
+    /// it is warned about once.
+    fn shed_while_stuck(&'static self) {
+        let st = self.state();
+        let cap = st.max_in_flight.load(Relaxed).max(1);
+        if st.abandoned.load(Relaxed) < cap && !st.hung.load(Relaxed) {
+            return;
+        }
+        if !st.warned_stuck.swap(true, Relaxed) {
+            tracing::warn!(
+                target: "parallel_run",
+                experiment = self.name,
+                "every concurrency slot of {} ({cap}) is held by a candidate that passed its timeout and has not returned: \
+                 the candidate hangs; calls are shed and the circuit breaker opens (warned once)",
+                self.name
+            );
+        }
+        self.breaker_result(true);
+    }
+
+    /// Feeds one candidate result to the circuit breaker.
+    pub(crate) fn breaker_result(&'static self, failed: bool) {
+        let st = self.state();
+        let t = lock(&st.breaker).on_result(failed, crate::timer::coarse_now());
+        if let Some(t) = t {
+            self.transition(t);
         }
     }
 
@@ -898,6 +1061,11 @@ impl Experiment {
     pub(crate) fn acquire(&'static self) -> Option<RunSlot> {
         let st = self.state();
         let cap = st.max_in_flight.load(Relaxed).max(1);
+        // A load first: a shed call (all slots taken, the common case under overload) then
+        // writes nothing.
+        if st.running.load(Relaxed) >= cap {
+            return None;
+        }
         let now = st.running.fetch_add(1, SeqCst) + 1;
         if now > cap {
             st.running.fetch_sub(1, SeqCst);
@@ -907,6 +1075,14 @@ impl Experiment {
             st.peak_running.fetch_max(now, Relaxed);
         }
         Some(RunSlot { exp: self })
+    }
+
+    /// Marks this thread as running this experiment's primary for the guard's life: a call of the
+    /// experiment meanwhile (recursion) starts no shadow.
+    pub(crate) fn enter_primary(&'static self) -> ActivePrimary {
+        let base = self.slots.load(Relaxed);
+        sampling::set_active(base, true);
+        ActivePrimary { base }
     }
 
     /// The timeout in force, if any.
@@ -938,10 +1114,7 @@ impl Experiment {
             }
         }
         if let Some(failed) = candidate_failed {
-            let t = lock(&st.breaker).on_result(failed, crate::timer::coarse_now());
-            if let Some(t) = t {
-                self.transition(t);
-            }
+            self.breaker_result(failed);
         }
         if st.gate_tracking.load(Relaxed) && crate::cutover::gate_sample(outcome).is_some() {
             let change = lock(&st.cutover).on_outcome(outcome, crate::timer::coarse_now());
@@ -988,19 +1161,66 @@ impl Experiment {
             self.transition(t);
         }
         self.check_deadline(now);
+        self.watch_hung(now);
+    }
+
+    /// Every slot held, and no shadowed call decided for [`HUNG_AFTER`]: the candidates hang
+    /// (an experiment with `timeout = "none"`, or candidates that never return even after their
+    /// timeout). Warned once; the circuit breaker opens; calls shed meanwhile count as failures.
+    fn watch_hung(&'static self, now: Instant) {
+        let st = self.state();
+        let cap = st.max_in_flight.load(Relaxed).max(1);
+        let decided: u64 = st.counts.iter().map(|c| c.load(Relaxed)).sum();
+        let mut w = lock(&st.hung_watch);
+        if st.running.load(Relaxed) < cap || decided != w.0 {
+            *w = (decided, None);
+            st.hung.store(false, Relaxed);
+            return;
+        }
+        let since = *w.1.get_or_insert(now);
+        drop(w);
+        if now.saturating_duration_since(since) < HUNG_AFTER || st.hung.swap(true, Relaxed) {
+            return;
+        }
+        if !st.warned_stuck.swap(true, Relaxed) {
+            tracing::warn!(
+                target: "parallel_run",
+                experiment = self.name,
+                "every concurrency slot of {} ({cap}) has been held for {} s with no candidate finishing: \
+                 the candidates hang; calls are shed and the circuit breaker opens (warned once)",
+                self.name,
+                HUNG_AFTER.as_secs()
+            );
+        }
+        let t = lock(&st.breaker).force_open(crate::timer::coarse_now());
+        if let Some(t) = t {
+            self.transition(t);
+        }
     }
 }
+
+/// The timeout of an experiment that sets none (the attribute's `timeout`, the environment's
+/// `timeout=`, [`crate::live::set_timeout`]): generous, it bounds hung candidates rather than
+/// slow ones. `timeout = "none"` opts out.
+pub const DEFAULT_TIMEOUT_MS: u64 = 5_000;
+
+/// How long every slot must be held with nothing decided before the candidates count as hung.
+pub(crate) const HUNG_AFTER: Duration = Duration::from_secs(10);
 
 /// Called by the timer thread every [`crate::timer::TICK`].
 pub(crate) fn housekeeping() {
     static TICKS: AtomicU64 = AtomicU64::new(0);
     let n = TICKS.fetch_add(1, Relaxed);
+    crate::lane::tick();
     let now = Instant::now();
     for exp in registry() {
         exp.tick(now);
         if n % 4 == 3 {
-            crate::observe::publish_skips(exp);
+            crate::observe::publish(exp, true);
         }
+    }
+    if n % 4 == 3 {
+        crate::observe::publish_lane();
     }
 }
 
@@ -1021,10 +1241,22 @@ pub(crate) fn breaker_view(exp: &'static Experiment) -> (BreakerState, u64, Brea
     (b.state, b.trips, b.cfg)
 }
 
-/// A concurrency slot of one candidate execution; released when dropped (when the candidate
-/// really ends, even after its call was resolved as timed out).
+/// A concurrency slot of one candidate execution, taken when the call is decided; released when
+/// dropped (when the candidate really ends, even after its call was resolved as timed out).
 pub(crate) struct RunSlot {
     exp: &'static Experiment,
+}
+
+/// This thread runs an experiment's primary (see [`Experiment::enter_primary`]); unmarked when
+/// dropped.
+pub(crate) struct ActivePrimary {
+    base: usize,
+}
+
+impl Drop for ActivePrimary {
+    fn drop(&mut self) {
+        sampling::set_active(self.base, false);
+    }
 }
 
 impl Drop for RunSlot {
@@ -1124,6 +1356,10 @@ pub struct ShadowCall {
     pub(crate) served: bool,
     /// The other side runs as the shadow and is compared.
     pub(crate) shadowed: bool,
+    /// The concurrency slot of the shadow run (taken when the call was decided).
+    pub(crate) slot: Option<RunSlot>,
+    /// The candidate's place on the shadow lane (detached candidates that run there).
+    pub(crate) admission: Option<crate::lane::Admission>,
 }
 
 impl ShadowCall {

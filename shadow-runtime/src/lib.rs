@@ -10,7 +10,8 @@
 //! | `sampling` | the per-thread random source and the skip counters of the hot path |
 //! | [`experiment`] | the per-function [`Experiment`] and the per-call decision |
 //! | `isolation` | the panic hook that keeps caught candidate panics quiet |
-//! | `exec` | running the candidate: inline, detached on tokio, detached on the worker pool |
+//! | `exec` | running the candidate: inline, or detached on the shadow lane |
+//! | [`lane`] | the shadow lane: the runtime and worker pool detached candidates run on, at the lowest OS priority, bounded by a queue and a run-time budget |
 //! | [`context`] | the shadow context: `in_shadow`, write guards, dry runs, separate stores, idempotency keys |
 //! | [`cutover`] | the ramp, its promotion gate, the deadline |
 //! | [`compare`] | [`Comparator`], [`Verdict`], the default `PartialEq` comparator and the `Debug` diff |
@@ -33,6 +34,7 @@ pub mod cutover;
 pub mod exec;
 pub mod experiment;
 mod isolation;
+pub mod lane;
 pub mod live;
 mod observe;
 pub mod outcome;

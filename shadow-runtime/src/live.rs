@@ -41,6 +41,12 @@ impl std::fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+impl ConfigError {
+    pub(crate) fn new(msg: impl Into<String>) -> Self {
+        ConfigError(msg.into())
+    }
+}
+
 type Change = Box<dyn Fn(&mut Setting) + Send + Sync>;
 
 /// Changes, by experiment name: the latest per setting, applied at the first call of functions

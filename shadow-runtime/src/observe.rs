@@ -1,7 +1,14 @@
-//! Emission: `metrics` counters and histograms, `tracing` events. Everything here runs off the
-//! caller's path: outcomes of shadowed calls are emitted where they are judged, and skipped calls,
-//! which the hot path only counts per thread, are published as absolute totals once a second by the
-//! runtime's timer thread (and by `snapshot::publish_metrics`).
+//! Emission: `metrics` counters, gauges and histograms, `tracing` events.
+//!
+//! - **Counters** are never touched on a call's path: every outcome is counted in the
+//!   experiment's own atomics (skipped and shed calls per thread), and the runtime's timer
+//!   thread publishes the totals as absolute values once a second (and
+//!   `snapshot::publish_metrics` on demand). Gauges likewise.
+//! - **Histograms** (durations) are recorded where a call is judged, through handles registered
+//!   once per experiment: the timer thread registers them with the recorder in effect there (the
+//!   global one, or none) and a call uses them when the same recorder is in effect on its thread
+//!   (a thread-local recorder gets its own registration). A recorder installed after the first
+//!   call is picked up at the next tick.
 //!
 //! | metric | kind | labels |
 //! |---|---|---|
@@ -13,6 +20,12 @@
 //! | `parallel_run_served_by_candidate_total` | counter | `experiment` (calls the candidate served: the ramp) |
 //! | `parallel_run_ramp_ratio` | gauge | `experiment` (the ramp in force, 0 while the gate refuses it) |
 //! | `parallel_run_overdue` | gauge | `experiment` (1 once the experiment's deadline has passed) |
+//! | `parallel_run_shed_total` | counter | `experiment`, `reason` (`max_in_flight`, `lane_queue`, `lane_budget`, `late`) |
+//! | `parallel_run_in_flight` | gauge | `experiment` (shadowed calls not decided yet) |
+//! | `parallel_run_abandoned` | gauge | `experiment` (candidates past their timeout that have not returned) |
+//! | `parallel_run_breaker_open` | gauge | `experiment` (1 while the circuit breaker is open or half-open) |
+//! | `parallel_run_lane_queued` | gauge | (admitted candidates that have not started) |
+//! | `parallel_run_lane_budget_left_seconds` | gauge | (run time left in the lane's budget; negative: overspent, calls are shed) |
 
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -33,9 +46,19 @@ pub(crate) const INTERNAL_ERRORS: &str = "parallel_run_internal_errors_total";
 pub(crate) const SERVED: &str = "parallel_run_served_by_candidate_total";
 pub(crate) const RAMP: &str = "parallel_run_ramp_ratio";
 pub(crate) const OVERDUE: &str = "parallel_run_overdue";
+pub(crate) const SHED: &str = "parallel_run_shed_total";
+pub(crate) const IN_FLIGHT: &str = "parallel_run_in_flight";
+pub(crate) const ABANDONED: &str = "parallel_run_abandoned";
+pub(crate) const BREAKER_OPEN: &str = "parallel_run_breaker_open";
+pub(crate) const LANE_QUEUED: &str = "parallel_run_lane_queued";
+pub(crate) const LANE_BUDGET_LEFT: &str = "parallel_run_lane_budget_left_seconds";
+
+/// The reasons of `parallel_run_shed_total`, in [`crate::snapshot::ShedReasons`] order.
+const SHED_REASONS: [&str; 4] = ["max_in_flight", "lane_queue", "lane_budget", "late"];
 
 /// The metric keys of one experiment, built once at its first call so that emitting never
-/// allocates (the `counter!` macro builds a label vector per call when a label is not a literal).
+/// allocates (the `counter!` macro builds a label vector per call when a label is not a literal),
+/// and its histogram handles.
 pub(crate) struct Keys {
     outcomes: [Key; Outcome::ALL.len()],
     primary: Key,
@@ -45,6 +68,27 @@ pub(crate) struct Keys {
     served: Key,
     ramp: Key,
     overdue: Key,
+    shed: [Key; SHED_REASONS.len()],
+    in_flight: Key,
+    abandoned: Key,
+    breaker_open: Key,
+    /// Histogram handles per recorder (no recorder, then the global one): at most two ever
+    /// seen on the timer thread.
+    handles: [std::sync::OnceLock<Handles>; 2],
+}
+
+/// The duration histograms of one experiment, registered with the recorder at `recorder`.
+struct Handles {
+    recorder: usize,
+    primary: metrics::Histogram,
+    candidate: metrics::Histogram,
+    primary_cpu: metrics::Histogram,
+    candidate_cpu: metrics::Histogram,
+}
+
+/// The identity of the recorder in effect on this thread (its address).
+fn recorder_in_effect() -> usize {
+    metrics::with_recorder(|r| r as *const dyn metrics::Recorder as *const () as usize)
 }
 
 impl Keys {
@@ -63,7 +107,43 @@ impl Keys {
             served: Key::from_parts(SERVED, vec![exp.clone()]),
             ramp: Key::from_parts(RAMP, vec![exp.clone()]),
             overdue: Key::from_parts(OVERDUE, vec![exp.clone()]),
+            shed: SHED_REASONS.map(|r| {
+                Key::from_parts(
+                    SHED,
+                    vec![exp.clone(), Label::from_static_parts("reason", r)],
+                )
+            }),
+            in_flight: Key::from_parts(IN_FLIGHT, vec![exp.clone()]),
+            abandoned: Key::from_parts(ABANDONED, vec![exp.clone()]),
+            breaker_open: Key::from_parts(BREAKER_OPEN, vec![exp.clone()]),
             candidate: Key::from_parts(CANDIDATE_SECONDS, vec![exp]),
+            handles: [std::sync::OnceLock::new(), std::sync::OnceLock::new()],
+        }
+    }
+
+    /// The handles registered with the recorder in effect on this thread, if any.
+    fn cached(&self, recorder: usize) -> Option<&Handles> {
+        self.handles
+            .iter()
+            .filter_map(std::sync::OnceLock::get)
+            .find(|h| h.recorder == recorder)
+    }
+
+    /// Registers the histograms with the recorder in effect, once per recorder (the timer
+    /// thread, where no thread-local recorder is ever in effect).
+    fn refresh(&self) {
+        let recorder = recorder_in_effect();
+        if self.cached(recorder).is_some() {
+            return;
+        }
+        if let Some(free) = self.handles.iter().find(|h| h.get().is_none()) {
+            let _ = free.set(Handles {
+                recorder,
+                primary: histogram(&self.primary),
+                candidate: histogram(&self.candidate),
+                primary_cpu: histogram(&self.primary_cpu),
+                candidate_cpu: histogram(&self.candidate_cpu),
+            });
         }
     }
 }
@@ -78,9 +158,9 @@ fn histogram(key: &Key) -> metrics::Histogram {
     metrics::with_recorder(|r| r.register_histogram(key, &META))
 }
 
+/// The events of a decided outcome (its counter is published by the timer thread).
 pub(crate) fn outcome(exp: &'static Experiment, outcome: Outcome, d: Option<&Discrepancy>) {
     let name = exp.name();
-    counter(&exp.state().keys.outcomes[outcome.index()]).increment(1);
     if let Some(d) = d {
         match outcome {
             Outcome::Mismatch => tracing::warn!(
@@ -167,24 +247,68 @@ pub(crate) fn durations(
         .fetch_add(candidate.wall.as_micros() as u64, Relaxed);
     st.timed.fetch_add(1, Relaxed);
     let keys = &st.keys;
-    histogram(&keys.primary).record(primary.wall.as_secs_f64());
-    histogram(&keys.candidate).record(candidate.wall.as_secs_f64());
-    if let Some(c) = primary.cpu {
-        histogram(&keys.primary_cpu).record(c.as_secs_f64());
-    }
-    if let Some(c) = candidate.cpu {
-        histogram(&keys.candidate_cpu).record(c.as_secs_f64());
+    match keys.cached(recorder_in_effect()) {
+        Some(h) => {
+            h.primary.record(primary.wall.as_secs_f64());
+            h.candidate.record(candidate.wall.as_secs_f64());
+            if let Some(c) = primary.cpu {
+                h.primary_cpu.record(c.as_secs_f64());
+            }
+            if let Some(c) = candidate.cpu {
+                h.candidate_cpu.record(c.as_secs_f64());
+            }
+        }
+        // A recorder the timer thread has not registered with yet (installed moments ago, or
+        // local to this thread).
+        None => {
+            histogram(&keys.primary).record(primary.wall.as_secs_f64());
+            histogram(&keys.candidate).record(candidate.wall.as_secs_f64());
+            if let Some(c) = primary.cpu {
+                histogram(&keys.primary_cpu).record(c.as_secs_f64());
+            }
+            if let Some(c) = candidate.cpu {
+                histogram(&keys.candidate_cpu).record(c.as_secs_f64());
+            }
+        }
     }
 }
 
-/// Sets the `disabled` and `sampled_out` outcome counters of `exp` to their current totals, and
-/// the cutover's metrics (served calls, ramp, overdue).
-pub(crate) fn publish_skips(exp: &'static Experiment) {
+/// Publishes the counters and gauges of `exp`: every outcome's total (skipped and shed calls
+/// summed over the threads' counters), the shed reasons, the in-flight, abandoned and breaker
+/// gauges, and the cutover's metrics (served calls, ramp, overdue). `on_timer`: called on the
+/// timer thread, which also registers the histogram handles with the recorder in effect there.
+pub(crate) fn publish(exp: &'static Experiment, on_timer: bool) {
     let st = exp.state();
-    for (which, outcome) in Skip::ALL {
-        counter(&st.keys.outcomes[outcome.index()])
-            .absolute(exp.skipped(which) + st.counts[outcome.index()].load(Relaxed));
+    if on_timer {
+        st.keys.refresh();
     }
+    let mut totals = [0u64; Outcome::ALL.len()];
+    for o in Outcome::ALL {
+        totals[o.index()] = st.counts[o.index()].load(Relaxed);
+    }
+    for (which, outcome) in Skip::ALL {
+        totals[outcome.index()] += exp.skipped(which);
+    }
+    for o in Outcome::ALL {
+        counter(&st.keys.outcomes[o.index()]).absolute(totals[o.index()]);
+    }
+    let shed = [
+        exp.skipped(Skip::ShedCap),
+        exp.skipped(Skip::ShedQueue),
+        exp.skipped(Skip::ShedBudget),
+        st.shed_late.load(Relaxed),
+    ];
+    for (key, n) in st.keys.shed.iter().zip(shed) {
+        counter(key).absolute(n);
+    }
+    gauge(&st.keys.in_flight).set(st.in_flight.load(Relaxed) as f64);
+    gauge(&st.keys.abandoned).set(st.abandoned.load(Relaxed) as f64);
+    let (breaker, _, _) = crate::experiment::breaker_view(exp);
+    gauge(&st.keys.breaker_open).set(if breaker == crate::BreakerState::Closed {
+        0.0
+    } else {
+        1.0
+    });
     counter(&st.keys.served).absolute(st.served.load(Relaxed));
     let ramp = st
         .cutover
@@ -199,4 +323,11 @@ pub(crate) fn publish_skips(exp: &'static Experiment) {
 
 fn gauge(key: &Key) -> metrics::Gauge {
     metrics::with_recorder(|r| r.register_gauge(key, &META))
+}
+
+/// Publishes the shadow lane's gauges.
+pub(crate) fn publish_lane() {
+    let lane = crate::lane::snapshot();
+    gauge(&Key::from_static_name(LANE_QUEUED)).set(lane.queued as f64);
+    gauge(&Key::from_static_name(LANE_BUDGET_LEFT)).set(lane.budget_left_seconds);
 }

@@ -5,9 +5,9 @@ use std::time::{Duration, SystemTime};
 
 /// The single outcome every call of an annotated function lands in.
 ///
-/// The first four are decided on the caller's path without running the candidate (and without
-/// allocating); `Shed` means the call was sampled but the candidate could not be started; the rest
-/// follow a shadowed call.
+/// The first five are decided on the caller's path without running the candidate (and without
+/// allocating); `Shed` means the call was sampled but the candidate could not be started (decided,
+/// nearly always, before anything of the shadow was prepared); the rest follow a shadowed call.
 ///
 /// ```
 /// use shadow_runtime::Outcome;
@@ -24,6 +24,11 @@ pub enum Outcome {
     Filtered,
     /// The circuit breaker is open: the candidate failed too often recently.
     CircuitOpen,
+    /// The call was made inside a shadow run (by a candidate, a noise re-run, or the legacy code
+    /// running as the shadow of a ramp), or inside the same experiment's primary (recursion): it
+    /// ran its served side only and started no shadow of its own, so that a shadow never
+    /// multiplies load. Not compared, not in the match rate.
+    Nested,
     /// Sampled, but the candidate could not be started: `max_in_flight` candidates of this
     /// experiment were already running, or the worker pool's queue was full. The caller never
     /// waits for a slot.
@@ -61,11 +66,12 @@ pub enum Outcome {
 
 impl Outcome {
     /// Every outcome, in a fixed order.
-    pub const ALL: [Outcome; 16] = [
+    pub const ALL: [Outcome; 17] = [
         Outcome::Disabled,
         Outcome::SampledOut,
         Outcome::Filtered,
         Outcome::CircuitOpen,
+        Outcome::Nested,
         Outcome::Shed,
         Outcome::Match,
         Outcome::Acceptable,
@@ -91,6 +97,7 @@ impl Outcome {
             Outcome::SampledOut => "sampled_out",
             Outcome::Filtered => "filtered",
             Outcome::CircuitOpen => "circuit_open",
+            Outcome::Nested => "nested",
             Outcome::Shed => "shed",
             Outcome::Match => "match",
             Outcome::Acceptable => "acceptable",

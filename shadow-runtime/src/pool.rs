@@ -1,11 +1,13 @@
-//! The bounded worker pool that runs detached candidates of sync functions.
+//! The shadow lane's worker pool, which runs detached candidates of sync functions.
 //!
-//! A fixed number of threads (`PARALLEL_RUN_WORKERS`, default: available cores, at most 4) take
-//! jobs from one bounded queue (`PARALLEL_RUN_QUEUE`, default 1024). Submitting never blocks: a full
-//! queue hands the job back and the call is counted as shed. Jobs catch their own panics; the
+//! A fixed number of threads (`PARALLEL_RUN_WORKERS`, default: available cores, at most 4), at
+//! the lane's lowest OS priority, take jobs from one queue. The queue is bounded by the lane's
+//! admission ([`crate::lane`]: a call gets its place when it is decided, `PARALLEL_RUN_QUEUE`
+//! places over the whole lane), and submitting never blocks. Jobs catch their own panics; the
 //! worker loop catches anything else, so a worker never dies. A worker stuck in a candidate that
 //! timed out is replaced (up to 64 threads in all), so one hung experiment cannot starve the
-//! others' candidates; the replacement leaves once the stuck one returns.
+//! others' candidates; the replacement leaves once the stuck one returns. Every job's run time is
+//! charged to the lane's budget.
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -18,9 +20,11 @@ pub(crate) type Job = Box<dyn FnOnce(bool) + Send + 'static>;
 struct Pool {
     queue: Mutex<VecDeque<Job>>,
     ready: Condvar,
-    capacity: usize,
     workers: usize,
 }
+
+/// A backstop on the queue's length: the lane's admission keeps it far below.
+const HARD_CAPACITY: usize = 1 << 20;
 
 static POOL: OnceLock<Option<Pool>> = OnceLock::new();
 
@@ -33,12 +37,9 @@ fn pool() -> Option<&'static Pool> {
                     .unwrap_or(1)
                     .min(4)
             });
-        let capacity =
-            crate::config::env_usize(crate::config::ENV_QUEUE, 1..=1 << 20).unwrap_or(1024);
         Some(Pool {
-            queue: Mutex::new(VecDeque::with_capacity(capacity.min(4096))),
+            queue: Mutex::new(VecDeque::with_capacity(64)),
             ready: Condvar::new(),
-            capacity,
             workers,
         })
     })
@@ -91,6 +92,7 @@ pub(crate) fn worker_unstuck() {
 }
 
 fn worker(p: &'static Pool) {
+    crate::lane::enter_lane_thread();
     loop {
         // A replacement for a stuck worker that came back: one too many now, so leave.
         let target = p.workers + STUCK.load(Ordering::SeqCst);
@@ -112,7 +114,7 @@ fn worker(p: &'static Pool) {
                 q = p.ready.wait(q).unwrap_or_else(|e| e.into_inner());
             }
         };
-        let _ = catch_unwind(AssertUnwindSafe(move || job(true)));
+        let _ = catch_unwind(AssertUnwindSafe(move || crate::lane::metered(|| job(true))));
     }
 }
 
@@ -120,7 +122,7 @@ fn worker(p: &'static Pool) {
 pub(crate) fn try_submit(job: Job) -> Result<(), Job> {
     let Some(p) = pool() else { return Err(job) };
     let mut q = p.queue.lock().unwrap_or_else(|e| e.into_inner());
-    if q.len() >= p.capacity {
+    if q.len() >= HARD_CAPACITY {
         return Err(job);
     }
     q.push_back(job);

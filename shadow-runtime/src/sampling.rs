@@ -1,5 +1,7 @@
-//! The hot path's per-thread state: a fast random source for sampling and the counters of skipped
-//! calls (`disabled`, `sampled_out`).
+//! The hot path's per-thread state: a fast random source for sampling, the counters of skipped
+//! and shed calls (`disabled`, `sampled_out`, `filtered`, `circuit_open`, `nested`, `shed`), and
+//! the marks of the experiments whose primary this thread is running (so that a recursive call
+//! starts no shadow of its own).
 //!
 //! A skipped call must cost about a nanosecond and never allocate, so it cannot afford a shared
 //! atomic read-modify-write (a `lock xadd` on a cache line other cores also write). Each thread owns
@@ -11,11 +13,14 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// Counter slots per thread (8 KiB); every experiment takes four. Experiments past the limit use
-/// shared atomic counters instead (slower, still exact).
-const SLOTS: usize = 1024;
-/// Slots per experiment: one per [`Skip`].
-pub(crate) const PER_EXPERIMENT: usize = 4;
+/// Counter slots per thread (16 KiB); every experiment takes [`PER_EXPERIMENT`]. Experiments past
+/// the limit use shared atomic counters instead (slower, still exact).
+const SLOTS: usize = 2048;
+/// Slots per experiment: one per [`Skip`], and the depth of this thread's runs of the experiment's
+/// primary ([`ACTIVE`]).
+pub(crate) const PER_EXPERIMENT: usize = 9;
+/// The slot (after the counters) holding how deep this thread is inside the experiment's primary.
+const ACTIVE: usize = 8;
 
 struct Block {
     slots: [AtomicU64; SLOTS],
@@ -79,7 +84,7 @@ impl Drop for Local {
         let used = NEXT_SLOT.load(Relaxed).min(SLOTS);
         for (i, c) in self.block.slots[..used].iter().enumerate() {
             let n = c.load(Relaxed);
-            if n != 0 {
+            if n != 0 && i % PER_EXPERIMENT != ACTIVE {
                 RETIRED[i].fetch_add(n, Relaxed);
             }
         }
@@ -98,25 +103,38 @@ fn splitmix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// Which skip counter.
-#[derive(Clone, Copy)]
+/// Which per-thread counter: the calls decided before anything of the shadow was prepared.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Skip {
     Disabled = 0,
     SampledOut = 1,
     Filtered = 2,
     CircuitOpen = 3,
+    /// Made inside a shadow run, or inside the same experiment's primary (recursion).
+    Nested = 4,
+    /// Shed: `max_in_flight` candidates of the experiment held their slots.
+    ShedCap = 5,
+    /// Shed: the shadow lane's queue was full.
+    ShedQueue = 6,
+    /// Shed: the shadow lane had spent its run-time budget.
+    ShedBudget = 7,
 }
 
 impl Skip {
-    pub(crate) const ALL: [(Skip, crate::Outcome); PER_EXPERIMENT] = [
+    /// Every counter with the outcome it counts.
+    pub(crate) const ALL: [(Skip, crate::Outcome); ACTIVE] = [
         (Skip::Disabled, crate::Outcome::Disabled),
         (Skip::SampledOut, crate::Outcome::SampledOut),
         (Skip::Filtered, crate::Outcome::Filtered),
         (Skip::CircuitOpen, crate::Outcome::CircuitOpen),
+        (Skip::Nested, crate::Outcome::Nested),
+        (Skip::ShedCap, crate::Outcome::Shed),
+        (Skip::ShedQueue, crate::Outcome::Shed),
+        (Skip::ShedBudget, crate::Outcome::Shed),
     ];
 }
 
-/// `base` of an experiment that got no per-thread slots (more than `SLOTS / 4` experiments):
+/// `base` of an experiment that got no per-thread slots (more than `SLOTS / PER_EXPERIMENT`):
 /// its skipped calls go to shared atomic counters instead.
 pub(crate) const NO_SLOTS: usize = usize::MAX;
 
@@ -138,6 +156,29 @@ pub(crate) fn bump(base: usize, which: Skip) -> bool {
         && LOCAL
             .try_with(|l| l.bump((base + which as usize) & (SLOTS - 1)))
             .is_ok()
+}
+
+/// Whether this thread is inside a run of the experiment's primary (of a shadowed call): a call
+/// of the same experiment there is recursion and starts no shadow. `false` without slots.
+#[inline]
+pub(crate) fn active(base: usize) -> bool {
+    base != NO_SLOTS
+        && LOCAL
+            .try_with(|l| l.block.slots[(base + ACTIVE) & (SLOTS - 1)].load(Relaxed) > 0)
+            .unwrap_or(false)
+}
+
+/// Marks (`+1`) or unmarks (`-1`) this thread as inside the experiment's primary.
+#[inline]
+pub(crate) fn set_active(base: usize, enter: bool) {
+    if base == NO_SLOTS {
+        return;
+    }
+    let _ = LOCAL.try_with(|l| {
+        let c = &l.block.slots[(base + ACTIVE) & (SLOTS - 1)];
+        let v = c.load(Relaxed);
+        c.store(if enter { v + 1 } else { v.saturating_sub(1) }, Relaxed);
+    });
 }
 
 /// One sampling draw from this thread's source: `Some(true)` when the call is in

@@ -94,8 +94,15 @@ pub struct ExperimentSnapshot {
     /// Failures of user helpers caught by the library, per helper (`comparator`, `ignore`,
     /// `run_if`, `before`, `debug`).
     pub internal_errors: Vec<(&'static str, u64)>,
-    /// Calls that were shadowed (sampled and started).
+    /// Calls that were sampled for shadowing and not skipped as nested: their candidate ran (or
+    /// runs), or they were shed.
     pub shadowed: u64,
+    /// Why the shed calls were shed.
+    pub shed: ShedReasons,
+    /// Candidate executions past their timeout that have not returned yet (each still holds its
+    /// slot: a sync candidate cannot be stopped, an async one that never yields cannot be
+    /// dropped).
+    pub abandoned: u64,
     /// Shadowed calls whose outcome is not decided yet (a detached candidate still running).
     pub in_flight: u64,
     /// Count per outcome.
@@ -135,6 +142,44 @@ pub struct ExperimentSnapshot {
     pub noise_runs: u64,
 }
 
+/// Why calls were shed (their sum is the `shed` count).
+///
+/// ```
+/// let r = shadow_runtime::snapshot::ShedReasons::default();
+/// assert_eq!(r.total(), 0);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ShedReasons {
+    /// `max_in_flight` candidates of the experiment held their slots.
+    pub max_in_flight: u64,
+    /// The shadow lane's queue was full ([`crate::lane`]).
+    pub lane_queue: u64,
+    /// The shadow lane had spent its run-time budget.
+    pub lane_budget: u64,
+    /// Shed after the shadow was prepared: the candidate waited on the lane longer than its
+    /// timeout (the lane is behind), or the lane could not take it after all.
+    pub late: u64,
+}
+
+impl ShedReasons {
+    /// Every shed call.
+    ///
+    /// ```
+    /// let r = shadow_runtime::snapshot::ShedReasons { max_in_flight: 2, late: 1, ..Default::default() };
+    /// assert_eq!(r.total(), 3);
+    /// ```
+    pub fn total(&self) -> u64 {
+        self.max_in_flight + self.lane_queue + self.lane_budget + self.late
+    }
+
+    fn add(&mut self, o: &ShedReasons) {
+        self.max_in_flight += o.max_in_flight;
+        self.lane_queue += o.lane_queue;
+        self.lane_budget += o.lane_budget;
+        self.late += o.late;
+    }
+}
+
 impl ExperimentSnapshot {
     /// Every call of the function: decided outcomes plus those still in flight.
     ///
@@ -166,6 +211,7 @@ impl ExperimentSnapshot {
                         | Outcome::SampledOut
                         | Outcome::Filtered
                         | Outcome::CircuitOpen
+                        | Outcome::Nested
                 )
             })
             .map(|(_, n)| n)
@@ -219,6 +265,12 @@ pub fn snapshot() -> Vec<ExperimentSnapshot> {
             for (which, outcome) in Skip::ALL {
                 counts[outcome.index()] += exp.skipped(which);
             }
+            let shed = ShedReasons {
+                max_in_flight: exp.skipped(Skip::ShedCap),
+                lane_queue: exp.skipped(Skip::ShedQueue),
+                lane_budget: exp.skipped(Skip::ShedBudget),
+                late: st.shed_late.load(Relaxed),
+            };
             let setting = exp.setting();
             let (breaker, breaker_trips, _) = crate::experiment::breaker_view(exp);
             let (ramp_effective, gate, gate_measured) = {
@@ -244,7 +296,10 @@ pub fn snapshot() -> Vec<ExperimentSnapshot> {
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .clone(),
-                shadowed: st.shadowed.load(Relaxed),
+                // Shed before anything was prepared: shadowed (sampled), never started.
+                shadowed: st.shadowed.load(Relaxed) + shed.total() - shed.late,
+                shed,
+                abandoned: st.abandoned.load(Relaxed),
                 in_flight,
                 counts: OutcomeCounts(counts),
                 discrepancies: st
@@ -292,6 +347,8 @@ pub fn experiment(name: &str) -> Option<ExperimentSnapshot> {
                 a.counts.0[o.index()] += b.counts.get(o);
             }
             a.shadowed += b.shadowed;
+            a.shed.add(&b.shed);
+            a.abandoned += b.abandoned;
             a.served_by_candidate += b.served_by_candidate;
             a.in_flight += b.in_flight;
             a.discrepancies.extend(b.discrepancies);
@@ -299,16 +356,18 @@ pub fn experiment(name: &str) -> Option<ExperimentSnapshot> {
         })
 }
 
-/// Publishes the `disabled` and `sampled_out` totals of every experiment to `metrics` now. A
-/// background thread also publishes them once a second; call this before a final scrape.
+/// Publishes every experiment's counters and gauges to `metrics` now (the outcome totals, shed
+/// reasons, in-flight and breaker gauges, the lane's gauges). The runtime's timer thread also
+/// publishes them once a second; call this before a final scrape, or from a scrape handler.
 ///
 /// ```
 /// shadow_runtime::snapshot::publish_metrics();
 /// ```
 pub fn publish_metrics() {
     for exp in registry() {
-        crate::observe::publish_skips(exp);
+        crate::observe::publish(exp, false);
     }
+    crate::observe::publish_lane();
 }
 
 static WAITERS: AtomicUsize = AtomicUsize::new(0);

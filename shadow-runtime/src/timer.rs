@@ -176,6 +176,7 @@ struct DeadlineShared {
 }
 
 impl Deadline {
+    /// A deadline armed at its first pending poll.
     pub(crate) fn new(at: Instant) -> Self {
         Deadline {
             shared: Arc::new(DeadlineShared {
@@ -184,6 +185,32 @@ impl Deadline {
             }),
             armed: false,
             at,
+        }
+    }
+
+    /// A deadline armed now: at `at` the timer thread runs `on_fire`, then completes the future
+    /// (whether or not it is being polled).
+    pub(crate) fn armed(at: Instant, on_fire: impl FnOnce() + Send + 'static) -> Self {
+        let mut d = Deadline::new(at);
+        let shared = d.shared.clone();
+        d.armed = self::at(at, move || {
+            on_fire();
+            shared.fire();
+        });
+        d
+    }
+
+    /// When it is due.
+    pub(crate) fn at(&self) -> Instant {
+        self.at
+    }
+}
+
+impl DeadlineShared {
+    fn fire(&self) {
+        self.fired.store(true, Ordering::Release);
+        if let Some(w) = self.waker.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            w.wake();
         }
     }
 }
@@ -198,17 +225,7 @@ impl Future for Deadline {
         if !self.armed {
             self.armed = true;
             let shared = self.shared.clone();
-            let armed = at(self.at, move || {
-                shared.fired.store(true, Ordering::Release);
-                if let Some(w) = shared
-                    .waker
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .take()
-                {
-                    w.wake();
-                }
-            });
+            let armed = at(self.at, move || shared.fire());
             if !armed {
                 // No timer thread: the deadline is checked at each poll of the candidate only.
                 return Poll::Pending;

@@ -1,0 +1,635 @@
+//! The shadow lane: where detached candidates run, on execution resources of their own, so that a
+//! candidate that burns CPU, blocks or hangs takes nothing from the caller's threads.
+//!
+//! - **Async candidates** run on the lane's own small tokio runtime (`PARALLEL_RUN_LANE_THREADS`
+//!   worker threads, default: a quarter of the cores, at least 1, at most 4), started at the first
+//!   detached async call. Its I/O and time drivers are enabled (as far as the application's tokio
+//!   features go), so a candidate can `tokio::spawn`, sleep, and open connections there; I/O
+//!   objects created on the caller's runtime (a pooled connection, a client) keep working while
+//!   that runtime runs. Task-locals of the caller's task do not reach the candidate.
+//! - **Sync candidates** run on the lane's worker pool ([`crate::pool`]).
+//! - **Priority**: every lane thread (the runtime's workers and blocking threads, the pool's
+//!   workers) runs at the lowest OS priority: `SCHED_IDLE` on Linux (it runs only when a core has
+//!   nothing else to run), else nice 19, else the platform's lowest thread priority. A failure is
+//!   warned about once and shown in [`LaneSnapshot::priority`].
+//! - **Bounds**: a call is admitted to the lane when it is decided, before anything of the shadow
+//!   is prepared. It is shed instead (counted, never waiting) when `PARALLEL_RUN_QUEUE` admitted
+//!   candidates (default 1024) have not started yet, or when the candidates' run time has used
+//!   up the lane's budget (`PARALLEL_RUN_LANE_BUDGET`, in cores: the wall time of candidate
+//!   polls and jobs per second of real time, refilled every 250 ms, with up to one second of
+//!   budget banked). Nothing is ever queued without limit.
+//!
+//! Everything that runs on a lane thread is shadow work: [`crate::context::in_shadow`] is true
+//! there even without a context (a task a candidate spawned), so a write guard refuses and an
+//! annotated function called there starts no shadow of its own.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::{Mutex, OnceLock};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use crate::sampling::Skip;
+
+/// Threads of the lane's tokio runtime (async candidates).
+///
+/// ```
+/// assert_eq!(shadow_runtime::lane::ENV_LANE_THREADS, "PARALLEL_RUN_LANE_THREADS");
+/// ```
+pub const ENV_LANE_THREADS: &str = "PARALLEL_RUN_LANE_THREADS";
+/// The lane's run-time budget, in cores (`0.5`, `50%`, `2`, or `off`).
+///
+/// ```
+/// assert_eq!(shadow_runtime::lane::ENV_LANE_BUDGET, "PARALLEL_RUN_LANE_BUDGET");
+/// ```
+pub const ENV_LANE_BUDGET: &str = "PARALLEL_RUN_LANE_BUDGET";
+
+/// The default queue capacity: admitted candidates that have not started yet.
+pub const DEFAULT_QUEUE: u64 = 1024;
+/// The default budget, in cores.
+pub const DEFAULT_BUDGET: f64 = 1.0;
+/// How much budget can be banked: one second's worth.
+const BURST: Duration = Duration::from_secs(1);
+
+struct Lane {
+    /// Admitted candidates that have not started yet (async and sync).
+    queued: AtomicU64,
+    capacity: AtomicU64,
+    /// The budget in nanoseconds of run time per second (0: no budget), and what is left of it.
+    budget_ns: AtomicU64,
+    credit_ns: AtomicI64,
+    /// When the credit was last refilled (ns since `epoch`).
+    refilled_ns: AtomicU64,
+    /// Total run time of candidates on the lane, ns.
+    run_ns: AtomicU64,
+    /// Admissions refused, by reason.
+    refused_queue: AtomicU64,
+    refused_budget: AtomicU64,
+    /// The settings were read from the environment.
+    configured: AtomicBool,
+}
+
+static LANE: Lane = Lane {
+    queued: AtomicU64::new(0),
+    capacity: AtomicU64::new(DEFAULT_QUEUE),
+    budget_ns: AtomicU64::new(0),
+    credit_ns: AtomicI64::new(0),
+    refilled_ns: AtomicU64::new(0),
+    run_ns: AtomicU64::new(0),
+    refused_queue: AtomicU64::new(0),
+    refused_budget: AtomicU64::new(0),
+    configured: AtomicBool::new(false),
+};
+
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// Reads `PARALLEL_RUN_QUEUE` and `PARALLEL_RUN_LANE_BUDGET` once (live changes win).
+fn configure() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if let Some(n) = crate::config::env_usize(crate::config::ENV_QUEUE, 1..=1 << 20) {
+            LANE.capacity.store(n as u64, Relaxed);
+        }
+        let budget = read_budget_env();
+        set_budget_ns(budget.map(|c| (c * 1e9) as u64).unwrap_or(0));
+        LANE.configured.store(true, Relaxed);
+    });
+}
+
+/// `PARALLEL_RUN_LANE_BUDGET`: `Some(cores)`, or `None` for no budget.
+fn read_budget_env() -> Option<f64> {
+    let Some(v) = std::env::var_os(ENV_LANE_BUDGET) else {
+        return Some(DEFAULT_BUDGET);
+    };
+    let s = v.to_string_lossy();
+    let s = s.trim();
+    if s.is_empty() {
+        return Some(DEFAULT_BUDGET);
+    }
+    match parse_budget(s) {
+        Ok(b) => b,
+        Err(why) => {
+            crate::config::warn_bad_value(
+                ENV_LANE_BUDGET,
+                s,
+                &why,
+                &format!("the default budget of {DEFAULT_BUDGET} core"),
+            );
+            Some(DEFAULT_BUDGET)
+        }
+    }
+}
+
+/// A budget: `off`/`none` (no budget), cores (`0.5`, `2`) or a percentage of one core (`50%`).
+pub(crate) fn parse_budget(s: &str) -> Result<Option<f64>, String> {
+    let s = s.trim();
+    if matches!(s.to_ascii_lowercase().as_str(), "off" | "none") {
+        return Ok(None);
+    }
+    let (num, scale) = match s.strip_suffix('%') {
+        Some(p) => (p.trim(), 100.0),
+        None => (s, 1.0),
+    };
+    let v: f64 = num.parse().map_err(|_| {
+        format!("`{s}` is not a budget: cores such as 0.5 or 2, a share of one core such as 50%, or off")
+    })?;
+    let v = v / scale;
+    if v.is_finite() && v >= 0.001 && v <= 1024.0 {
+        Ok(Some(v))
+    } else {
+        Err(format!("budget `{s}` is outside 0.001..=1024 cores"))
+    }
+}
+
+fn set_budget_ns(ns: u64) {
+    LANE.budget_ns.store(ns, Relaxed);
+    LANE.credit_ns
+        .store(i64::try_from(ns).unwrap_or(i64::MAX), Relaxed);
+    LANE.refilled_ns.store(now_ns(), Relaxed);
+}
+
+fn now_ns() -> u64 {
+    u64::try_from(epoch().elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Why the lane refused a candidate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    Queue,
+    Budget,
+}
+
+impl Refusal {
+    pub(crate) fn skip(self) -> Skip {
+        match self {
+            Refusal::Queue => Skip::ShedQueue,
+            Refusal::Budget => Skip::ShedBudget,
+        }
+    }
+}
+
+/// A candidate's place in the lane's queue, from the call's decision until the candidate starts
+/// (or the call ends without it): dropped unstarted, it gives the place back.
+#[derive(Debug)]
+pub(crate) struct Admission {
+    live: bool,
+}
+
+impl Admission {
+    /// The candidate starts: its place in the queue is free.
+    pub(crate) fn start(mut self) {
+        self.release();
+    }
+
+    fn release(&mut self) {
+        if std::mem::take(&mut self.live) {
+            LANE.queued.fetch_sub(1, Relaxed);
+        }
+    }
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+/// Admits one candidate to the lane, or says why not. Reads two atomics and makes one
+/// read-modify-write; never blocks.
+pub(crate) fn admit() -> Result<Admission, Refusal> {
+    if !LANE.configured.load(Relaxed) {
+        configure();
+    }
+    if LANE.budget_ns.load(Relaxed) > 0 && LANE.credit_ns.load(Relaxed) <= 0 {
+        LANE.refused_budget.fetch_add(1, Relaxed);
+        return Err(Refusal::Budget);
+    }
+    let cap = LANE.capacity.load(Relaxed);
+    if LANE.queued.fetch_add(1, Relaxed) >= cap {
+        LANE.queued.fetch_sub(1, Relaxed);
+        LANE.refused_queue.fetch_add(1, Relaxed);
+        return Err(Refusal::Queue);
+    }
+    Ok(Admission { live: true })
+}
+
+/// Charges `ns` of candidate run time to the lane's budget.
+fn charge(ns: u64) {
+    LANE.run_ns.fetch_add(ns, Relaxed);
+    if LANE.budget_ns.load(Relaxed) > 0 {
+        LANE.credit_ns
+            .fetch_sub(i64::try_from(ns).unwrap_or(i64::MAX), Relaxed);
+    }
+}
+
+/// A lane thread's run in progress: when it started (or was last charged), 0 while idle.
+struct Busy {
+    since: AtomicU64,
+}
+
+/// Every lane thread's [`Busy`], so that the timer thread charges runs still in progress (a
+/// candidate that spins for ever must use up the budget too).
+static BUSY: Mutex<Vec<std::sync::Arc<Busy>>> = Mutex::new(Vec::new());
+
+/// This thread's entry in [`BUSY`], removed when the thread exits.
+struct Registered(std::sync::Arc<Busy>);
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        BUSY.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|b| !std::sync::Arc::ptr_eq(b, &self.0));
+    }
+}
+
+thread_local! {
+    static MY_BUSY: std::cell::OnceCell<Registered> = const { std::cell::OnceCell::new() };
+}
+
+/// Runs `f` (a candidate's poll or job) on a lane thread, charging its run time to the budget.
+pub(crate) fn metered<R>(f: impl FnOnce() -> R) -> R {
+    let busy = MY_BUSY
+        .try_with(|b| b.get().map(|r| r.0.clone()))
+        .ok()
+        .flatten();
+    let Some(busy) = busy else {
+        let start = Instant::now();
+        let r = f();
+        charge(u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX));
+        return r;
+    };
+    struct End<'a>(&'a Busy);
+    impl Drop for End<'_> {
+        fn drop(&mut self) {
+            let since = self.0.since.swap(0, Relaxed);
+            if since != 0 {
+                charge(now_ns().saturating_sub(since));
+            }
+        }
+    }
+    busy.since.store(now_ns().max(1), Relaxed);
+    let _end = End(&busy);
+    f()
+}
+
+/// Refills the budget for the time since the last refill, and charges the runs in progress
+/// (the timer thread, every tick).
+pub(crate) fn tick() {
+    for b in BUSY.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        let since = b.since.load(Relaxed);
+        if since != 0 {
+            let now = now_ns();
+            // The run may end meanwhile: whoever moves `since` charges the time up to there.
+            if b.since
+                .compare_exchange(since, now, Relaxed, Relaxed)
+                .is_ok()
+            {
+                charge(now.saturating_sub(since));
+            }
+        }
+    }
+    let budget = LANE.budget_ns.load(Relaxed);
+    let now = now_ns();
+    let last = LANE.refilled_ns.swap(now, Relaxed);
+    if budget == 0 {
+        return;
+    }
+    let elapsed = now.saturating_sub(last);
+    // budget ns per second * elapsed seconds, in u128 so that nothing overflows.
+    let add = (u128::from(budget) * u128::from(elapsed) / 1_000_000_000) as i64;
+    let cap = (u128::from(budget) * BURST.as_nanos() / 1_000_000_000) as i64;
+    let _ = LANE
+        .credit_ns
+        .fetch_update(Relaxed, Relaxed, |c| Some(c.saturating_add(add).min(cap)));
+}
+
+// ------------------------------------------------------------------------------ lane threads
+
+thread_local! {
+    static ON_LANE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this thread is one of the lane's (everything it runs is shadow work).
+#[inline]
+pub(crate) fn on_lane() -> bool {
+    ON_LANE.try_with(|c| c.get()).unwrap_or(false)
+}
+
+/// What lowering the lane threads' priority achieved: 0 not tried yet, then a [`Priority`].
+static PRIORITY: AtomicU8 = AtomicU8::new(0);
+
+/// The OS priority the lane's threads run at.
+///
+/// ```
+/// assert_eq!(shadow_runtime::lane::Priority::Idle.as_str(), "sched_idle");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Priority {
+    /// No lane thread has started yet.
+    NotStarted,
+    /// Linux `SCHED_IDLE`: a lane thread runs only when its core has nothing else to run.
+    Idle,
+    /// The lowest priority of the normal policy (nice 19 on Unix).
+    Lowest,
+    /// The priority could not be lowered (warned once): lane threads compete with the caller's.
+    Unchanged,
+}
+
+impl Priority {
+    /// `"not_started"`, `"sched_idle"`, `"lowest"` or `"unchanged"`.
+    ///
+    /// ```
+    /// assert_eq!(shadow_runtime::lane::Priority::Unchanged.as_str(), "unchanged");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::NotStarted => "not_started",
+            Priority::Idle => "sched_idle",
+            Priority::Lowest => "lowest",
+            Priority::Unchanged => "unchanged",
+        }
+    }
+
+    fn from_u8(v: u8) -> Priority {
+        match v {
+            1 => Priority::Idle,
+            2 => Priority::Lowest,
+            3 => Priority::Unchanged,
+            _ => Priority::NotStarted,
+        }
+    }
+}
+
+/// Marks the current thread as a lane thread and lowers its OS priority. Every lane thread calls
+/// it when it starts.
+pub(crate) fn enter_lane_thread() {
+    let _ = ON_LANE.try_with(|c| c.set(true));
+    let busy = std::sync::Arc::new(Busy {
+        since: AtomicU64::new(0),
+    });
+    if MY_BUSY
+        .try_with(|b| b.set(Registered(busy.clone())).is_ok())
+        .unwrap_or(false)
+    {
+        BUSY.lock().unwrap_or_else(|e| e.into_inner()).push(busy);
+    }
+    let got = lower_priority();
+    let prev = PRIORITY.swap(got as u8, Relaxed);
+    if got == Priority::Unchanged && prev != Priority::Unchanged as u8 {
+        tracing::warn!(
+            target: "parallel_run",
+            "could not lower the priority of the parallel-run shadow lane's threads: candidates \
+             compete with the caller's threads for CPU (the lane's queue and budget still bound them)"
+        );
+    }
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn lower_priority() -> Priority {
+    use thread_priority::{
+        set_thread_priority_and_policy, thread_native_id, NormalThreadSchedulePolicy,
+        ThreadPriority, ThreadSchedulePolicy,
+    };
+    let id = thread_native_id();
+    let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+    if set_thread_priority_and_policy(id, ThreadPriority::Min, idle).is_ok() {
+        return Priority::Idle;
+    }
+    let other = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Other);
+    if set_thread_priority_and_policy(id, ThreadPriority::Min, other).is_ok() {
+        return Priority::Lowest;
+    }
+    Priority::Unchanged
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn lower_priority() -> Priority {
+    match thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min) {
+        Ok(()) => Priority::Lowest,
+        Err(_) => Priority::Unchanged,
+    }
+}
+
+// --------------------------------------------------------------------------- the async lane
+
+/// Worker threads of the lane's runtime: `PARALLEL_RUN_LANE_THREADS`, else a quarter of the
+/// cores, at least 1 and at most 4.
+fn lane_threads() -> usize {
+    crate::config::env_usize(ENV_LANE_THREADS, 1..=64).unwrap_or_else(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        (cores / 4).clamp(1, 4)
+    })
+}
+
+struct AsyncLane {
+    handle: tokio::runtime::Handle,
+    threads: usize,
+}
+
+static RUNTIME: OnceLock<Option<AsyncLane>> = OnceLock::new();
+static RUNTIME_KEEP: Mutex<Option<tokio::runtime::Runtime>> = Mutex::new(None);
+
+fn runtime() -> Option<&'static AsyncLane> {
+    RUNTIME
+        .get_or_init(|| {
+            let threads = lane_threads();
+            let built = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(threads)
+                .thread_name("parallel-run-lane")
+                .on_thread_start(enter_lane_thread)
+                .enable_all()
+                .build();
+            match built {
+                Ok(rt) => {
+                    let handle = rt.handle().clone();
+                    // Kept for the process's lifetime: dropping a runtime blocks on its threads.
+                    *RUNTIME_KEEP.lock().unwrap_or_else(|e| e.into_inner()) = Some(rt);
+                    Some(AsyncLane { handle, threads })
+                }
+                Err(e) => {
+                    tracing::warn!(target: "parallel_run", error = %e,
+                        "could not start the parallel-run shadow lane's runtime: detached async \
+                         candidates are shed");
+                    None
+                }
+            }
+        })
+        .as_ref()
+}
+
+pin_project_lite::pin_project! {
+    /// A lane task: frees its queue place at the first poll, charges every poll's run time to the
+    /// budget.
+    struct Metered<F> {
+        #[pin]
+        inner: F,
+        admission: Option<Admission>,
+    }
+}
+
+impl<F: Future<Output = ()>> Future for Metered<F> {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.project();
+        if let Some(a) = this.admission.take() {
+            a.start();
+        }
+        let inner = this.inner;
+        metered(|| inner.poll(cx))
+    }
+}
+
+/// Whether the lane's runtime runs (starting it if needed).
+pub(crate) fn available() -> bool {
+    runtime().is_some()
+}
+
+/// Runs `task` on the lane's runtime. `Err(task)` back when the runtime could not be started.
+pub(crate) fn spawn<F>(admission: Option<Admission>, task: F) -> Result<(), F>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let Some(lane) = runtime() else {
+        return Err(task);
+    };
+    lane.handle.spawn(Metered {
+        inner: task,
+        admission,
+    });
+    Ok(())
+}
+
+// ----------------------------------------------------------------------------- live settings
+
+/// Sets the lane's queue capacity: admitted candidates that have not started yet, over all
+/// experiments (`PARALLEL_RUN_QUEUE`). Takes effect on the next call.
+///
+/// ```
+/// shadow_runtime::lane::set_queue_capacity(2048).unwrap();
+/// assert_eq!(shadow_runtime::lane::snapshot().queue_capacity, 2048);
+/// assert!(shadow_runtime::lane::set_queue_capacity(0).is_err());
+/// # shadow_runtime::lane::set_queue_capacity(shadow_runtime::lane::DEFAULT_QUEUE).unwrap();
+/// ```
+pub fn set_queue_capacity(n: u64) -> Result<(), crate::live::ConfigError> {
+    if n == 0 {
+        return Err(crate::live::ConfigError::new(
+            "the lane's queue capacity must be at least 1",
+        ));
+    }
+    configure();
+    LANE.capacity.store(n, Relaxed);
+    Ok(())
+}
+
+/// Sets the lane's run-time budget in cores (`Some(0.5)`: candidates may run half a core's
+/// worth of time per second; `None`: no budget). Takes effect on the next call.
+///
+/// ```
+/// shadow_runtime::lane::set_budget(Some(0.25)).unwrap();
+/// assert_eq!(shadow_runtime::lane::snapshot().budget_cores, Some(0.25));
+/// assert!(shadow_runtime::lane::set_budget(Some(-1.0)).is_err());
+/// # shadow_runtime::lane::set_budget(Some(shadow_runtime::lane::DEFAULT_BUDGET)).unwrap();
+/// ```
+pub fn set_budget(cores: Option<f64>) -> Result<(), crate::live::ConfigError> {
+    let ns = match cores {
+        None => 0,
+        Some(c) if c.is_finite() && (0.001..=1024.0).contains(&c) => (c * 1e9) as u64,
+        Some(c) => {
+            return Err(crate::live::ConfigError::new(format!(
+                "a lane budget of {c} cores is outside 0.001..=1024"
+            )))
+        }
+    };
+    configure();
+    set_budget_ns(ns);
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------- snapshot
+
+/// The shadow lane's state, for dashboards and tests.
+///
+/// ```
+/// let lane = shadow_runtime::lane::snapshot();
+/// assert!(lane.queued <= lane.queue_capacity);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct LaneSnapshot {
+    /// Worker threads of the lane's runtime (0 before the first detached async candidate).
+    pub threads: usize,
+    /// Admitted candidates that have not started yet.
+    pub queued: u64,
+    /// The queue's capacity.
+    pub queue_capacity: u64,
+    /// The budget in cores, `None` for no budget.
+    pub budget_cores: Option<f64>,
+    /// What is left of the budget now, in seconds of run time (negative: overspent; calls are
+    /// shed until the refill brings it back above zero).
+    pub budget_left_seconds: f64,
+    /// Total run time of candidates on the lane.
+    pub run_time: Duration,
+    /// Candidates refused because the queue was full.
+    pub shed_queue: u64,
+    /// Candidates refused because the budget was spent.
+    pub shed_budget: u64,
+    /// The OS priority of the lane's threads.
+    pub priority: Priority,
+}
+
+/// The lane's state now.
+///
+/// ```
+/// println!("{:?}", shadow_runtime::lane::snapshot().priority);
+/// ```
+pub fn snapshot() -> LaneSnapshot {
+    let budget = LANE.budget_ns.load(Relaxed);
+    LaneSnapshot {
+        threads: RUNTIME
+            .get()
+            .and_then(|r| r.as_ref())
+            .map_or(0, |r| r.threads),
+        queued: LANE.queued.load(Relaxed),
+        queue_capacity: LANE.capacity.load(Relaxed),
+        budget_cores: (budget > 0).then(|| budget as f64 / 1e9),
+        budget_left_seconds: LANE.credit_ns.load(Relaxed) as f64 / 1e9,
+        run_time: Duration::from_nanos(LANE.run_ns.load(Relaxed)),
+        shed_queue: LANE.refused_queue.load(Relaxed),
+        shed_budget: LANE.refused_budget.load(Relaxed),
+        priority: Priority::from_u8(PRIORITY.load(Relaxed)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budgets_parse() {
+        assert_eq!(parse_budget("0.5"), Ok(Some(0.5)));
+        assert_eq!(parse_budget("50%"), Ok(Some(0.5)));
+        assert_eq!(parse_budget("2"), Ok(Some(2.0)));
+        assert_eq!(parse_budget("OFF"), Ok(None));
+        assert!(parse_budget("0").is_err());
+        assert!(parse_budget("-1").is_err());
+        assert!(parse_budget("lots").unwrap_err().contains("cores"));
+        assert!(parse_budget("NaN").is_err());
+    }
+
+    #[test]
+    fn a_lane_thread_runs_at_a_lower_priority_and_in_shadow() {
+        let got = std::thread::spawn(|| {
+            enter_lane_thread();
+            (on_lane(), crate::context::in_shadow())
+        })
+        .join()
+        .unwrap();
+        assert_eq!(got, (true, true));
+        assert!(!on_lane());
+        #[cfg(target_os = "linux")]
+        assert_eq!(Priority::from_u8(PRIORITY.load(Relaxed)), Priority::Idle);
+    }
+}
