@@ -389,8 +389,408 @@ fn outcomes(s: &ExperimentSnapshot) -> String {
         .join("  ")
 }
 
+// ------------------------------------------------------------------------------ the load run
+//
+// A real HTTP/1.1 service on 127.0.0.1 (hyper on a tokio runtime with 2 worker threads), whose
+// handler computes a price with about 50 µs of CPU through an annotated `async fn`, and an
+// open-loop client (its own runtime) that sends 2,000 requests a second over 64 keep-alive
+// connections. Latency is measured from each request's scheduled send time, so a slow service
+// shows as latency (no coordinated omission). Four scenarios, each `--load-seconds` long,
+// repeated `--load-runs` times, medians compared with shadowing off:
+//
+// | scenario  | the candidate                                                          |
+// |-----------|------------------------------------------------------------------------|
+// | off       | (the kill switch is off)                                               |
+// | identical | the same computation                                                   |
+// | cpu50     | 50x the primary's CPU in one poll: an `async fn` that never yields     |
+// | hang      | never finishes (`std::future::pending`), with the default timeout      |
+//
+// The caller must not notice: throughput at least 0.95x and client p99 at most 1.5x of `off` in
+// every scenario; the library must say what it shed and why; the hung candidate must open the
+// breaker with one warning.
+
+/// Rounds of [`work`] per request: about 50 µs.
+const LOAD_ROUNDS: u32 = 30_000;
+const LOAD_RPS: u64 = 2_000;
+const LOAD_CONNECTIONS: u64 = 64;
+const MIN_THROUGHPUT_RATIO: f64 = 0.95;
+const MAX_P99_RATIO: f64 = 1.5;
+
+#[parallel_run(candidate = load_identical_v2)]
+async fn load_identical(n: u64) -> u64 {
+    work(n, LOAD_ROUNDS)
+}
+
+async fn load_identical_v2(n: u64) -> u64 {
+    work(n, LOAD_ROUNDS)
+}
+
+#[parallel_run(candidate = load_cpu50_v2)]
+async fn load_cpu50(n: u64) -> u64 {
+    work(n, LOAD_ROUNDS)
+}
+
+/// 50x the primary's CPU, all of it in one poll: an async candidate that never yields.
+async fn load_cpu50_v2(n: u64) -> u64 {
+    std::hint::black_box(work(n, LOAD_ROUNDS * (SLOWDOWN - 1)));
+    work(n, LOAD_ROUNDS)
+}
+
+#[parallel_run(candidate = load_hang_v2)]
+async fn load_hang(n: u64) -> u64 {
+    work(n, LOAD_ROUNDS)
+}
+
+async fn load_hang_v2(_n: u64) -> u64 {
+    std::future::pending::<u64>().await
+}
+
+const LOAD_SCENARIOS: [(&str, &str); 4] = [
+    ("off", ""),
+    ("identical", "chaos::load_identical"),
+    ("cpu50", "chaos::load_cpu50"),
+    ("hang", "chaos::load_hang"),
+];
+
+/// Which scenario the service runs (an index into [`LOAD_SCENARIOS`]).
+static SCENARIO: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+async fn price_handler(
+    req: hyper::Request<hyper::body::Incoming>,
+) -> Result<hyper::Response<http_body_util::Full<hyper::body::Bytes>>, std::convert::Infallible> {
+    let n: u64 = req
+        .uri()
+        .path()
+        .rsplit('/')
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let v = match SCENARIO.load(Relaxed) {
+        0 | 1 => load_identical(n).await,
+        2 => load_cpu50(n).await,
+        _ => load_hang(n).await,
+    };
+    Ok(hyper::Response::new(http_body_util::Full::new(
+        hyper::body::Bytes::from(v.to_string()),
+    )))
+}
+
+/// Starts the service on 127.0.0.1 (an ephemeral port) on `rt`.
+fn start_service(rt: &tokio::runtime::Runtime) -> std::net::SocketAddr {
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind 127.0.0.1");
+    let addr = listener.local_addr().expect("local addr");
+    rt.spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(async move {
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .keep_alive(true)
+                    .serve_connection(
+                        hyper_util::rt::TokioIo::new(stream),
+                        hyper::service::service_fn(price_handler),
+                    )
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+/// What the client saw in one scenario run.
+struct LoadResult {
+    rps: f64,
+    p50_us: f64,
+    p99_us: f64,
+    /// `(input, returned value)` of every response.
+    returned: Vec<(u64, u64)>,
+    errors: u64,
+}
+
+/// One connection's share of the open-loop schedule: request `i` is due at
+/// `t0 + (i * CONNECTIONS + c) / RPS`.
+async fn load_connection(
+    addr: std::net::SocketAddr,
+    c: u64,
+    t0: tokio::time::Instant,
+    seconds: u64,
+    run: u64,
+) -> (Vec<u64>, Vec<(u64, u64)>, u64) {
+    use http_body_util::BodyExt;
+    let mut latencies = Vec::new();
+    let mut returned = Vec::new();
+    let mut errors = 0;
+    let Ok(stream) = tokio::net::TcpStream::connect(addr).await else {
+        return (latencies, returned, 1);
+    };
+    let _ = stream.set_nodelay(true);
+    let Ok((mut sender, conn)) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await
+    else {
+        return (latencies, returned, 1);
+    };
+    tokio::spawn(conn);
+    let total = LOAD_RPS * seconds / LOAD_CONNECTIONS;
+    for i in 0..total {
+        let offset = Duration::from_nanos((i * LOAD_CONNECTIONS + c) * 1_000_000_000 / LOAD_RPS);
+        let due = t0 + offset;
+        tokio::time::sleep_until(due).await;
+        let n = (run << 40) | (c << 24) | i;
+        let req = hyper::Request::get(format!("/price/{n}"))
+            .header(hyper::header::HOST, "127.0.0.1")
+            .body(http_body_util::Empty::<hyper::body::Bytes>::new())
+            .expect("a request");
+        let got = match sender.send_request(req).await {
+            Ok(resp) => resp.into_body().collect().await.ok().map(|b| b.to_bytes()),
+            Err(_) => None,
+        };
+        match got.and_then(|b| std::str::from_utf8(&b).ok()?.parse::<u64>().ok()) {
+            Some(v) => {
+                latencies.push(due.elapsed().as_nanos() as u64);
+                returned.push((n, v));
+            }
+            None => errors += 1,
+        }
+    }
+    (latencies, returned, errors)
+}
+
+fn run_load(
+    client: &tokio::runtime::Runtime,
+    addr: std::net::SocketAddr,
+    seconds: u64,
+    run: u64,
+) -> LoadResult {
+    client.block_on(async {
+        let t0 = tokio::time::Instant::now() + Duration::from_millis(50);
+        let tasks: Vec<_> = (0..LOAD_CONNECTIONS)
+            .map(|c| tokio::spawn(load_connection(addr, c, t0, seconds, run)))
+            .collect();
+        let mut latencies = Vec::new();
+        let mut returned = Vec::new();
+        let mut errors = 0;
+        for t in tasks {
+            let (l, r, e) = t.await.expect("a client connection panicked");
+            latencies.extend(l);
+            returned.extend(r);
+            errors += e;
+        }
+        let elapsed = t0.elapsed().as_secs_f64();
+        let (p50, p99) = percentiles(&latencies);
+        LoadResult {
+            rps: returned.len() as f64 / elapsed,
+            p50_us: p50,
+            p99_us: p99,
+            returned,
+            errors,
+        }
+    })
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// Counts `warn` events per experiment named in them (and prints them), for the hang scenario's
+/// "one warning".
+#[derive(Clone, Default)]
+struct WarnCounter(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+struct Message(String);
+impl tracing::field::Visit for Message {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.0 = format!("{value:?}");
+        }
+    }
+}
+
+impl tracing::Subscriber for WarnCounter {
+    fn enabled(&self, m: &tracing::Metadata<'_>) -> bool {
+        *m.level() <= tracing::Level::WARN
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        let mut m = Message(String::new());
+        event.record(&mut m);
+        self.0.lock().unwrap().push(m.0);
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+impl WarnCounter {
+    fn about(&self, what: &str) -> Vec<String> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|m| m.contains(what))
+            .cloned()
+            .collect()
+    }
+}
+
+/// The load run; returns its failures.
+fn load_run(seconds: u64, runs: u64, warnings: &WarnCounter) -> Vec<String> {
+    let mut failures = Vec::new();
+    let server = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("service")
+        .enable_all()
+        .build()
+        .expect("service runtime");
+    let client = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("load-client")
+        .enable_all()
+        .build()
+        .expect("client runtime");
+    let addr = start_service(&server);
+    println!(
+        "\nload run: an HTTP service on {addr} (2 tokio workers, ~50 µs of CPU per request), {LOAD_RPS} req/s open loop over {LOAD_CONNECTIONS} keep-alive connections, {seconds} s per scenario, {runs} runs, 100% sampling; medians"
+    );
+    let mut results: Vec<Vec<LoadResult>> = (0..LOAD_SCENARIOS.len()).map(|_| Vec::new()).collect();
+
+    for run in 0..runs {
+        for (i, (scenario, _)) in LOAD_SCENARIOS.iter().enumerate() {
+            parallel_run::set_global_enabled(*scenario != "off");
+            SCENARIO.store(i, Relaxed);
+            let r = run_load(&client, addr, seconds, (run << 4) | i as u64);
+            results[i].push(r);
+            // Let the lane drain what this scenario left (not the hung candidates: they time out).
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    parallel_run::set_global_enabled(true);
+    let rps = |i: usize| median(results[i].iter().map(|r| r.rps).collect());
+    let p50 = |i: usize| median(results[i].iter().map(|r| r.p50_us).collect());
+    let p99 = |i: usize| median(results[i].iter().map(|r| r.p99_us).collect());
+    let (base_rps, base_p99) = (rps(0), p99(0));
+    println!("  scenario       rps    x off    p50 µs     p99 µs   x off   library's view");
+    for (i, (scenario, name)) in LOAD_SCENARIOS.iter().enumerate() {
+        let view = match parallel_run::snapshot::experiment(name) {
+            None => "-".to_owned(),
+            Some(s) => format!(
+                "{}  shed {} (max_in_flight {}, lane queue {}, lane budget {}, late {})  breaker {} ({} trips)  peak running {}/{}",
+                outcomes(&s),
+                s.counts.get(Outcome::Shed),
+                s.shed.max_in_flight,
+                s.shed.lane_queue,
+                s.shed.lane_budget,
+                s.shed.late,
+                s.breaker.as_str(),
+                s.breaker_trips,
+                s.peak_running,
+                s.max_in_flight
+            ),
+        };
+        println!(
+            "  {scenario:<10} {:>8.0} {:>7.3} {:>9.0} {:>10.0} {:>7.3}   {view}",
+            rps(i),
+            rps(i) / base_rps,
+            p50(i),
+            p99(i),
+            p99(i) / base_p99
+        );
+        if rps(i) < MIN_THROUGHPUT_RATIO * base_rps {
+            failures.push(format!(
+                "load {scenario}: throughput {:.0} req/s is below {MIN_THROUGHPUT_RATIO}x of off ({base_rps:.0})",
+                rps(i)
+            ));
+        }
+        if p99(i) > MAX_P99_RATIO * base_p99 {
+            failures.push(format!(
+                "load {scenario}: client p99 {:.0} µs is above {MAX_P99_RATIO}x of off ({base_p99:.0} µs)",
+                p99(i)
+            ));
+        }
+        let errors: u64 = results[i].iter().map(|r| r.errors).sum();
+        if errors > 0 {
+            failures.push(format!("load {scenario}: {errors} requests failed"));
+        }
+        let wrong = results[i]
+            .iter()
+            .flat_map(|r| &r.returned)
+            .filter(|(n, v)| *v != work(*n, LOAD_ROUNDS))
+            .count();
+        if wrong > 0 {
+            failures.push(format!(
+                "load {scenario}: {wrong} responses differ from what the primary computes"
+            ));
+        }
+    }
+    let lane = parallel_run::lane::snapshot();
+    println!(
+        "  lane: {} threads at priority {}, run time {:.1} s, budget {} core(s), shed by the lane: queue {}, budget {}",
+        lane.threads,
+        lane.priority.as_str(),
+        lane.run_time.as_secs_f64(),
+        lane.budget_cores.map_or_else(|| "none".into(), |b| format!("{b}")),
+        lane.shed_queue,
+        lane.shed_budget
+    );
+    let cpu = parallel_run::snapshot::experiment("chaos::load_cpu50");
+    if cpu.is_some_and(|s| s.counts.get(Outcome::Shed) == 0) {
+        failures.push(
+            "load cpu50: nothing was shed, though the candidate needs more CPU than the lane has"
+                .into(),
+        );
+    }
+    // The hung candidates time out after the default 5 s: wait for that before judging.
+    std::thread::sleep(Duration::from_secs(6));
+    let trips =
+        parallel_run::snapshot::experiment("chaos::load_hang").map_or(0, |s| s.breaker_trips);
+    let hang_warnings = warnings.about("chaos::load_hang");
+    println!(
+        "  hang: breaker opened {trips} time(s), {} warning(s):",
+        hang_warnings.len()
+    );
+    for w in &hang_warnings {
+        println!("    warn: {w}");
+    }
+    if trips == 0 {
+        failures.push("load hang: the circuit breaker never opened".into());
+    }
+    if hang_warnings.len() as u64 != trips {
+        failures.push(format!(
+            "load hang: {} warnings for {trips} breaker openings (one each expected)",
+            hang_warnings.len()
+        ));
+    }
+    failures
+}
+
+/// The value after `flag` on the command line, parsed.
+fn arg<T: std::str::FromStr>(flag: &str, default: T) -> T {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == flag)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 fn main() {
+    let warnings = WarnCounter::default();
+    tracing::subscriber::set_global_default(warnings.clone()).expect("one subscriber");
     let breakers = std::env::args().any(|a| a == "--breaker");
+    let load_only = std::env::args().any(|a| a == "--load-only");
+    let load_seconds: u64 = arg("--load-seconds", 10);
+    let load_runs: u64 = arg("--load-runs", 3);
+    if load_only {
+        let failures = load_run(load_seconds, load_runs, &warnings);
+        return verdict(&failures);
+    }
     if !breakers {
         for (name, _) in TABLE {
             let off = BreakerConfig {
@@ -571,11 +971,19 @@ fn main() {
         ));
     }
 
+    if load_runs > 0 {
+        failures.extend(load_run(load_seconds, load_runs, &warnings));
+    }
+    verdict(&failures);
+}
+
+/// Prints the verdict; exits 1 on a failure.
+fn verdict(failures: &[String]) {
     if failures.is_empty() {
         println!("verdict: PASS");
     } else {
         println!("verdict: FAIL");
-        for f in &failures {
+        for f in failures {
             println!("  {f}");
         }
         std::process::exit(1);

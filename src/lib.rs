@@ -28,7 +28,7 @@
 
 pub use shadow_runtime::{
     breaker, compare, config, context, cutover, exec, experiment, global_enabled, guard_write,
-    in_shadow, live, outcome, publish, reload_from_env, set_global_enabled, snapshot, sticky,
+    in_shadow, lane, live, outcome, publish, reload_from_env, set_global_enabled, snapshot, sticky,
     structural, testing, wait_idle, BreakerConfig, BreakerState, Comparator, DefaultComparator,
     Discrepancy, Experiment, ExperimentSnapshot, Mode, Order, Outcome, OutcomeCounts, Verdict,
     WriteMode, WriteRefused,

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::compare::{debug_diff, panic_message, Comparator, Verdict};
 use crate::context::{Context as ShadowContext, Role};
 use crate::experiment::{Experiment, Phase, RunSlot, ShadowCall, Ticket};
-use crate::lane::Admission;
 use crate::isolation::{quietly, take_location};
+use crate::lane::Admission;
 use crate::outcome::{Discrepancy, Outcome};
 use crate::timer::Deadline;
 
@@ -611,8 +611,14 @@ where
             };
             if let Some(second) = noise {
                 let second = crate::context::second_run_of(*second);
-                let (again, _, _) =
-                    run_async(exp, Instant::now(), None, second, inline_deadline(exp, Instant::now())).await;
+                let (again, _, _) = run_async(
+                    exp,
+                    Instant::now(),
+                    None,
+                    second,
+                    inline_deadline(exp, Instant::now()),
+                )
+                .await;
                 learn_noise(exp, &primary, again, &compare, &probes);
             }
             // Not strict (checked above): nothing to fail.

@@ -120,7 +120,7 @@ pub(crate) struct State {
     /// candidate waited in the lane's queue past its timeout).
     pub(crate) shed_late: AtomicU64,
     /// Every slot held and nothing decided since `(decided count, since when)`; `hung` once that
-    /// lasted [`HUNG_AFTER`].
+    /// lasted a breaker window.
     pub(crate) hung_watch: Mutex<(u64, Option<Instant>)>,
     pub(crate) hung: AtomicBool,
     pub(crate) keys: crate::observe::Keys,
@@ -1164,9 +1164,10 @@ impl Experiment {
         self.watch_hung(now);
     }
 
-    /// Every slot held, and no shadowed call decided for [`HUNG_AFTER`]: the candidates hang
-    /// (an experiment with `timeout = "none"`, or candidates that never return even after their
-    /// timeout). Warned once; the circuit breaker opens; calls shed meanwhile count as failures.
+    /// Every slot held, and no shadowed call decided for a whole circuit-breaker window (10 s by
+    /// default): the candidates hang (an experiment with `timeout = "none"`, or candidates that
+    /// never return even after their timeout). Warned once; the circuit breaker opens; calls shed
+    /// meanwhile count as failures.
     fn watch_hung(&'static self, now: Instant) {
         let st = self.state();
         let cap = st.max_in_flight.load(Relaxed).max(1);
@@ -1179,17 +1180,18 @@ impl Experiment {
         }
         let since = *w.1.get_or_insert(now);
         drop(w);
-        if now.saturating_duration_since(since) < HUNG_AFTER || st.hung.swap(true, Relaxed) {
+        let window = lock(&st.breaker).cfg.window;
+        if now.saturating_duration_since(since) < window || st.hung.swap(true, Relaxed) {
             return;
         }
         if !st.warned_stuck.swap(true, Relaxed) {
             tracing::warn!(
                 target: "parallel_run",
                 experiment = self.name,
-                "every concurrency slot of {} ({cap}) has been held for {} s with no candidate finishing: \
+                "every concurrency slot of {} ({cap}) has been held for {:?} with no candidate finishing: \
                  the candidates hang; calls are shed and the circuit breaker opens (warned once)",
                 self.name,
-                HUNG_AFTER.as_secs()
+                window
             );
         }
         let t = lock(&st.breaker).force_open(crate::timer::coarse_now());
@@ -1203,9 +1205,6 @@ impl Experiment {
 /// `timeout=`, [`crate::live::set_timeout`]): generous, it bounds hung candidates rather than
 /// slow ones. `timeout = "none"` opts out.
 pub const DEFAULT_TIMEOUT_MS: u64 = 5_000;
-
-/// How long every slot must be held with nothing decided before the candidates count as hung.
-pub(crate) const HUNG_AFTER: Duration = Duration::from_secs(10);
 
 /// Called by the timer thread every [`crate::timer::TICK`].
 pub(crate) fn housekeeping() {

@@ -2,7 +2,7 @@
 //! candidate that burns CPU, blocks or hangs takes nothing from the caller's threads.
 //!
 //! - **Async candidates** run on the lane's own small tokio runtime (`PARALLEL_RUN_LANE_THREADS`
-//!   worker threads, default: a quarter of the cores, at least 1, at most 4), started at the first
+//!   worker threads, default: a quarter of the cores, at least 2, at most 4), started at the first
 //!   detached async call. Its I/O and time drivers are enabled (as far as the application's tokio
 //!   features go), so a candidate can `tokio::spawn`, sleep, and open connections there; I/O
 //!   objects created on the caller's runtime (a pooled connection, a client) keep working while
@@ -14,10 +14,12 @@
 //!   warned about once and shown in [`LaneSnapshot::priority`].
 //! - **Bounds**: a call is admitted to the lane when it is decided, before anything of the shadow
 //!   is prepared. It is shed instead (counted, never waiting) when `PARALLEL_RUN_QUEUE` admitted
-//!   candidates (default 1024) have not started yet, or when the candidates' run time has used
-//!   up the lane's budget (`PARALLEL_RUN_LANE_BUDGET`, in cores: the wall time of candidate
-//!   polls and jobs per second of real time, refilled every 250 ms, with up to one second of
-//!   budget banked). Nothing is ever queued without limit.
+//!   candidates (default 1024) have not started yet, or when the lane has used up its CPU
+//!   budget (`PARALLEL_RUN_LANE_BUDGET`, in cores, default 1: the CPU time of the lane's
+//!   threads per second of real time, measured and refilled every 250 ms, with up to one
+//!   second of budget banked). Nothing is ever queued without limit. A candidate that hangs
+//!   without spinning (parked, waiting) uses no budget; one that spins uses it up, and the
+//!   lane then sheds new calls until it is back under budget.
 //!
 //! Everything that runs on a lane thread is shadow work: [`crate::context::in_shadow`] is true
 //! there even without a context (a task a candidate spawned), so a write guard refuses and an
@@ -138,7 +140,7 @@ pub(crate) fn parse_budget(s: &str) -> Result<Option<f64>, String> {
         format!("`{s}` is not a budget: cores such as 0.5 or 2, a share of one core such as 50%, or off")
     })?;
     let v = v / scale;
-    if v.is_finite() && v >= 0.001 && v <= 1024.0 {
+    if v.is_finite() && (0.001..=1024.0).contains(&v) {
         Ok(Some(v))
     } else {
         Err(format!("budget `{s}` is outside 0.001..=1024 cores"))
@@ -226,70 +228,86 @@ fn charge(ns: u64) {
     }
 }
 
-/// A lane thread's run in progress: when it started (or was last charged), 0 while idle.
-struct Busy {
-    since: AtomicU64,
+/// One lane thread, for the budget: its CPU time is charged as it accrues.
+struct LaneThread {
+    /// The thread's id, to read its CPU time from `/proc` (Linux); `None` elsewhere, where
+    /// each run's CPU time is measured by the thread itself ([`metered`]).
+    tid: Option<u32>,
+    /// The thread's CPU time charged so far, ns.
+    charged_ns: AtomicU64,
 }
 
-/// Every lane thread's [`Busy`], so that the timer thread charges runs still in progress (a
-/// candidate that spins for ever must use up the budget too).
-static BUSY: Mutex<Vec<std::sync::Arc<Busy>>> = Mutex::new(Vec::new());
+/// Every live lane thread; the timer thread charges their CPU time at each tick.
+static THREADS: Mutex<Vec<std::sync::Arc<LaneThread>>> = Mutex::new(Vec::new());
 
-/// This thread's entry in [`BUSY`], removed when the thread exits.
-struct Registered(std::sync::Arc<Busy>);
+/// This thread's entry in [`THREADS`], removed when the thread exits.
+struct Registered(std::sync::Arc<LaneThread>);
 
 impl Drop for Registered {
     fn drop(&mut self) {
-        BUSY.lock()
+        THREADS
+            .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .retain(|b| !std::sync::Arc::ptr_eq(b, &self.0));
+            .retain(|t| !std::sync::Arc::ptr_eq(t, &self.0));
     }
 }
 
 thread_local! {
-    static MY_BUSY: std::cell::OnceCell<Registered> = const { std::cell::OnceCell::new() };
+    static ME: std::cell::OnceCell<Registered> = const { std::cell::OnceCell::new() };
 }
 
-/// Runs `f` (a candidate's poll or job) on a lane thread, charging its run time to the budget.
-pub(crate) fn metered<R>(f: impl FnOnce() -> R) -> R {
-    let busy = MY_BUSY
-        .try_with(|b| b.get().map(|r| r.0.clone()))
-        .ok()
-        .flatten();
-    let Some(busy) = busy else {
-        let start = Instant::now();
-        let r = f();
-        charge(u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX));
-        return r;
-    };
-    struct End<'a>(&'a Busy);
-    impl Drop for End<'_> {
-        fn drop(&mut self) {
-            let since = self.0.since.swap(0, Relaxed);
-            if since != 0 {
-                charge(now_ns().saturating_sub(since));
-            }
-        }
+/// This thread's id (Linux: from `/proc/thread-self`).
+fn own_tid() -> Option<u32> {
+    let link = std::fs::read_link("/proc/thread-self").ok()?;
+    link.file_name()?.to_str()?.parse().ok()
+}
+
+/// A lane thread's CPU time so far, ns (Linux: `/proc/self/task/<tid>/schedstat`).
+fn thread_cpu_ns(tid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/self/task/{tid}/schedstat")).ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
+/// Registers the current thread as a lane thread for the budget.
+fn register_thread() {
+    let tid = own_tid();
+    let me = std::sync::Arc::new(LaneThread {
+        tid,
+        charged_ns: AtomicU64::new(tid.and_then(thread_cpu_ns).unwrap_or(0)),
+    });
+    if ME
+        .try_with(|m| m.set(Registered(me.clone())).is_ok())
+        .unwrap_or(false)
+    {
+        THREADS.lock().unwrap_or_else(|e| e.into_inner()).push(me);
     }
-    busy.since.store(now_ns().max(1), Relaxed);
-    let _end = End(&busy);
-    f()
 }
 
-/// Refills the budget for the time since the last refill, and charges the runs in progress
-/// (the timer thread, every tick).
+/// Runs `f` (a candidate's poll or job). Where the timer thread cannot read a lane thread's CPU
+/// time (not Linux), the thread measures `f`'s CPU time itself and charges it.
+pub(crate) fn metered<R>(f: impl FnOnce() -> R) -> R {
+    let by_timer = ME
+        .try_with(|m| m.get().is_some_and(|r| r.0.tid.is_some()))
+        .unwrap_or(false);
+    if by_timer {
+        return f();
+    }
+    let start = cpu_time::ThreadTime::try_now().ok();
+    let r = f();
+    if let Some(d) = start.map(|t| t.elapsed()) {
+        charge(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+    }
+    r
+}
+
+/// Charges the lane threads' CPU time since the last tick, and refills the budget for the time
+/// since the last refill (the timer thread, every tick).
 pub(crate) fn tick() {
-    for b in BUSY.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-        let since = b.since.load(Relaxed);
-        if since != 0 {
-            let now = now_ns();
-            // The run may end meanwhile: whoever moves `since` charges the time up to there.
-            if b.since
-                .compare_exchange(since, now, Relaxed, Relaxed)
-                .is_ok()
-            {
-                charge(now.saturating_sub(since));
-            }
+    let threads = THREADS.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    for t in threads {
+        if let Some(cpu) = t.tid.and_then(thread_cpu_ns) {
+            let before = t.charged_ns.swap(cpu, Relaxed);
+            charge(cpu.saturating_sub(before));
         }
     }
     let budget = LANE.budget_ns.load(Relaxed);
@@ -368,15 +386,7 @@ impl Priority {
 /// it when it starts.
 pub(crate) fn enter_lane_thread() {
     let _ = ON_LANE.try_with(|c| c.set(true));
-    let busy = std::sync::Arc::new(Busy {
-        since: AtomicU64::new(0),
-    });
-    if MY_BUSY
-        .try_with(|b| b.set(Registered(busy.clone())).is_ok())
-        .unwrap_or(false)
-    {
-        BUSY.lock().unwrap_or_else(|e| e.into_inner()).push(busy);
-    }
+    register_thread();
     let got = lower_priority();
     let prev = PRIORITY.swap(got as u8, Relaxed);
     if got == Priority::Unchanged && prev != Priority::Unchanged as u8 {
@@ -417,11 +427,12 @@ fn lower_priority() -> Priority {
 // --------------------------------------------------------------------------- the async lane
 
 /// Worker threads of the lane's runtime: `PARALLEL_RUN_LANE_THREADS`, else a quarter of the
-/// cores, at least 1 and at most 4.
+/// cores, at least 2 (so that one candidate that never yields does not stop the others) and at
+/// most 4.
 fn lane_threads() -> usize {
     crate::config::env_usize(ENV_LANE_THREADS, 1..=64).unwrap_or_else(|| {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        (cores / 4).clamp(1, 4)
+        (cores / 4).clamp(2, 4)
     })
 }
 
