@@ -335,7 +335,8 @@ where
     /// the timeout, counted from when the candidate starts, the call is resolved as
     /// [`Outcome::Timeout`] by the timer thread; the candidate, which cannot be stopped, keeps
     /// its slot until it ends (and its worker is replaced meanwhile). A candidate that waited in
-    /// the queue longer than its timeout is shed instead of started: the lane is behind.
+    /// the queue longer than its timeout and a second is shed instead of started: the lane is
+    /// behind.
     ///
     /// ```
     /// # static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
@@ -378,7 +379,7 @@ where
             }
             let start = Instant::now();
             let timeout = exp.timeout();
-            if !run || timeout.is_some_and(|t| start.saturating_duration_since(end) > t) {
+            if !run || stale(timeout, start.saturating_duration_since(end)) {
                 drop(slot);
                 return shed_late(ticket);
             }
@@ -404,6 +405,16 @@ where
             job(false);
         }
     }
+}
+
+/// The shortest wait on the lane that makes a candidate stale.
+const STALE_AFTER: Duration = Duration::from_secs(1);
+
+/// Whether a detached candidate that waited `waited` on the lane before starting is stale: it
+/// waited longer than its timeout and [`STALE_AFTER`]. The lane is behind; it is shed rather than
+/// run, since a comparison made that late may no longer be fair (the data it reads changed).
+fn stale(timeout: Option<Duration>, waited: Duration) -> bool {
+    timeout.is_some_and(|t| waited > t.max(STALE_AFTER))
 }
 
 /// A detached candidate's ticket, shared by its run and its deadline: whichever comes first
@@ -538,7 +549,8 @@ where
     /// wait for the candidate. Past the timeout, counted from when the candidate starts, the call
     /// is resolved as [`Outcome::Timeout`] and the candidate is cancelled (dropped) at its next
     /// `.await`; one that never yields keeps its slot, and a lane thread, until it returns. A
-    /// candidate that waited on the lane longer than its timeout is shed instead of started.
+    /// candidate that waited on the lane longer than its timeout and a second is shed instead of
+    /// started.
     ///
     /// ```
     /// # static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
@@ -598,7 +610,7 @@ where
         let task = async move {
             let start = Instant::now();
             let timeout = exp.timeout();
-            if timeout.is_some_and(|t| start.saturating_duration_since(end) > t) {
+            if stale(timeout, start.saturating_duration_since(end)) {
                 drop(slot);
                 return shed_late(ticket);
             }

@@ -147,11 +147,20 @@ pub(crate) fn parse_budget(s: &str) -> Result<Option<f64>, String> {
     }
 }
 
+/// Sets the budget (ns of run time per second, 0: none). Coming from no budget, the full second's
+/// worth is available; otherwise what is left (or owed) carries over, at most the new second's
+/// worth: a raised budget repays a debt faster, it does not forgive it.
 fn set_budget_ns(ns: u64) {
-    LANE.budget_ns.store(ns, Relaxed);
-    LANE.credit_ns
-        .store(i64::try_from(ns).unwrap_or(i64::MAX), Relaxed);
-    LANE.refilled_ns.store(now_ns(), Relaxed);
+    let full = i64::try_from(ns).unwrap_or(i64::MAX);
+    let before = LANE.budget_ns.swap(ns, Relaxed);
+    if before == 0 {
+        LANE.credit_ns.store(full, Relaxed);
+        LANE.refilled_ns.store(now_ns(), Relaxed);
+    } else {
+        let _ = LANE
+            .credit_ns
+            .fetch_update(Relaxed, Relaxed, |c| Some(c.min(full)));
+    }
 }
 
 fn now_ns() -> u64 {

@@ -157,7 +157,7 @@ pub struct ShedReasons {
     /// The shadow lane had spent its run-time budget.
     pub lane_budget: u64,
     /// Shed after the shadow was prepared: the candidate waited on the lane longer than its
-    /// timeout (the lane is behind), or the lane could not take it after all.
+    /// timeout and a second (the lane is behind), or the lane could not take it after all.
     pub late: u64,
 }
 
