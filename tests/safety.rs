@@ -199,12 +199,15 @@ fn the_breaker_opens_on_failures_then_half_opens_and_recovers() {
     };
     live::set_breaker(name, cfg).unwrap();
 
-    // 10 candidate errors where the primary succeeded: the breaker opens.
+    // 10 candidate errors where the primary succeeded: the breaker opens (at the timer's next
+    // tick, which feeds it the runs judged since the last one).
     for i in 0..10 {
         assert_eq!(flaky(i), Ok(i));
     }
+    wait_for("the breaker to open", || {
+        settled(name).breaker == BreakerState::Open
+    });
     let s = settled(name);
-    assert_eq!(s.breaker, BreakerState::Open);
     assert_eq!(s.breaker_trips, 1);
     // While open, calls are not shadowed at all.
     for i in 0..100 {
@@ -223,15 +226,20 @@ fn the_breaker_opens_on_failures_then_half_opens_and_recovers() {
         if s.breaker == BreakerState::Closed {
             break;
         }
+        assert!(
+            s.counts.get(Outcome::Match) <= 3,
+            "only the probes run while half-open: {s:?}"
+        );
         assert!(std::time::Instant::now() < deadline, "never closed: {s:?}");
         std::thread::sleep(Duration::from_millis(20));
     }
+    // The three probes, and the last call if the breaker closed just before it.
     let before = settled(name).counts.get(Outcome::Match);
-    assert_eq!(before, 3, "exactly the probes ran while half-open");
+    assert!((3..=4).contains(&before), "{before}");
     assert_eq!(flaky(5), Ok(5));
     assert_eq!(
         settled(name).counts.get(Outcome::Match),
-        4,
+        before + 1,
         "closed: shadowing resumed"
     );
 }

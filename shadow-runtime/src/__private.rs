@@ -109,8 +109,8 @@ pub fn primary_with_key<T>(
     key: std::sync::Arc<str>,
     primary: impl FnOnce() -> T,
 ) -> T {
-    let ctx = crate::exec::served_context(exp, Some(key));
-    crate::context::within(ctx.as_ref(), primary)
+    let mut ctx = crate::exec::served_context(exp, Some(key));
+    crate::context::within(ctx.as_mut(), primary)
 }
 
 /// The async twin of [`primary_with_key`].

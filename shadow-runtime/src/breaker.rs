@@ -8,10 +8,25 @@
 //! HalfOpen --(every probe succeeded)--> Closed      HalfOpen --(a probe failed)--> Open
 //! ```
 //!
-//! The decision runs off the caller's path, where outcomes are recorded. The caller's path only
-//! sees the experiment's gate word, which reads "open" while the breaker is not closed.
+//! The decision runs off the caller's path, on the runtime's timer thread: a judged call only
+//! counts its outcome (per thread, no lock), and every 250 ms the timer feeds the breaker the runs
+//! judged since the last tick. The caller's path only sees the experiment's gate word, which reads
+//! "open" while the breaker is not closed.
 
 use std::time::{Duration, Instant};
+
+use crate::outcome::Outcome;
+
+/// The outcomes of a candidate run the breaker judges (each a success or a failure).
+pub(crate) const JUDGED: [Outcome; 7] = [
+    Outcome::Match,
+    Outcome::Acceptable,
+    Outcome::Ignored,
+    Outcome::Noise,
+    Outcome::Mismatch,
+    Outcome::CandidatePanic,
+    Outcome::Timeout,
+];
 
 /// Circuit breaker thresholds of one experiment.
 ///
@@ -120,8 +135,21 @@ impl Breaker {
 
     /// Feeds one judged candidate run.
     pub(crate) fn on_result(&mut self, failure: bool, now: Instant) -> Option<Transition> {
+        self.on_results(1, u64::from(failure), now)
+    }
+
+    /// Feeds `judged` candidate runs, `failures` of which failed (the runs since the last feed;
+    /// the runtime feeds the breaker at each tick of its timer).
+    pub(crate) fn on_results(
+        &mut self,
+        judged: u64,
+        failures: u64,
+        now: Instant,
+    ) -> Option<Transition> {
         let cfg = self.cfg;
         let cfg = &cfg;
+        let judged = u32::try_from(judged.max(failures)).unwrap_or(u32::MAX);
+        let failures = u32::try_from(failures).unwrap_or(u32::MAX);
         match self.state {
             BreakerState::Closed => {
                 if !cfg.enabled {
@@ -132,8 +160,8 @@ impl Breaker {
                     self.judged = 0;
                     self.failures = 0;
                 }
-                self.judged += 1;
-                self.failures += u32::from(failure);
+                self.judged = self.judged.saturating_add(judged);
+                self.failures = self.failures.saturating_add(failures);
                 if self.judged >= cfg.min_calls.max(1)
                     && f64::from(self.failures) >= cfg.failure_ratio * f64::from(self.judged)
                 {
@@ -141,9 +169,9 @@ impl Breaker {
                 }
                 None
             }
-            BreakerState::HalfOpen if failure => Some(self.open(cfg, now)),
+            BreakerState::HalfOpen if failures > 0 => Some(self.open(cfg, now)),
             BreakerState::HalfOpen => {
-                self.probe_successes += 1;
+                self.probe_successes = self.probe_successes.saturating_add(judged);
                 if self.probe_successes >= cfg.probes.max(1) {
                     self.state = BreakerState::Closed;
                     self.window_start = now;

@@ -41,7 +41,7 @@
 //! the candidate can then write with the same key, and the store keeps the first write (the
 //! primary's, which runs first) and ignores the second.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -114,7 +114,7 @@ struct Inner {
     role: Role,
     writes: WriteMode,
     key: Option<Arc<str>>,
-    /// Production writes refused by [`guard_write`] during this run.
+    /// Production writes refused by [`guard_write`] while this context was entered.
     refused: AtomicU32,
     /// The first refused write's target.
     first_refused: std::sync::OnceLock<&'static str>,
@@ -146,26 +146,6 @@ impl fmt::Debug for Context {
 }
 
 impl Context {
-    pub(crate) fn new(
-        experiment: &'static str,
-        role: Role,
-        writes: WriteMode,
-        key: Option<Arc<str>>,
-    ) -> Context {
-        Context(Arc::new(Inner {
-            experiment,
-            role,
-            writes: if role == Role::Served {
-                WriteMode::Production
-            } else {
-                writes
-            },
-            key,
-            refused: AtomicU32::new(0),
-            first_refused: std::sync::OnceLock::new(),
-        }))
-    }
-
     /// The experiment's name.
     ///
     /// ```
@@ -208,7 +188,7 @@ impl Context {
     }
 
     /// Runs `f` with this context current on this thread (restoring the previous one after, even
-    /// if `f` panics).
+    /// if `f` panics). Writes refused meanwhile count for the run this context came from.
     ///
     /// ```
     /// # use shadow_runtime::context::*;
@@ -217,24 +197,160 @@ impl Context {
     /// c.enter(|| assert!(in_shadow()));
     /// ```
     pub fn enter<R>(&self, f: impl FnOnce() -> R) -> R {
-        let _restore = Restore(CURRENT.with(|c| c.replace(Some(self.clone()))));
-        f()
-    }
-
-    /// Production writes refused during this run, and the first one's target.
-    pub(crate) fn refused(&self) -> Option<(u32, &'static str)> {
-        match self.0.refused.load(Relaxed) {
-            0 => None,
-            n => Some((n, self.0.first_refused.get().copied().unwrap_or("?"))),
-        }
+        Run::from_context(self.clone()).enter(f)
     }
 }
 
+/// The context of the side running on this thread: plain values, so that entering it costs a
+/// few thread-local writes and no allocation (the runtime enters one around every shadow run).
+#[derive(Clone, Copy)]
+struct Frame {
+    experiment: &'static str,
+    role: Role,
+    writes: WriteMode,
+    /// The frame has an idempotency key (in [`EXTRA`]).
+    keyed: bool,
+    /// The frame's refusals are counted in a shared [`Context`] (in [`EXTRA`]): one handed out
+    /// by [`current`] during the frame, or the one entered.
+    shared: bool,
+    /// Refusals counted in the frame itself (when not `shared`): how many, and the first target.
+    refused: u32,
+    first_refused: Option<&'static str>,
+}
+
 thread_local! {
-    static CURRENT: RefCell<Option<Context>> = const { RefCell::new(None) };
+    static FRAME: Cell<Option<Frame>> = const { Cell::new(None) };
+    /// The current frame's key and shared context, when its flags say it has them.
+    static EXTRA: RefCell<(Option<Arc<str>>, Option<Context>)> = const { RefCell::new((None, None)) };
     /// Set while the runtime runs a primary a second time to learn its noise: the re-entered
     /// annotated function then runs its primary alone.
     static SECOND_RUN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// One run of one side of a call, in the runtime: the frame it enters (on every poll, for an
+/// async side) and the refusals seen so far.
+pub(crate) struct Run {
+    frame: Frame,
+    key: Option<Arc<str>>,
+    shared: Option<Context>,
+}
+
+impl Run {
+    /// The shadow side of a call of `experiment`.
+    pub(crate) fn shadow(
+        experiment: &'static str,
+        writes: WriteMode,
+        key: Option<Arc<str>>,
+    ) -> Run {
+        Run::new(experiment, Role::Shadow, writes, key)
+    }
+
+    /// The served side of a call (it only carries an idempotency key).
+    pub(crate) fn served(experiment: &'static str, key: Option<Arc<str>>) -> Run {
+        Run::new(experiment, Role::Served, WriteMode::Production, key)
+    }
+
+    fn new(experiment: &'static str, role: Role, writes: WriteMode, key: Option<Arc<str>>) -> Run {
+        Run {
+            frame: Frame {
+                experiment,
+                role,
+                writes: if role == Role::Served {
+                    WriteMode::Production
+                } else {
+                    writes
+                },
+                keyed: key.is_some(),
+                shared: false,
+                refused: 0,
+                first_refused: None,
+            },
+            key,
+            shared: None,
+        }
+    }
+
+    fn from_context(c: Context) -> Run {
+        Run {
+            frame: Frame {
+                experiment: c.0.experiment,
+                role: c.0.role,
+                writes: c.0.writes,
+                keyed: c.0.key.is_some(),
+                shared: true,
+                refused: 0,
+                first_refused: None,
+            },
+            key: c.0.key.clone(),
+            shared: Some(c),
+        }
+    }
+
+    /// Runs `f` with this run's frame current on this thread (restoring the previous one after,
+    /// even if `f` panics).
+    #[inline]
+    pub(crate) fn enter<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        let prev = FRAME.with(|c| c.replace(Some(self.frame)));
+        let needs_extra = |f: &Frame| f.keyed || f.shared;
+        let saved = if needs_extra(&self.frame) || prev.as_ref().is_some_and(needs_extra) {
+            self.enter_extra()
+        } else {
+            None
+        };
+        let _restore = Leave {
+            run: self,
+            prev,
+            saved,
+        };
+        f()
+    }
+
+    /// Puts the run's key and shared context where the frame's readers find them; what was there
+    /// (an outer frame's) comes back when the frame is left.
+    #[cold]
+    fn enter_extra(&self) -> Option<(Option<Arc<str>>, Option<Context>)> {
+        Some(EXTRA.with(|e| e.replace((self.key.clone(), self.shared.clone()))))
+    }
+
+    /// Production writes refused during this run (over all its entries), and the first target.
+    pub(crate) fn refused(&self) -> Option<(u32, &'static str)> {
+        let (mut n, mut first) = (self.frame.refused, self.frame.first_refused);
+        if let Some(c) = &self.shared {
+            let m = c.0.refused.load(Relaxed);
+            n += m;
+            if first.is_none() && m > 0 {
+                first = c.0.first_refused.get().copied();
+            }
+        }
+        (n > 0).then(|| (n, first.unwrap_or("?")))
+    }
+}
+
+/// Leaves a [`Run`]'s frame: the previous frame is current again, and what the frame gathered
+/// (refusals, a context handed out meanwhile) goes back to the run.
+struct Leave<'a> {
+    run: &'a mut Run,
+    prev: Option<Frame>,
+    saved: Option<(Option<Arc<str>>, Option<Context>)>,
+}
+
+impl Drop for Leave<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        // `try_with`: a thread being torn down has nothing to restore.
+        let Some(mine) = FRAME.try_with(|c| c.replace(self.prev)).ok().flatten() else {
+            return;
+        };
+        let was_shared = self.run.frame.shared;
+        self.run.frame = mine;
+        if mine.shared && !was_shared {
+            // `current()` made the frame shared: keep its context for the run's later entries.
+            self.run.shared = EXTRA.try_with(|e| e.borrow().1.clone()).ok().flatten();
+        }
+        if let Some(saved) = self.saved.take() {
+            let _ = EXTRA.try_with(|e| *e.borrow_mut() = saved);
+        }
+    }
 }
 
 /// Whether this thread is running a primary a second time (the attribute's `noise`).
@@ -275,17 +391,6 @@ pub(crate) fn second_run_of<F: Future>(fut: F) -> SecondRun<F> {
     SecondRun { inner: fut }
 }
 
-/// Puts the previous context back when dropped.
-struct Restore(Option<Context>);
-
-impl Drop for Restore {
-    fn drop(&mut self) {
-        let prev = self.0.take();
-        // `try_with`: a thread being torn down has no context to restore.
-        let _ = CURRENT.try_with(|c| *c.borrow_mut() = prev);
-    }
-}
-
 /// The context of the side running on this thread, if any (`None` outside every annotated call,
 /// and for the primary of an experiment without an idempotency key).
 ///
@@ -293,7 +398,36 @@ impl Drop for Restore {
 /// assert!(shadow_runtime::context::current().is_none());
 /// ```
 pub fn current() -> Option<Context> {
-    CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
+    let frame = FRAME.try_with(Cell::get).ok().flatten()?;
+    EXTRA
+        .try_with(|e| {
+            let mut e = e.borrow_mut();
+            if frame.shared {
+                if let Some(c) = &e.1 {
+                    return c.clone();
+                }
+            }
+            // The first time in this frame: a shared context, which the frame's later refusals
+            // go to (a task it is carried into by `scope` reports there too).
+            let key = if frame.keyed { e.0.clone() } else { None };
+            let c = Context(Arc::new(Inner {
+                experiment: frame.experiment,
+                role: frame.role,
+                writes: frame.writes,
+                key: key.clone(),
+                refused: AtomicU32::new(0),
+                first_refused: std::sync::OnceLock::new(),
+            }));
+            *e = (key, Some(c.clone()));
+            let _ = FRAME.try_with(|f| {
+                f.set(Some(Frame {
+                    shared: true,
+                    ..frame
+                }))
+            });
+            c
+        })
+        .ok()
 }
 
 /// `true` while the shadow side of a call runs (on this thread, or in this task's future).
@@ -302,13 +436,12 @@ pub fn current() -> Option<Context> {
 /// assert!(!shadow_runtime::context::in_shadow());
 /// ```
 pub fn in_shadow() -> bool {
-    CURRENT
-        .try_with(|c| match c.borrow().as_ref() {
-            Some(c) => c.0.role == Role::Shadow,
-            // A lane thread runs nothing but shadow work (a task a candidate spawned, say).
-            None => crate::lane::on_lane(),
-        })
-        .unwrap_or(false)
+    match FRAME.try_with(Cell::get) {
+        Ok(Some(f)) => f.role == Role::Shadow,
+        // A lane thread runs nothing but shadow work (a task a candidate spawned, say).
+        Ok(None) => crate::lane::on_lane(),
+        Err(_) => false,
+    }
 }
 
 /// How writes must be handled here: [`WriteMode::Production`] outside shadow context.
@@ -319,13 +452,11 @@ pub fn in_shadow() -> bool {
 /// enter_shadow("docs::wm", WriteMode::DryRun, None, || assert_eq!(write_mode(), WriteMode::DryRun));
 /// ```
 pub fn write_mode() -> WriteMode {
-    CURRENT
-        .try_with(|c| match c.borrow().as_ref() {
-            Some(c) => c.0.writes,
-            None if crate::lane::on_lane() => WriteMode::Refuse,
-            None => WriteMode::Production,
-        })
-        .unwrap_or(WriteMode::Production)
+    match FRAME.try_with(Cell::get) {
+        Ok(Some(f)) => f.writes,
+        Ok(None) if crate::lane::on_lane() => WriteMode::Refuse,
+        _ => WriteMode::Production,
+    }
 }
 
 /// `true` in a shadow run with `writes = dry_run`: compute, do not write.
@@ -348,10 +479,10 @@ pub fn is_dry_run() -> bool {
 /// });
 /// ```
 pub fn idempotency_key() -> Option<Arc<str>> {
-    CURRENT
-        .try_with(|c| c.borrow().as_ref().and_then(|c| c.0.key.clone()))
-        .ok()
-        .flatten()
+    match FRAME.try_with(Cell::get) {
+        Ok(Some(f)) if f.keyed => EXTRA.try_with(|e| e.borrow().0.clone()).ok().flatten(),
+        _ => None,
+    }
 }
 
 /// The production handle outside shadow context, the shadow handle inside it: the *separate
@@ -425,31 +556,39 @@ impl std::error::Error for WriteRefused {}
 /// assert!(shadow_runtime::context::guard_write("orders.insert").is_ok());
 /// ```
 pub fn guard_write(target: &'static str) -> Result<(), WriteRefused> {
-    let refused = CURRENT
-        .try_with(|c| {
-            let c = c.borrow();
-            let Some(c) = c.as_ref() else {
-                // Shadow work on a lane thread outside any run's context (a task a candidate
-                // spawned without `scope`): refused, not attributed to a call.
-                return crate::lane::on_lane().then_some(WriteRefused {
-                    experiment: "(a task spawned by a shadow run)",
-                    target,
-                    mode: WriteMode::Refuse,
+    let refused = match FRAME.try_with(Cell::get) {
+        // Shadow work on a lane thread outside any run's context (a task a candidate spawned
+        // without `scope`): refused, not attributed to a call.
+        Ok(None) if crate::lane::on_lane() => Some(WriteRefused {
+            experiment: "(a task spawned by a shadow run)",
+            target,
+            mode: WriteMode::Refuse,
+        }),
+        Ok(Some(f)) if f.role == Role::Shadow => {
+            if f.shared {
+                let _ = EXTRA.try_with(|e| {
+                    if let Some(c) = &e.borrow().1 {
+                        c.0.refused.fetch_add(1, Relaxed);
+                        let _ = c.0.first_refused.set(target);
+                    }
                 });
-            };
-            if c.0.role != Role::Shadow {
-                return None;
+            } else {
+                let _ = FRAME.try_with(|c| {
+                    c.set(Some(Frame {
+                        refused: f.refused + 1,
+                        first_refused: f.first_refused.or(Some(target)),
+                        ..f
+                    }))
+                });
             }
-            c.0.refused.fetch_add(1, Relaxed);
-            let _ = c.0.first_refused.set(target);
             Some(WriteRefused {
-                experiment: c.0.experiment,
+                experiment: f.experiment,
                 target,
-                mode: c.0.writes,
+                mode: f.writes,
             })
-        })
-        .ok()
-        .flatten();
+        }
+        _ => None,
+    };
     match refused {
         None => Ok(()),
         Some(e) => {
@@ -472,16 +611,16 @@ pub fn enter_shadow<R>(
     idempotency_key: Option<Arc<str>>,
     f: impl FnOnce() -> R,
 ) -> R {
-    Context::new(experiment, Role::Shadow, writes, idempotency_key).enter(f)
+    Run::shadow(experiment, writes, idempotency_key).enter(f)
 }
 
 pin_project_lite::pin_project! {
-    /// A future polled with a [`Context`] current: what [`scope`] returns, and how the runtime runs
+    /// A future polled with a context current: what [`scope`] returns, and how the runtime runs
     /// an async side.
     pub struct Scoped<F> {
         #[pin]
         inner: F,
-        ctx: Option<Context>,
+        run: Option<Run>,
     }
 }
 
@@ -489,16 +628,23 @@ impl<F: Future> Future for Scoped<F> {
     type Output = F::Output;
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
         let this = self.project();
-        match this.ctx {
-            Some(c) => c.enter(|| this.inner.poll(cx)),
+        match this.run {
+            Some(run) => run.enter(|| this.inner.poll(cx)),
             None => this.inner.poll(cx),
         }
     }
 }
 
+impl<F> Scoped<F> {
+    /// Production writes refused so far while the future was polled.
+    pub(crate) fn refused(&self) -> Option<(u32, &'static str)> {
+        self.run.as_ref().and_then(Run::refused)
+    }
+}
+
 /// Carries the current context (if any) into a future that will run elsewhere: wrap what a shadow
 /// run spawns, `tokio::spawn(parallel_run::context::scope(async { ... }))`, so that the spawned
-/// task is still in shadow context.
+/// task is still in shadow context (and its refused writes count for the run).
 ///
 /// ```
 /// use shadow_runtime::context::{enter_shadow, in_shadow, scope, WriteMode};
@@ -509,20 +655,20 @@ impl<F: Future> Future for Scoped<F> {
 pub fn scope<F: Future>(fut: F) -> Scoped<F> {
     Scoped {
         inner: fut,
-        ctx: current(),
+        run: current().map(Run::from_context),
     }
 }
 
-/// `fut` polled with `ctx` current.
-pub(crate) fn scoped<F: Future>(ctx: Option<Context>, fut: F) -> Scoped<F> {
-    Scoped { inner: fut, ctx }
+/// `fut` polled with `run` current.
+pub(crate) fn scoped<F: Future>(run: Option<Run>, fut: F) -> Scoped<F> {
+    Scoped { inner: fut, run }
 }
 
-/// Runs `f` with `ctx` current, or plainly when there is none.
+/// Runs `f` with `run` current, or plainly when there is none.
 #[inline]
-pub(crate) fn within<R>(ctx: Option<&Context>, f: impl FnOnce() -> R) -> R {
-    match ctx {
-        Some(c) => c.enter(f),
+pub(crate) fn within<R>(run: Option<&mut Run>, f: impl FnOnce() -> R) -> R {
+    match run {
+        Some(r) => r.enter(f),
         None => f(),
     }
 }
@@ -534,7 +680,7 @@ mod tests {
     #[test]
     fn nesting_restores_the_outer_context() {
         enter_shadow("outer", WriteMode::DryRun, None, || {
-            Context::new("inner", Role::Served, WriteMode::Refuse, Some("k".into())).enter(|| {
+            Run::served("inner", Some("k".into())).enter(|| {
                 assert!(!in_shadow());
                 assert_eq!(write_mode(), WriteMode::Production);
                 assert_eq!(idempotency_key().as_deref(), Some("k"));
@@ -556,12 +702,47 @@ mod tests {
 
     #[test]
     fn refusals_are_counted_with_the_first_target() {
-        let c = Context::new("r", Role::Shadow, WriteMode::Refuse, None);
-        c.enter(|| {
+        let mut run = Run::shadow("r", WriteMode::Refuse, None);
+        run.enter(|| {
             assert!(guard_write("a").is_err());
             assert!(guard_write("b").is_err());
         });
-        assert_eq!(c.refused(), Some((2, "a")));
+        assert_eq!(run.refused(), Some((2, "a")));
         assert!(guard_write("a").is_ok());
+        // Entered again (an async side's next poll): the count goes on.
+        run.enter(|| assert!(guard_write("c").is_err()));
+        assert_eq!(run.refused(), Some((3, "a")));
+    }
+
+    #[test]
+    fn a_context_handed_out_during_a_run_reports_its_refusals_to_the_run() {
+        let mut run = Run::shadow("s", WriteMode::Refuse, Some("key-1".into()));
+        let handed = run.enter(|| {
+            assert!(guard_write("before").is_err());
+            let c = current().unwrap();
+            assert_eq!(c.idempotency_key(), Some("key-1"));
+            assert!(guard_write("during").is_err());
+            c
+        });
+        // Elsewhere (a spawned task carried by `scope`): still this run's refusals.
+        std::thread::spawn(move || handed.enter(|| assert!(guard_write("spawned").is_err())))
+            .join()
+            .unwrap();
+        assert_eq!(run.refused(), Some((3, "before")));
+        assert!(current().is_none());
+        assert_eq!(idempotency_key(), None);
+    }
+
+    #[test]
+    fn keys_nest_and_come_back() {
+        Run::served("outer", Some("outer-key".into())).enter(|| {
+            enter_shadow("inner", WriteMode::Refuse, None, || {
+                assert_eq!(idempotency_key(), None);
+                let _ = current(); // makes the inner frame shared
+            });
+            assert_eq!(idempotency_key().as_deref(), Some("outer-key"));
+            assert_eq!(current().unwrap().experiment(), "outer");
+        });
+        assert_eq!(idempotency_key(), None);
     }
 }

@@ -13,8 +13,10 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::clock::Stamp;
+
 use crate::compare::{debug_diff, panic_message, Comparator, Verdict};
-use crate::context::{Context as ShadowContext, Role};
+use crate::context::Run;
 use crate::experiment::{Experiment, Phase, RunSlot, ShadowCall, Ticket};
 use crate::isolation::{quietly, take_location};
 use crate::lane::Admission;
@@ -88,6 +90,7 @@ pub(crate) struct Took {
 }
 
 /// This thread's CPU time now, when the experiment measures it.
+#[inline]
 fn cpu_now(exp: &'static Experiment) -> Option<Duration> {
     if exp.cpu_time() {
         cpu_time::ThreadTime::try_now()
@@ -99,6 +102,7 @@ fn cpu_now(exp: &'static Experiment) -> Option<Duration> {
 }
 
 /// This thread's CPU time since `start` (from [`cpu_now`] on the same thread).
+#[inline]
 fn cpu_since(start: Option<Duration>) -> Option<Duration> {
     let start = start?;
     cpu_time::ThreadTime::try_now()
@@ -139,8 +143,8 @@ pub struct Pending<F, T> {
     /// A second run of the primary, to learn its noise: a `NoiseFn<T>` or a `NoiseFuture<T>`.
     noise: Option<Box<dyn std::any::Any + Send>>,
     /// The candidate's run when it went before the primary (`order = random`).
-    early: Option<(Ran<T>, Took)>,
-    primary_start: Instant,
+    early: Option<Box<(Ran<T>, Took)>>,
+    primary_start: Stamp,
     /// The thread's CPU time when the primary started (sync, `cpu_time` on).
     primary_cpu: Option<Duration>,
     /// The shadow run's concurrency slot, held until the shadow side ends.
@@ -168,11 +172,11 @@ impl ShadowCall {
         if first {
             let f = p.candidate.take().expect("attached above");
             let exp = p.ticket.exp;
-            let key = p.ticket.key.clone();
+            let key = p.ticket.key();
             let (ran, took, end) = run_sync(exp, p.primary_start, key, f);
             p.slot = None; // the candidate has ended
             p.primary_start = end;
-            p.early = Some((ran, took));
+            p.early = Some(Box::new((ran, took)));
         }
         p.primary_cpu = cpu_now(p.ticket.exp);
         p
@@ -199,12 +203,12 @@ impl ShadowCall {
         if first {
             let f = p.candidate.take().expect("attached above");
             let exp = p.ticket.exp;
-            let key = p.ticket.key.clone();
+            let key = p.ticket.key();
             let start = p.primary_start;
             let (ran, took, end) = run_async(exp, start, key, f, inline_deadline(exp, start)).await;
             p.slot = None; // the candidate has ended
             p.primary_start = end;
-            p.early = Some((ran, took));
+            p.early = Some(Box::new((ran, took)));
         }
         p
     }
@@ -221,9 +225,9 @@ impl<F, T> Pending<F, T> {
             early: None,
             // A served call that is not compared measures nothing: no clock read.
             primary_start: if call.shadowed {
-                Instant::now()
+                Stamp::now()
             } else {
-                crate::timer::coarse_now()
+                Stamp::UNSET
             },
             primary_cpu: None,
             slot: call.slot,
@@ -233,11 +237,11 @@ impl<F, T> Pending<F, T> {
 
     /// The primary's wall time, and the instant it ended (reused as the candidate's start by
     /// inline mode: every clock read costs ~25 ns on a VM).
-    fn primary_done(&mut self) -> (Took, Instant) {
+    fn primary_done(&mut self) -> (Took, Stamp) {
         self.ticket.phase = Phase::Candidate;
-        let end = Instant::now();
+        let end = Stamp::now();
         let took = Took {
-            wall: end - self.primary_start,
+            wall: end.since(self.primary_start),
             cpu: cpu_since(self.primary_cpu),
         };
         (took, end)
@@ -310,9 +314,9 @@ where
     {
         let (primary_time, end) = self.primary_done();
         let exp = self.ticket.exp;
-        let key = self.ticket.key.clone();
+        let key = self.ticket.key();
         let run = match (self.early.take(), self.candidate.take()) {
-            (Some(early), _) => early,
+            (Some(early), _) => *early,
             (None, Some(f)) => {
                 let (ran, took, _) = run_sync(exp, end, key, f);
                 self.slot = None; // the candidate has ended
@@ -358,7 +362,7 @@ where
             .candidate
             .take()
             .expect("detached candidates never run first");
-        let key = self.ticket.key.clone();
+        let key = self.ticket.key();
         if exp.is_strict() {
             // Strict mode runs the candidate in the caller, so that a mismatch fails the call
             // (a test) instead of passing silently on another thread.
@@ -377,9 +381,9 @@ where
             if let Some(a) = admission {
                 a.start();
             }
-            let start = Instant::now();
+            let start = Stamp::now();
             let timeout = exp.timeout();
-            if !run || stale(timeout, start.saturating_duration_since(end)) {
+            if !run || stale(timeout, start.since(end)) {
                 drop(slot);
                 return shed_late(ticket);
             }
@@ -393,7 +397,7 @@ where
                 return;
             };
             if let Some(second) = noise {
-                let (again, _, _) = run_sync(exp, Instant::now(), None, move || {
+                let (again, _, _) = run_sync(exp, Stamp::now(), None, move || {
                     crate::context::as_second_run(*second)
                 });
                 learn_noise(exp, &primary, again, &compare, &probes);
@@ -437,7 +441,7 @@ fn lock_job(j: &Mutex<Job>) -> std::sync::MutexGuard<'_, Job> {
 fn watch(
     exp: &'static Experiment,
     ticket: Ticket,
-    start: Instant,
+    start: Stamp,
     timeout: Option<Duration>,
     primary_time: Took,
     on_abandon: impl FnOnce() + Send + 'static,
@@ -448,7 +452,7 @@ fn watch(
     }));
     let deadline = timeout.map(|t| {
         let shared = job.clone();
-        crate::timer::Deadline::armed(start + t, move || {
+        crate::timer::Deadline::armed(start.instant() + t, move || {
             let mut g = lock_job(&shared);
             if let Some(ticket) = g.ticket.take() {
                 g.abandoned = true;
@@ -488,7 +492,6 @@ fn timed_out(ticket: Ticket, primary_time: Took, timeout: Duration) {
         wall: timeout,
         cpu: None,
     };
-    crate::observe::durations(ticket.exp, primary_time, took);
     settle(ticket, Outcome::Timeout, None, primary_time, took, true);
 }
 
@@ -518,9 +521,9 @@ where
     {
         let (primary_time, end) = self.primary_done();
         let exp = self.ticket.exp;
-        let key = self.ticket.key.clone();
+        let key = self.ticket.key();
         let run = match (self.early.take(), self.candidate.take()) {
-            (Some(early), _) => early,
+            (Some(early), _) => *early,
             (None, Some(f)) => {
                 let (ran, took, _) = run_async(exp, end, key, f, inline_deadline(exp, end)).await;
                 self.slot = None; // the candidate has ended
@@ -533,9 +536,9 @@ where
 }
 
 /// The deadline of a candidate the caller awaits, started at `start`.
-fn inline_deadline(exp: &'static Experiment, start: Instant) -> Option<crate::timer::Deadline> {
+fn inline_deadline(exp: &'static Experiment, start: Stamp) -> Option<crate::timer::Deadline> {
     exp.timeout()
-        .map(|t| crate::timer::Deadline::new(start + t))
+        .map(|t| crate::timer::Deadline::new(start.instant() + t))
 }
 
 impl<F, T> Pending<F, T>
@@ -575,7 +578,7 @@ where
             .candidate
             .take()
             .expect("detached candidates never run first");
-        let key = self.ticket.key.clone();
+        let key = self.ticket.key();
         if exp.is_strict() {
             // Strict mode awaits the candidate in the caller (see `finish_detached`).
             let (ran, took, _) = run_async(exp, end, key, f, inline_deadline(exp, end)).await;
@@ -608,9 +611,9 @@ where
             .take()
             .and_then(|n| n.downcast::<NoiseFuture<T>>().ok());
         let task = async move {
-            let start = Instant::now();
+            let start = Stamp::now();
             let timeout = exp.timeout();
-            if stale(timeout, start.saturating_duration_since(end)) {
+            if stale(timeout, start.since(end)) {
                 drop(slot);
                 return shed_late(ticket);
             }
@@ -623,14 +626,9 @@ where
             };
             if let Some(second) = noise {
                 let second = crate::context::second_run_of(*second);
-                let (again, _, _) = run_async(
-                    exp,
-                    Instant::now(),
-                    None,
-                    second,
-                    inline_deadline(exp, Instant::now()),
-                )
-                .await;
+                let now = Stamp::now();
+                let (again, _, _) =
+                    run_async(exp, now, None, second, inline_deadline(exp, now)).await;
                 learn_noise(exp, &primary, again, &compare, &probes);
             }
             // Not strict (checked above): nothing to fail.
@@ -681,9 +679,9 @@ where
     /// Runs the legacy code as the served side (in a context only to carry an idempotency key),
     /// marked as this experiment's primary (a recursive call starts no shadow).
     fn primary_sync<L: FnOnce() -> T>(&self, primary: L) -> T {
-        let ctx = served_context(self.ticket.exp, self.ticket.key.clone());
+        let mut ctx = served_context(self.ticket.exp, self.ticket.key());
         let _active = self.enter_primary();
-        crate::context::within(ctx.as_ref(), primary)
+        crate::context::within(ctx.as_mut(), primary)
     }
 
     /// A call the candidate serves: the candidate in the caller (its result is returned; its
@@ -696,18 +694,18 @@ where
         P: Probe<T>,
     {
         let exp = self.ticket.exp;
-        let key = self.ticket.key.clone();
+        let key = self.ticket.key();
         let f = self
             .candidate
             .take()
             .expect("a served candidate never runs first");
-        let ctx = served_context(exp, key.clone());
+        let mut ctx = served_context(exp, key.clone());
         if !self.shadowed {
-            return crate::context::within(ctx.as_ref(), f);
+            return crate::context::within(ctx.as_mut(), f);
         }
         let served = {
             let _active = self.enter_primary();
-            crate::context::within(ctx.as_ref(), f)
+            crate::context::within(ctx.as_mut(), f)
         };
         let (served_time, end) = self.primary_done();
         let (ran, took, _) = run_sync(exp, end, key, legacy);
@@ -795,7 +793,7 @@ where
     fn primary_async<L: Future<Output = T>>(&self, primary: L) -> ServedSide<L> {
         let exp = self.ticket.exp;
         ServedSide {
-            inner: crate::context::scoped(served_context(exp, self.ticket.key.clone()), primary),
+            inner: crate::context::scoped(served_context(exp, self.ticket.key()), primary),
             exp,
         }
     }
@@ -810,7 +808,7 @@ where
         P: Probe<T>,
     {
         let exp = self.ticket.exp;
-        let key = self.ticket.key.clone();
+        let key = self.ticket.key();
         let f = self
             .candidate
             .take()
@@ -915,19 +913,15 @@ where
             compare,
             probes,
         ),
-        Ran::TimedOut => {
-            crate::observe::durations(ticket.exp, legacy_time, served_time);
-            settle(
-                ticket,
-                Outcome::Timeout,
-                None,
-                legacy_time,
-                served_time,
-                false,
-            )
-        }
+        Ran::TimedOut => settle(
+            ticket,
+            Outcome::Timeout,
+            None,
+            legacy_time,
+            served_time,
+            false,
+        ),
         Ran::Panicked(p) => {
-            crate::observe::durations(ticket.exp, legacy_time, served_time);
             let detail = format!(
                 "the legacy code panicked in its shadow run (the candidate served the call): {}",
                 panic_detail(&*p)
@@ -949,7 +943,13 @@ where
                 legacy_time,
                 served_time,
             );
-            ticket.resolve(Outcome::PrimaryPanic, Some(d), None);
+            ticket.resolve_timed(
+                Outcome::PrimaryPanic,
+                Some(d),
+                None,
+                &legacy_time,
+                &served_time,
+            );
             None
         }
     }
@@ -1067,20 +1067,20 @@ fn learn_noise<T, C, P>(
 /// discarded.
 fn run_sync<T>(
     exp: &'static Experiment,
-    start: Instant,
+    start: Stamp,
     key: Option<Arc<str>>,
     f: impl FnOnce() -> T,
-) -> (Ran<T>, Took, Instant) {
-    let ctx = shadow_context(exp, key);
+) -> (Ran<T>, Took, Stamp) {
+    let mut run = shadow_run(exp, key);
     let cpu = cpu_now(exp);
-    let r = catch_unwind(AssertUnwindSafe(|| ctx.enter(|| quietly(f))));
+    let r = catch_unwind(AssertUnwindSafe(|| run.enter(|| quietly(f))));
     let cpu = cpu_since(cpu);
-    let end = Instant::now();
-    let wall = end - start;
+    let end = Stamp::now();
+    let wall = end.since(start);
     let ran = match r {
         _ if exp.timeout().is_some_and(|t| wall > t) => Ran::TimedOut,
-        _ if ctx.refused().is_some() => {
-            let (n, first) = ctx.refused().unwrap_or((0, "?"));
+        _ if run.refused().is_some() => {
+            let (n, first) = run.refused().unwrap_or((0, "?"));
             Ran::Refused(n, first)
         }
         Ok(v) => Ran::Value(v),
@@ -1090,25 +1090,17 @@ fn run_sync<T>(
 }
 
 /// The context a shadow run of `exp` runs in.
-fn shadow_context(exp: &'static Experiment, key: Option<Arc<str>>) -> ShadowContext {
-    ShadowContext::new(exp.name(), Role::Shadow, exp.writes(), key)
+fn shadow_run(exp: &'static Experiment, key: Option<Arc<str>>) -> Run {
+    Run::shadow(exp.name(), exp.writes(), key)
 }
 
 /// The context the served side runs in: only needed to carry an idempotency key, and never
 /// replacing a shadow context around it (a served side nested in a shadow run stays a shadow).
-pub(crate) fn served_context(
-    exp: &'static Experiment,
-    key: Option<Arc<str>>,
-) -> Option<ShadowContext> {
+pub(crate) fn served_context(exp: &'static Experiment, key: Option<Arc<str>>) -> Option<Run> {
     if key.is_none() || crate::context::in_shadow() {
         return None;
     }
-    Some(ShadowContext::new(
-        exp.name(),
-        Role::Served,
-        exp.writes(),
-        key,
-    ))
+    Some(Run::served(exp.name(), key))
 }
 
 /// The async twin of [`run_sync`]: the candidate is cancelled (dropped) at its `deadline`, and
@@ -1116,29 +1108,30 @@ pub(crate) fn served_context(
 /// interrupted) counts as timed out too.
 async fn run_async<F: Future>(
     exp: &'static Experiment,
-    start: Instant,
+    start: Stamp,
     key: Option<Arc<str>>,
     f: F,
     deadline: Option<Deadline>,
-) -> (Ran<F::Output>, Took, Instant) {
-    let ctx = shadow_context(exp, key);
+) -> (Ran<F::Output>, Took, Stamp) {
     let due = deadline.as_ref().map(Deadline::at);
+    let mut side = std::pin::pin!(crate::context::scoped(Some(shadow_run(exp, key)), f));
     let ran = Race {
         inner: CatchUnwind {
-            inner: crate::context::scoped(Some(ctx.clone()), f),
+            inner: side.as_mut(),
         },
         deadline,
     }
     .await;
-    let end = Instant::now();
-    let ran = match (ran, ctx.refused()) {
+    let end = Stamp::now();
+    let late = due.is_some_and(|d| Instant::now() > d);
+    let ran = match (ran, side.as_ref().get_ref().refused()) {
         (Ran::TimedOut, _) => Ran::TimedOut,
-        _ if due.is_some_and(|d| end > d) => Ran::TimedOut,
+        _ if late => Ran::TimedOut,
         (_, Some((n, first))) => Ran::Refused(n, first),
         (ran, None) => ran,
     };
     let took = Took {
-        wall: end - start,
+        wall: end.since(start),
         cpu: None,
     };
     (ran, took, end)
@@ -1249,7 +1242,6 @@ where
     C: Comparator<T> + ?Sized,
     P: Probe<T>,
 {
-    crate::observe::durations(ticket.exp, primary_duration, candidate_duration);
     let ran = match ran {
         Ran::Value(v) => Ran::Value(v),
         Ran::Panicked(p) => Ran::Panicked(p),
@@ -1257,6 +1249,14 @@ where
         Ran::Refused(n, first) => {
             let detail = format!(
                 "the shadow run attempted {n} production write(s), first `{first}`: refused, not compared"
+            );
+            // The hook first: the record takes the call's context.
+            notify(
+                &ticket,
+                Outcome::WriteRefused,
+                Some(&detail),
+                primary_duration,
+                candidate_duration,
             );
             let d = discrepancy(
                 &mut ticket,
@@ -1267,15 +1267,14 @@ where
                 primary_duration,
                 candidate_duration,
             );
-            notify(
-                &ticket,
-                Outcome::WriteRefused,
-                Some(&d.detail),
-                primary_duration,
-                candidate_duration,
-            );
             let failure = Some(strict_message(&d));
-            ticket.resolve(Outcome::WriteRefused, Some(d), None);
+            ticket.resolve_timed(
+                Outcome::WriteRefused,
+                Some(d),
+                None,
+                &primary_duration,
+                &candidate_duration,
+            );
             return failure;
         }
     };
@@ -1409,7 +1408,13 @@ where
     );
     let failure =
         matches!(outcome, Outcome::Mismatch | Outcome::CandidatePanic).then(|| strict_message(&d));
-    ticket.resolve(outcome, Some(d), failed);
+    ticket.resolve_timed(
+        outcome,
+        Some(d),
+        failed,
+        &primary_duration,
+        &candidate_duration,
+    );
     failure
 }
 
@@ -1423,8 +1428,9 @@ fn discrepancy(
     primary_duration: Took,
     candidate_duration: Took,
 ) -> Discrepancy {
+    let extras = ticket.extras.take().map(|b| *b).unwrap_or_default();
     Discrepancy {
-        context: std::mem::take(&mut ticket.context),
+        context: extras.context,
         experiment: ticket.exp.name(),
         outcome,
         detail,
@@ -1436,8 +1442,8 @@ fn discrepancy(
         candidate_cpu: candidate_duration.cpu,
         at: SystemTime::now(),
         served_by_candidate: ticket.served,
-        key: ticket.sample_key.take(),
-        inputs: ticket.inputs.take().map(|b| *b),
+        key: extras.sample_key,
+        inputs: extras.inputs,
     }
 }
 
@@ -1452,13 +1458,13 @@ fn settle(
     candidate_failed: bool,
 ) -> Option<String> {
     notify(&ticket, outcome, detail, primary, candidate);
-    ticket.resolve(outcome, None, Some(candidate_failed));
+    ticket.resolve_timed(outcome, None, Some(candidate_failed), &primary, &candidate);
     None
 }
 
 /// Calls the call's `on_outcome` hook, if any; a panic in it is reported, never propagated.
 fn notify(ticket: &Ticket, outcome: Outcome, detail: Option<&str>, primary: Took, candidate: Took) {
-    let Some(hook) = ticket.hook else { return };
+    let Some(hook) = ticket.hook() else { return };
     let record = crate::outcome::OutcomeRecord {
         experiment: ticket.exp.name(),
         outcome,
@@ -1467,7 +1473,7 @@ fn notify(ticket: &Ticket, outcome: Outcome, detail: Option<&str>, primary: Took
         candidate_duration: candidate.wall,
         primary_cpu: primary.cpu,
         candidate_cpu: candidate.cpu,
-        context: ticket.context.clone(),
+        context: ticket.context().to_vec(),
     };
     if let Err(p) = catch_unwind(AssertUnwindSafe(|| quietly(|| hook(&record)))) {
         crate::observe::internal_error(ticket.exp, "on_outcome", &panic_message(&*p));

@@ -2,7 +2,8 @@
 //! and the per-call decision.
 
 use std::sync::atomic::{
-    AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst,
+    AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::Acquire, Ordering::Relaxed,
+    Ordering::SeqCst,
 };
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
@@ -99,11 +100,10 @@ pub(crate) struct State {
     /// The live strict override: 0 none, 1 on, 2 off.
     pub(crate) strict_live: std::sync::atomic::AtomicU8,
     pub(crate) breaker: Mutex<Breaker>,
-    /// Skipped calls counted here when the per-thread slots are unavailable.
-    pub(crate) skips_shared: [AtomicU64; sampling::PER_EXPERIMENT],
-    pub(crate) counts: [AtomicU64; Outcome::ALL.len()],
-    pub(crate) shadowed: AtomicU64,
-    pub(crate) in_flight: AtomicU64,
+    /// The experiment's counters ([`sampling::slot`]) when the per-thread slots are unavailable.
+    pub(crate) shared: [AtomicU64; sampling::PER_EXPERIMENT],
+    /// `(judged, failed)` runs the circuit breaker has been fed so far.
+    pub(crate) breaker_fed: Mutex<(u64, u64)>,
     /// Candidate executions holding a concurrency slot (queued, running, or abandoned after a
     /// timeout but not yet ended), and the most ever seen at once.
     pub(crate) running: AtomicU64,
@@ -137,10 +137,6 @@ pub(crate) struct State {
     /// Learned noisy paths (indices as `[*]`) and how often each differed; second runs made.
     pub(crate) noise: Mutex<Vec<(String, u64)>>,
     pub(crate) noise_runs: AtomicU64,
-    /// Wall-time sums of judged calls (µs) and their count.
-    pub(crate) primary_us_sum: AtomicU64,
-    pub(crate) candidate_us_sum: AtomicU64,
-    pub(crate) timed: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -379,6 +375,7 @@ impl Experiment {
     }
 
     /// Whether shadowed calls measure thread CPU time now.
+    #[inline]
     pub(crate) fn cpu_time(&'static self) -> bool {
         self.state().cpu_time.load(Relaxed)
     }
@@ -490,10 +487,8 @@ impl Experiment {
                 strict_live: std::sync::atomic::AtomicU8::new(0),
                 cpu_time: AtomicBool::new(false),
                 breaker: Mutex::new(Breaker::new(Instant::now())),
-                skips_shared: [const { AtomicU64::new(0) }; sampling::PER_EXPERIMENT],
-                counts: [const { AtomicU64::new(0) }; Outcome::ALL.len()],
-                shadowed: AtomicU64::new(0),
-                in_flight: AtomicU64::new(0),
+                shared: [const { AtomicU64::new(0) }; sampling::PER_EXPERIMENT],
+                breaker_fed: Mutex::new((0, 0)),
                 running: AtomicU64::new(0),
                 abandoned: AtomicU64::new(0),
                 peak_running: AtomicU64::new(0),
@@ -512,9 +507,6 @@ impl Experiment {
                 warned_no_ramp: AtomicBool::new(false),
                 noise: Mutex::new(Vec::new()),
                 noise_runs: AtomicU64::new(0),
-                primary_us_sum: AtomicU64::new(0),
-                candidate_us_sum: AtomicU64::new(0),
-                timed: AtomicU64::new(0),
             }
         });
         if fresh {
@@ -529,6 +521,7 @@ impl Experiment {
                 );
             }
             reg.push(self);
+            crate::clock::warm_up();
             // Settings changed through the live API before this first call apply now.
             let current = *lock(&st.setting);
             if let Some(s) = crate::live::pending_for(self.name, current) {
@@ -699,7 +692,44 @@ impl Experiment {
     #[cold]
     #[inline(never)]
     fn count_shared(&'static self, which: Skip) {
-        self.state().skips_shared[which as usize].fetch_add(1, Relaxed);
+        self.state().shared[which as usize].fetch_add(1, Relaxed);
+    }
+
+    /// Adds `n` to one of the experiment's counters ([`sampling::slot`]): this thread's slot, or
+    /// the shared fallback.
+    #[inline]
+    pub(crate) fn count(&'static self, slot: usize, n: u64) {
+        if !sampling::add(self.slots.load(Relaxed), slot, n) {
+            self.state().shared[slot].fetch_add(n, Relaxed);
+        }
+    }
+
+    /// Adds to several counters (`(slot, n)`) with one lookup of this thread's block.
+    #[inline]
+    pub(crate) fn count_all(&'static self, adds: &[(usize, u64)]) {
+        if !sampling::add_all(self.slots.load(Relaxed), adds) {
+            let st = self.state();
+            for &(slot, n) in adds {
+                st.shared[slot].fetch_add(n, Relaxed);
+            }
+        }
+    }
+
+    /// One of the experiment's counters, over all threads.
+    pub(crate) fn total(&'static self, slot: usize) -> u64 {
+        self.state().shared[slot].load(Acquire) + sampling::read(self.slots.load(Relaxed), slot)
+    }
+
+    /// The count of one outcome.
+    pub(crate) fn outcome_total(&'static self, o: Outcome) -> u64 {
+        self.total(sampling::slot::OUTCOMES + o.index())
+    }
+
+    /// Shadowed calls opened and not decided yet. Decided is read first: a call decided
+    /// meanwhile shows as opened, never as decided and not opened.
+    pub(crate) fn in_flight(&'static self) -> u64 {
+        let closed = self.total(sampling::slot::CLOSED);
+        self.total(sampling::slot::OPENED).saturating_sub(closed)
     }
 
     /// The first call (initialises the state), half-open probes, and skipped calls that cannot
@@ -772,10 +802,8 @@ impl Experiment {
             (false, true) => self.begin(),
             (true, true) => match served_shadow(self) {
                 Some(slot) => {
-                    let st = self.state();
                     crate::isolation::install_hook();
-                    st.shadowed.fetch_add(1, Relaxed);
-                    st.in_flight.fetch_add(1, SeqCst);
+                    self.count(sampling::slot::OPENED, 1);
                     let mut ticket = Ticket::new(self, Phase::Primary, false);
                     ticket.served = true;
                     Some(ShadowCall {
@@ -962,9 +990,7 @@ impl Experiment {
 
     /// Skipped calls of one kind, over all threads.
     pub(crate) fn skipped(&'static self, which: Skip) -> u64 {
-        let st = self.state();
-        st.skips_shared[which as usize].load(Relaxed)
-            + sampling::read(self.slots.load(Relaxed), which)
+        self.total(which as usize)
     }
 
     /// A call sampled for shadowing: skipped as [`Outcome::Nested`] inside a shadow run or inside
@@ -975,10 +1001,8 @@ impl Experiment {
     #[inline(never)]
     fn begin(&'static self) -> Option<ShadowCall> {
         let (slot, admission) = self.admit()?;
-        let st = self.state();
         crate::isolation::install_hook();
-        st.shadowed.fetch_add(1, Relaxed);
-        st.in_flight.fetch_add(1, SeqCst);
+        self.count(sampling::slot::OPENED, 1);
         Some(ShadowCall {
             ticket: Ticket::new(self, Phase::Primary, false),
             candidate_first: self.mode == Mode::Inline
@@ -1086,6 +1110,7 @@ impl Experiment {
     }
 
     /// The timeout in force, if any.
+    #[inline]
     pub(crate) fn timeout(&'static self) -> Option<Duration> {
         match self.state().timeout_us.load(Relaxed) {
             0 => None,
@@ -1102,19 +1127,36 @@ impl Experiment {
         outcome: Outcome,
         discrepancy: Option<Discrepancy>,
         candidate_failed: Option<bool>,
+        timed: Option<(&crate::exec::Took, &crate::exec::Took)>,
     ) {
+        use sampling::slot;
         let st = self.state();
-        st.counts[outcome.index()].fetch_add(1, Relaxed);
-        crate::observe::outcome(self, outcome, discrepancy.as_ref());
+        // The counters, with one lookup of this thread's block. Decided (CLOSED) goes last: a
+        // reader that sees the call decided sees its outcome too. The breaker is fed at the
+        // timer's next tick, from the counts (no lock here).
+        let (p_us, c_us, n) = timed.map_or((0, 0, 0), |(p, c)| {
+            (p.wall.as_micros() as u64, c.wall.as_micros() as u64, 1)
+        });
+        let failed = u64::from(candidate_failed == Some(true));
+        self.count_all(&[
+            (slot::OUTCOMES + outcome.index(), 1),
+            (slot::PRIMARY_US, p_us),
+            (slot::CANDIDATE_US, c_us),
+            (slot::TIMED, n),
+            (slot::FAILED, failed),
+        ]);
+        if let Some((p, c)) = timed {
+            crate::observe::durations(self, p, c);
+        }
+        if discrepancy.is_some() {
+            crate::observe::outcome(self, outcome, discrepancy.as_ref());
+        }
         if let Some(d) = discrepancy {
             crate::publish::publish(self, &d);
             let mut kept = lock(&st.retained);
             if kept.len() < crate::snapshot::RETAINED {
                 kept.push(d);
             }
-        }
-        if let Some(failed) = candidate_failed {
-            self.breaker_result(failed);
         }
         if st.gate_tracking.load(Relaxed) && crate::cutover::gate_sample(outcome).is_some() {
             let change = lock(&st.cutover).on_outcome(outcome, crate::timer::coarse_now());
@@ -1123,8 +1165,7 @@ impl Experiment {
                 self.gate.store(self.effective_gate(st), Relaxed);
             }
         }
-        // SeqCst: pairs with the waiter count read in `done_one` (see there).
-        st.in_flight.fetch_sub(1, SeqCst);
+        self.count(slot::CLOSED, 1);
         crate::snapshot::done_one();
     }
 
@@ -1156,12 +1197,37 @@ impl Experiment {
     /// deadline warning.
     fn tick(&'static self, now: Instant) {
         let st = self.state();
+        self.feed_breaker();
         let t = lock(&st.breaker).on_tick(now);
         if let Some(t) = t {
             self.transition(t);
         }
         self.check_deadline(now);
         self.watch_hung(now);
+    }
+
+    /// Feeds the circuit breaker the candidate runs judged since its last feed (from the timer
+    /// thread: a judged call counts its outcome per thread and takes no lock).
+    pub(crate) fn feed_breaker(&'static self) {
+        let st = self.state();
+        let judged: u64 = crate::breaker::JUDGED
+            .iter()
+            .map(|o| self.outcome_total(*o))
+            .sum();
+        let failed = self.total(sampling::slot::FAILED);
+        let (dj, df) = {
+            let mut fed = lock(&st.breaker_fed);
+            let d = (judged.saturating_sub(fed.0), failed.saturating_sub(fed.1));
+            *fed = (judged.max(fed.0), failed.max(fed.1));
+            d
+        };
+        if dj == 0 && df == 0 {
+            return;
+        }
+        let t = lock(&st.breaker).on_results(dj, df, crate::timer::coarse_now());
+        if let Some(t) = t {
+            self.transition(t);
+        }
     }
 
     /// Every slot held, and no shadowed call decided for a whole circuit-breaker window (10 s by
@@ -1171,7 +1237,7 @@ impl Experiment {
     fn watch_hung(&'static self, now: Instant) {
         let st = self.state();
         let cap = st.max_in_flight.load(Relaxed).max(1);
-        let decided: u64 = st.counts.iter().map(|c| c.load(Relaxed)).sum();
+        let decided = self.total(sampling::slot::CLOSED);
         let mut w = lock(&st.hung_watch);
         if st.running.load(Relaxed) < cap || decided != w.0 {
             *w = (decided, None);
@@ -1221,6 +1287,7 @@ pub(crate) fn housekeeping() {
     if n % 4 == 3 {
         crate::observe::publish_lane();
     }
+    crate::snapshot::wake_waiters();
 }
 
 /// Recomputes every registered experiment's gate (after the kill switch changed).
@@ -1278,6 +1345,16 @@ pub(crate) struct Ticket {
     pub(crate) exp: &'static Experiment,
     pub(crate) phase: Phase,
     pub(crate) done: bool,
+    /// The candidate serves this call; the legacy code is the shadow.
+    pub(crate) served: bool,
+    /// What the attribute attached to the call, if anything (kept out of line: most calls carry
+    /// nothing, and the ticket moves with the call).
+    pub(crate) extras: Option<Box<Extras>>,
+}
+
+/// What the attribute may attach to a shadowed call.
+#[derive(Default)]
+pub(crate) struct Extras {
     /// The call's context (the attribute's `context = {...}`), evaluated when it was shadowed.
     pub(crate) context: Vec<(&'static str, String)>,
     /// The attribute's `on_outcome` hook.
@@ -1287,9 +1364,7 @@ pub(crate) struct Ticket {
     /// The call's sampling key, rendered (the attribute's `sample_by`), for its records.
     pub(crate) sample_key: Option<String>,
     /// The call's arguments as JSON (the attribute's `record_inputs`), for its records.
-    pub(crate) inputs: Option<Box<serde_json::Value>>,
-    /// The candidate serves this call; the legacy code is the shadow.
-    pub(crate) served: bool,
+    pub(crate) inputs: Option<serde_json::Value>,
 }
 
 impl Ticket {
@@ -1299,13 +1374,28 @@ impl Ticket {
             exp,
             phase,
             done,
-            context: Vec::new(),
-            hook: None,
-            key: None,
-            sample_key: None,
-            inputs: None,
             served: false,
+            extras: None,
         }
+    }
+
+    fn extras_mut(&mut self) -> &mut Extras {
+        self.extras.get_or_insert_with(Default::default)
+    }
+
+    /// The call's idempotency key.
+    pub(crate) fn key(&self) -> Option<std::sync::Arc<str>> {
+        self.extras.as_ref()?.key.clone()
+    }
+
+    /// The call's `on_outcome` hook.
+    pub(crate) fn hook(&self) -> Option<fn(&crate::outcome::OutcomeRecord)> {
+        self.extras.as_ref()?.hook
+    }
+
+    /// The call's context.
+    pub(crate) fn context(&self) -> &[(&'static str, String)] {
+        self.extras.as_ref().map_or(&[], |e| &e.context)
     }
 
     pub(crate) fn resolve(
@@ -1315,7 +1405,26 @@ impl Ticket {
         candidate_failed: Option<bool>,
     ) {
         self.done = true;
-        self.exp.record(outcome, discrepancy, candidate_failed);
+        self.exp
+            .record(outcome, discrepancy, candidate_failed, None);
+    }
+
+    /// [`resolve`](Self::resolve) for a call whose sides ran: their durations are recorded too.
+    pub(crate) fn resolve_timed(
+        mut self,
+        outcome: Outcome,
+        discrepancy: Option<Discrepancy>,
+        candidate_failed: Option<bool>,
+        primary: &crate::exec::Took,
+        candidate: &crate::exec::Took,
+    ) {
+        self.done = true;
+        self.exp.record(
+            outcome,
+            discrepancy,
+            candidate_failed,
+            Some((primary, candidate)),
+        );
     }
 }
 
@@ -1327,7 +1436,7 @@ impl Drop for Ticket {
             } else {
                 Outcome::Cancelled
             };
-            self.exp.record(outcome, None, None);
+            self.exp.record(outcome, None, None, None);
         }
     }
 }
@@ -1383,7 +1492,7 @@ impl ShadowCall {
     /// # drop(call);
     /// ```
     pub fn with_context(mut self, context: Vec<(&'static str, String)>) -> Self {
-        self.ticket.context = context;
+        self.ticket.extras_mut().context = context;
         self
     }
 
@@ -1398,7 +1507,7 @@ impl ShadowCall {
     /// call.with_candidate(|| 1).finish_inline(&1, &shadow_runtime::DefaultComparator, shadow_runtime::exec::NoProbes);
     /// ```
     pub fn with_hook(mut self, hook: fn(&crate::outcome::OutcomeRecord)) -> Self {
-        self.ticket.hook = Some(hook);
+        self.ticket.extras_mut().hook = Some(hook);
         self
     }
 
@@ -1415,7 +1524,7 @@ impl ShadowCall {
     /// assert_eq!(shadow_runtime::snapshot::experiment("docs::idem_call").unwrap().counts.get(shadow_runtime::Outcome::Match), 1);
     /// ```
     pub fn with_idempotency_key(mut self, key: std::sync::Arc<str>) -> Self {
-        self.ticket.key = Some(key);
+        self.ticket.extras_mut().key = Some(key);
         self
     }
 
@@ -1430,7 +1539,7 @@ impl ShadowCall {
     /// assert_eq!(s.discrepancies[0].key.as_deref(), Some("customer-9"));
     /// ```
     pub fn with_sample_key(mut self, key: String) -> Self {
-        self.ticket.sample_key = Some(key);
+        self.ticket.extras_mut().sample_key = Some(key);
         self
     }
 
@@ -1446,7 +1555,7 @@ impl ShadowCall {
     /// assert_eq!(s.discrepancies[0].inputs, Some(serde_json::json!([41])));
     /// ```
     pub fn with_inputs(mut self, inputs: Vec<serde_json::Value>) -> Self {
-        self.ticket.inputs = Some(Box::new(serde_json::Value::Array(inputs)));
+        self.ticket.extras_mut().inputs = Some(serde_json::Value::Array(inputs));
         self
     }
 

@@ -27,6 +27,7 @@
 #![warn(missing_docs)]
 
 pub mod breaker;
+mod clock;
 pub mod compare;
 pub mod config;
 pub mod context;

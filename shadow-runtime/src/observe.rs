@@ -235,17 +235,13 @@ pub(crate) fn acceptable(exp: &'static Experiment, reason: &str) {
     tracing::debug!(target: TARGET, experiment = exp.name(), reason, "acceptable difference");
 }
 
+/// Records both sides' durations in the histograms (the sums are counted with the outcome).
 pub(crate) fn durations(
     exp: &'static Experiment,
-    primary: crate::exec::Took,
-    candidate: crate::exec::Took,
+    primary: &crate::exec::Took,
+    candidate: &crate::exec::Took,
 ) {
     let st = exp.state();
-    st.primary_us_sum
-        .fetch_add(primary.wall.as_micros() as u64, Relaxed);
-    st.candidate_us_sum
-        .fetch_add(candidate.wall.as_micros() as u64, Relaxed);
-    st.timed.fetch_add(1, Relaxed);
     let keys = &st.keys;
     match keys.cached(recorder_in_effect()) {
         Some(h) => {
@@ -284,7 +280,7 @@ pub(crate) fn publish(exp: &'static Experiment, on_timer: bool) {
     }
     let mut totals = [0u64; Outcome::ALL.len()];
     for o in Outcome::ALL {
-        totals[o.index()] = st.counts[o.index()].load(Relaxed);
+        totals[o.index()] = exp.outcome_total(o);
     }
     for (which, outcome) in Skip::ALL {
         totals[outcome.index()] += exp.skipped(which);
@@ -301,7 +297,7 @@ pub(crate) fn publish(exp: &'static Experiment, on_timer: bool) {
     for (key, n) in st.keys.shed.iter().zip(shed) {
         counter(key).absolute(n);
     }
-    gauge(&st.keys.in_flight).set(st.in_flight.load(Relaxed) as f64);
+    gauge(&st.keys.in_flight).set(exp.in_flight() as f64);
     gauge(&st.keys.abandoned).set(st.abandoned.load(Relaxed) as f64);
     let (breaker, _, _) = crate::experiment::breaker_view(exp);
     gauge(&st.keys.breaker_open).set(if breaker == crate::BreakerState::Closed {

@@ -1,26 +1,53 @@
-//! The hot path's per-thread state: a fast random source for sampling, the counters of skipped
-//! and shed calls (`disabled`, `sampled_out`, `filtered`, `circuit_open`, `nested`, `shed`), and
-//! the marks of the experiments whose primary this thread is running (so that a recursive call
-//! starts no shadow of its own).
+//! The hot path's per-thread state: a fast random source for sampling, and every counter an
+//! experiment keeps: skipped and shed calls (`disabled`, `sampled_out`, `filtered`,
+//! `circuit_open`, `nested`, `shed`), shadowed calls opened and decided, the count of each
+//! outcome, the duration sums and the circuit breaker's failures; and the marks of the
+//! experiments whose primary this thread is running (so that a recursive call starts no shadow of
+//! its own).
 //!
-//! A skipped call must cost about a nanosecond and never allocate, so it cannot afford a shared
-//! atomic read-modify-write (a `lock xadd` on a cache line other cores also write). Each thread owns
-//! a block of counters that only it writes, with plain relaxed load + store; readers sum all blocks.
-//! When a thread exits, its counts are folded into `RETIRED` and its block is unlinked, both under
-//! the registry lock, so a reader sees every count exactly once.
+//! A skipped call must cost about a nanosecond and never allocate, and a shadowed one must not
+//! contend with other cores, so neither can afford a shared atomic read-modify-write (a
+//! `lock xadd` on a cache line other cores also write). Each thread owns a block of counters
+//! that only it writes, with a plain load + store; readers sum all blocks. When a thread exits,
+//! its counts are folded into `RETIRED` and its block is unlinked, both under the registry lock,
+//! so a reader sees every count exactly once. Stores are `Release` and reads `Acquire` (plain
+//! moves on x86): a reader that sees a call decided on one thread also sees it opened on
+//! another.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicU64, AtomicUsize,
+    Ordering::{Acquire, Relaxed, Release},
+};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// Counter slots per thread (16 KiB); every experiment takes [`PER_EXPERIMENT`]. Experiments past
-/// the limit use shared atomic counters instead (slower, still exact).
-const SLOTS: usize = 2048;
-/// Slots per experiment: one per [`Skip`], and the depth of this thread's runs of the experiment's
-/// primary ([`ACTIVE`]).
-pub(crate) const PER_EXPERIMENT: usize = 9;
-/// The slot (after the counters) holding how deep this thread is inside the experiment's primary.
-const ACTIVE: usize = 8;
+/// Counter slots per thread (32 KiB); every experiment takes [`PER_EXPERIMENT`], so 128
+/// experiments have per-thread counters. Experiments past the limit use shared atomic counters
+/// instead (slower, still exact).
+const SLOTS: usize = 4096;
+/// Slots per experiment (the layout is in [`slot`]).
+pub(crate) const PER_EXPERIMENT: usize = 32;
+
+/// The slots of one experiment, after its eight [`Skip`] counters.
+pub(crate) mod slot {
+    /// How deep this thread is inside the experiment's primary (not a counter: never summed).
+    pub(crate) const ACTIVE: usize = 8;
+    /// Shadowed calls opened (a ticket made).
+    pub(crate) const OPENED: usize = 9;
+    /// Shadowed calls decided (a ticket resolved).
+    pub(crate) const CLOSED: usize = 10;
+    /// The first of the outcome counters, in `Outcome::ALL` order.
+    pub(crate) const OUTCOMES: usize = 11;
+    /// Sums of the judged calls' wall times, µs, and how many calls they cover.
+    pub(crate) const PRIMARY_US: usize = 28;
+    pub(crate) const CANDIDATE_US: usize = 29;
+    pub(crate) const TIMED: usize = 30;
+    /// Candidate runs that failed (panic, timeout, `Err` where the primary was `Ok`), for the
+    /// circuit breaker.
+    pub(crate) const FAILED: usize = 31;
+}
+const ACTIVE: usize = slot::ACTIVE;
+const _: () = assert!(slot::OUTCOMES + crate::outcome::Outcome::ALL.len() <= slot::PRIMARY_US);
 
 struct Block {
     slots: [AtomicU64; SLOTS],
@@ -73,8 +100,13 @@ impl Local {
 
     #[inline]
     fn bump(&self, slot: usize) {
+        self.add(slot, 1);
+    }
+
+    #[inline]
+    fn add(&self, slot: usize, n: u64) {
         let c = &self.block.slots[slot];
-        c.store(c.load(Relaxed).wrapping_add(1), Relaxed);
+        c.store(c.load(Relaxed).wrapping_add(n), Release);
     }
 }
 
@@ -85,7 +117,7 @@ impl Drop for Local {
         for (i, c) in self.block.slots[..used].iter().enumerate() {
             let n = c.load(Relaxed);
             if n != 0 && i % PER_EXPERIMENT != ACTIVE {
-                RETIRED[i].fetch_add(n, Relaxed);
+                RETIRED[i].fetch_add(n, Release);
             }
         }
         list.retain(|b| !Arc::ptr_eq(b, &self.block));
@@ -158,6 +190,32 @@ pub(crate) fn bump(base: usize, which: Skip) -> bool {
             .is_ok()
 }
 
+/// Adds `n` to one of an experiment's counters in this thread's slot; `false` when it could not
+/// (no slots, or the thread's locals are gone at thread exit) and the caller must count it
+/// elsewhere.
+#[inline]
+pub(crate) fn add(base: usize, slot: usize, n: u64) -> bool {
+    base != NO_SLOTS
+        && LOCAL
+            .try_with(|l| l.add((base + slot) & (SLOTS - 1), n))
+            .is_ok()
+}
+
+/// [`add`] for several counters, with one lookup of this thread's block.
+#[inline]
+pub(crate) fn add_all(base: usize, adds: &[(usize, u64)]) -> bool {
+    base != NO_SLOTS
+        && LOCAL
+            .try_with(|l| {
+                for &(slot, n) in adds {
+                    if n != 0 {
+                        l.add((base + slot) & (SLOTS - 1), n);
+                    }
+                }
+            })
+            .is_ok()
+}
+
 /// Whether this thread is inside a run of the experiment's primary (of a shadowed call): a call
 /// of the same experiment there is recursion and starts no shadow. `false` without slots.
 #[inline]
@@ -210,16 +268,16 @@ pub(crate) fn draw_any() -> u64 {
 
 /// The total of one per-thread counter over all threads, live and exited (shared fallback
 /// counters not included).
-pub(crate) fn read(base: usize, which: Skip) -> u64 {
+pub(crate) fn read(base: usize, slot: usize) -> u64 {
     if base == NO_SLOTS {
         return 0;
     }
-    let slot = base + which as usize;
+    let slot = base + slot;
     let list = blocks();
-    RETIRED[slot].load(Relaxed)
+    RETIRED[slot].load(Acquire)
         + list
             .iter()
-            .map(|b| b.slots[slot].load(Relaxed))
+            .map(|b| b.slots[slot].load(Acquire))
             .sum::<u64>()
 }
 
@@ -262,8 +320,8 @@ mod tests {
             h.join().unwrap();
         }
         assert!(bump(base, Skip::Disabled));
-        assert_eq!(read(base, Skip::Disabled), 4001);
-        assert_eq!(read(base, Skip::SampledOut), 0);
+        assert_eq!(read(base, Skip::Disabled as usize), 4001);
+        assert_eq!(read(base, Skip::SampledOut as usize), 0);
     }
 
     #[test]
@@ -275,7 +333,7 @@ mod tests {
             .count();
         // 10% of 200k: the standard deviation is ~134, so 6 sigma is ~800.
         assert!((19_200..=20_800).contains(&inside), "{inside}");
-        assert_eq!(read(base, Skip::SampledOut), (n - inside) as u64);
+        assert_eq!(read(base, Skip::SampledOut as usize), (n - inside) as u64);
     }
 
     #[test]

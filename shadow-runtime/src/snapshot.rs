@@ -255,13 +255,15 @@ pub fn snapshot() -> Vec<ExperimentSnapshot> {
         .into_iter()
         .map(|exp| {
             let st = exp.state();
-            // Read in_flight first: an outcome recorded meanwhile then shows in the counts, never
-            // in neither.
-            let in_flight = st.in_flight.load(Relaxed);
+            // Decided first, then the outcomes, then opened: a call decided meanwhile shows in
+            // the counts and as opened, never as lost.
+            let closed = exp.total(crate::sampling::slot::CLOSED);
             let mut counts = [0u64; Outcome::ALL.len()];
             for o in Outcome::ALL {
-                counts[o.index()] = st.counts[o.index()].load(Relaxed);
+                counts[o.index()] = exp.outcome_total(o);
             }
+            let opened = exp.total(crate::sampling::slot::OPENED);
+            let in_flight = opened.saturating_sub(closed);
             for (which, outcome) in Skip::ALL {
                 counts[outcome.index()] += exp.skipped(which);
             }
@@ -297,7 +299,7 @@ pub fn snapshot() -> Vec<ExperimentSnapshot> {
                     .unwrap_or_else(|e| e.into_inner())
                     .clone(),
                 // Shed before anything was prepared: shadowed (sampled), never started.
-                shadowed: st.shadowed.load(Relaxed) + shed.total() - shed.late,
+                shadowed: opened + shed.total() - shed.late,
                 shed,
                 abandoned: st.abandoned.load(Relaxed),
                 in_flight,
@@ -316,9 +318,9 @@ pub fn snapshot() -> Vec<ExperimentSnapshot> {
                 deadline: setting.deadline.map(crate::cutover::format_date),
                 overdue: crate::cutover::overdue(setting.deadline, crate::cutover::today()),
                 writes: exp.writes(),
-                primary_us_sum: st.primary_us_sum.load(Relaxed),
-                candidate_us_sum: st.candidate_us_sum.load(Relaxed),
-                timed: st.timed.load(Relaxed),
+                primary_us_sum: exp.total(crate::sampling::slot::PRIMARY_US),
+                candidate_us_sum: exp.total(crate::sampling::slot::CANDIDATE_US),
+                timed: exp.total(crate::sampling::slot::TIMED),
                 noisy_paths: st
                     .noise
                     .lock()
@@ -378,17 +380,24 @@ static IDLE_ASYNC: tokio::sync::Notify = tokio::sync::Notify::const_new();
 /// Shadowed calls in flight over all experiments (summed on demand: a global counter would
 /// cost every shadowed call two more contended read-modify-writes).
 fn in_flight() -> u64 {
-    registry()
-        .into_iter()
-        .map(|e| e.state().in_flight.load(SeqCst))
-        .sum()
+    registry().into_iter().map(|e| e.in_flight()).sum()
 }
 
-/// Called after every decided outcome, once the experiment's in-flight count has dropped: wakes
-/// the idle waiters, if any. A condvar notification is a system call, so it is skipped when
-/// nobody waits. SeqCst on both sides: either a waiter sees the count drop, or this sees the
-/// waiter.
+/// Called after every decided outcome: wakes the idle waiters, if any. A condvar notification is
+/// a system call, so it is skipped when nobody waits (a wake-up missed in the race with a new
+/// waiter is made up at the timer's next tick, [`wake_waiters`]).
 pub(crate) fn done_one() {
+    if WAITERS.load(SeqCst) > 0 {
+        let _g = IDLE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        IDLE.notify_all();
+        IDLE_ASYNC.notify_waiters();
+    }
+}
+
+/// Wakes the idle waiters, if any, to look again (the timer thread, every tick): a decided call's
+/// count is a plain per-thread store, so a waiter that registered just as the last call was
+/// decided may have missed its wake-up.
+pub(crate) fn wake_waiters() {
     if WAITERS.load(SeqCst) > 0 {
         let _g = IDLE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         IDLE.notify_all();
