@@ -224,10 +224,24 @@ fn experiment(o: &mut String, e: &ExperimentReport, target: f64) {
         // every timed call of the summaries.
         let _ = writeln!(
             o,
-            "\n   latency (us)   over discrepancy lines:              over all timed calls:\n                        p50       p95       p99     lines        mean     calls"
+            "\n   {:<12} {:-^39}   {:-^19}\n   {:<12} {:>9} {:>9} {:>9} {:>9}   {:>9} {:>9}",
+            "latency (us)",
+            " percentiles over discrepancy lines ",
+            " mean over timed ",
+            "",
+            "p50",
+            "p95",
+            "p99",
+            "lines",
+            "mean",
+            "calls"
         );
         side(o, "primary", &l.primary);
         side(o, "candidate", &l.candidate);
+        let _ = writeln!(
+            o,
+            "     (percentiles over the discrepancy lines with a duration; means over all timed calls, from the summaries)"
+        );
     }
 }
 

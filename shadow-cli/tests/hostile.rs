@@ -329,8 +329,9 @@ fn the_text_says_compared_calls_and_names_both_latency_populations() {
         t.contains("over 1,004 compared calls of 4,000 calls"),
         "{t}"
     );
-    assert!(t.contains("over discrepancy lines"), "{t}");
-    assert!(t.contains("over all timed calls"), "{t}");
+    assert!(t.contains("- percentiles over discrepancy lines -"), "{t}");
+    assert!(t.contains("- mean over timed -"), "{t}");
+    assert!(t.contains("means over all timed calls"), "{t}");
     // primary: p50 10 over 1 line, mean 100 over 1,004 calls.
     let row = t
         .lines()
