@@ -463,9 +463,16 @@ fn trend(e: &Experiment, refused_runs: &[&str]) -> Vec<TrendPoint> {
     let (first, last) = (lines[0].at_ms, lines[lines.len() - 1].at_ms);
     let mut times: Vec<u64> = lines.iter().map(|p| p.at_ms).collect();
     times.dedup();
-    let buckets = times.len().min(TREND_POINTS) as u64;
-    // Width of a stretch, rounded up, so that `last` falls in the last one.
-    let width = ((last - first) / buckets).saturating_add(1);
+    // A stretch per summary time, or TREND_POINTS equal stretches of time when there are more;
+    // a stretch's width is rounded up, so that `last` falls in the last one.
+    let width = ((last - first) / TREND_POINTS as u64).saturating_add(1);
+    let bucket_of = |at_ms: u64| -> u64 {
+        if times.len() <= TREND_POINTS {
+            times.partition_point(|t| *t < at_ms) as u64
+        } else {
+            (at_ms - first) / width
+        }
+    };
     let mut prev: Vec<(u64, u64)> = vec![(0, 0); e.run_names.len()];
     let (mut judged, mut agreeing) = (0u64, 0u64);
     let mut out: Vec<TrendPoint> = Vec::new();
@@ -482,7 +489,7 @@ fn trend(e: &Experiment, refused_runs: &[&str]) -> Vec<TrendPoint> {
         };
         prev[p.run as usize] = (p.judged, p.agreeing);
         (judged, agreeing) = (j, a);
-        let bucket = (p.at_ms - first) / width;
+        let bucket = bucket_of(p.at_ms);
         if current != Some(bucket) {
             current = Some(bucket);
             out.push(TrendPoint {
