@@ -142,9 +142,12 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
                     .map_err(|_| format!("`--top {v}`: expected a whole number, e.g. 10"))?;
             }
             "--html" => a.html = Some(PathBuf::from(value("--html")?)),
-            _ => return Err(format!(
-                "unknown option `{s}` (options: --target, --top, --json, --html, --force, --help)"
-            )),
+            _ => {
+                return Err(format!(
+                    "unknown option `{s}` \
+                     (options: --target, --top, --json, --html, --force, --help)"
+                ))
+            }
         }
     }
     if a.files.is_empty() {
