@@ -615,7 +615,8 @@ fn report(snap: Option<ExperimentSnapshot>, name: &str, what: &str) -> bool {
     s.lost() == 0 && s.in_flight == 0
 }
 
-fn main() -> ExitCode {
+/// `pub(crate)`: `tests/examples.rs` runs it in a child process.
+pub(crate) fn main() -> ExitCode {
     logging::install();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -675,15 +676,13 @@ fn main() -> ExitCode {
         }
     );
     let process = parallel_run::snapshot::experiment("payments::process");
-    let quote = parallel_run::snapshot::experiment("payments::quote_fee");
+    // Named after its module path: `payments` here, another when a test includes this file.
+    let quote_name = concat!(module_path!(), "::quote_fee");
+    let quote = parallel_run::snapshot::experiment(quote_name);
     let served = |s: &Option<ExperimentSnapshot>| s.as_ref().map_or(0, |s| s.served_by_candidate);
     let (process_served, quote_served) = (served(&process), served(&quote));
     let mut ok = report(process, "payments::process", "async fn, detached on tokio");
-    ok &= report(
-        quote,
-        "payments::quote_fee",
-        "sync fn, detached on the worker pool",
-    );
+    ok &= report(quote, quote_name, "sync fn, detached on the worker pool");
 
     println!();
     match &log {
@@ -705,7 +704,7 @@ fn main() -> ExitCode {
             checked.rewrite_payments,
             process_served,
         ),
-        ("payments::quote_fee", checked.rewrite_quotes, quote_served),
+        (quote_name, checked.rewrite_quotes, quote_served),
     ] {
         if got > served {
             println!(
