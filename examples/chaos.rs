@@ -888,9 +888,10 @@ fn main() {
             ""
         };
         println!(
-            "  calls {} ({made_off} off + {made_on} on)  shadowed {}  lost {}  in_flight {}  running {}{abandoned}  peak running {}/{}  breaker {} ({} trips)",
+            "  calls {} ({made_off} off + {made_on} on)  shadowed {}  shed {}  lost {}  in_flight {}  running {}{abandoned}  peak running {}/{}  breaker {} ({} trips)",
             s.calls(),
             s.shadowed,
+            s.counts.get(Outcome::Shed),
             s.lost(),
             s.in_flight,
             s.running,

@@ -11,7 +11,12 @@
 //!   refuses (a rounding bug keeps the match rate under 99.9%), the fix deployed, then 10% → 50% → 100% accepted. Each phase prints who served the
 //!   calls, the match rate and the production writes that came from a shadow run (must be 0).
 //! - At the end the production database must equal what the legacy code alone would have written;
-//!   the example exits non-zero otherwise.
+//!   the example exits non-zero otherwise. The shadow database has one row per call whose shadow
+//!   side ran: a call that was shed (sampled, but its shadow side not started because
+//!   `max_in_flight` shadow runs were already going or the worker pool's queue was full) wrote
+//!   nothing there, and each phase prints its sheds.
+//! - The discrepancy log gets a summary line after each phase, so `parallel-run report --html`
+//!   draws the match rate over the phases.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -21,6 +26,9 @@ use std::time::Duration;
 use parallel_run::context::{self, WriteMode};
 use parallel_run::{live, parallel_run, Outcome};
 use rusqlite::{params, Connection};
+
+#[path = "support/logging.rs"]
+mod logging;
 
 const EXPERIMENT: &str = "cutover::settle";
 
@@ -152,6 +160,7 @@ struct Totals {
     served_by_candidate: u64,
     good: u64,
     compared: u64,
+    shed: u64,
 }
 
 fn totals() -> Totals {
@@ -161,6 +170,7 @@ fn totals() -> Totals {
     let good = s.counts.get(Outcome::Match) + s.counts.get(Outcome::Acceptable);
     Totals {
         calls: s.calls(),
+        shed: s.counts.get(Outcome::Shed),
         served_by_candidate: s.served_by_candidate,
         good,
         compared: good
@@ -170,7 +180,12 @@ fn totals() -> Totals {
     }
 }
 
-fn phase(title: &str, next_id: &mut u64, n: u64) {
+fn phase(
+    title: &str,
+    next_id: &mut u64,
+    n: u64,
+    log: Option<&parallel_run::publish::JsonLinesLog>,
+) {
     let before = totals();
     for _ in 0..n {
         let o = order(*next_id);
@@ -179,6 +194,9 @@ fn phase(title: &str, next_id: &mut u64, n: u64) {
         assert_eq!(got.total_cents, legacy_total(&o), "order {}", o.id);
     }
     assert!(parallel_run::wait_idle(Duration::from_secs(60)));
+    if let Some(log) = log {
+        log.flush(); // a summary line per phase: the report's match rate over time
+    }
     let after = totals();
     let s = parallel_run::snapshot::experiment(EXPERIMENT).expect("ran");
     let compared = after.compared - before.compared;
@@ -208,20 +226,32 @@ fn phase(title: &str, next_id: &mut u64, n: u64) {
         s.ramp * 100.0,
     );
     println!(
-        "  production writes from shadow: {}",
+        "  shed {} (shadow side not started: not compared, no shadow row)   production writes from shadow: {}",
+        after.shed - before.shed,
         SHADOW_TO_PRODUCTION.load(Ordering::Relaxed) + s.counts.get(Outcome::WriteRefused)
     );
 }
 
 fn main() {
+    logging::install();
     let dir = PathBuf::from("target/parallel-run");
     std::fs::create_dir_all(&dir).expect("output directory");
     let prod_path = dir.join("cutover-production.db");
     let shadow_path = dir.join("cutover-shadow.db");
-    // The discrepancy log, with summary lines (ramp, gate, deadline) for `parallel-run report`.
-    let _ = std::fs::remove_file(dir.join("cutover.jsonl"));
-    let log = parallel_run::publish::JsonLinesLog::open(dir.join("cutover.jsonl")).expect("log");
-    parallel_run::publish::add_publisher(log.clone());
+    // The discrepancy log, with summary lines (ramp, gate, deadline) for `parallel-run report`;
+    // `create` starts it afresh. It refuses a path it does not own: then the example runs without.
+    let log_path = dir.join("cutover.jsonl");
+    let log = match parallel_run::publish::JsonLinesLog::create(&log_path) {
+        Ok(log) => {
+            parallel_run::publish::add_publisher(log.clone());
+            Some(log)
+        }
+        Err(e) => {
+            eprintln!("cutover: running without a discrepancy log: {e}");
+            None
+        }
+    };
+    let log = log.as_ref();
     let _ = STORES.set(Stores {
         production: Mutex::new(open(&prod_path)),
         shadow: Mutex::new(open(&shadow_path)),
@@ -232,12 +262,14 @@ fn main() {
         "1. shadow only: release 1 of the rewrite beside the legacy code",
         &mut id,
         2_000,
+        log,
     );
     live::set_ramp(EXPERIMENT, 0.10).expect("ramp");
     phase(
         "2. ramp to 10% requested: the promotion gate refuses it",
         &mut id,
         1_000,
+        log,
     );
     V2_ROUNDING_BUG.store(false, Ordering::Relaxed);
     live::reset_gate_window(EXPERIMENT); // release 2 deployed: the gate judges it afresh
@@ -245,18 +277,18 @@ fn main() {
         "3. release 2 deployed (rounding fixed): the gate measures it, then opens at 10%",
         &mut id,
         1_000,
+        log,
     );
-    phase("4. ramp 10%", &mut id, 1_000);
+    phase("4. ramp 10%", &mut id, 1_000, log);
     live::set_ramp(EXPERIMENT, 0.50).expect("ramp");
-    phase("5. ramp 50%", &mut id, 1_000);
+    phase("5. ramp 50%", &mut id, 1_000, log);
     live::set_ramp(EXPERIMENT, 1.0).expect("ramp");
     phase(
         "6. ramp 100%: the rewrite serves every call, the legacy code is still compared",
         &mut id,
         1_000,
+        log,
     );
-
-    log.flush();
 
     // Verification: production holds exactly what the legacy code alone would have written.
     let stores = STORES.get().expect("stores");
@@ -286,6 +318,27 @@ fn main() {
         prod_path.display(),
         shadow_path.display()
     );
+    // One shadow row per call whose shadow side ran: a shed call's never did.
+    let shed = s.counts.get(Outcome::Shed);
+    let ran = s.shadowed - shed;
+    let missing = s.calls().saturating_sub(shadow_rows as u64);
+    if missing == 0 {
+        println!(
+            "shadow database: a row for each of the {} calls (none was shed)",
+            s.calls()
+        );
+    } else {
+        println!(
+            "shadow database: {missing} of {} calls have no row: {shed} were shed (sampled, but their shadow side never ran: \
+             max_in_flight shadow runs already going or the worker pool's queue full), so they wrote nothing{}",
+            s.calls(),
+            if shadow_rows as u64 == ran {
+                "; every call whose shadow side ran wrote its row"
+            } else {
+                ""
+            }
+        );
+    }
     println!(
         "deadline {} (overdue: {}), accounting lost: {}",
         s.deadline.as_deref().unwrap_or("none"),
@@ -307,7 +360,11 @@ fn main() {
         std::process::exit(1);
     }
     println!("PASS: production equals what the legacy code alone would have written");
-    println!(
-        "discrepancy log: target/parallel-run/cutover.jsonl (cargo run -p shadow-cli -- report target/parallel-run/cutover.jsonl)"
-    );
+    if log.is_some() {
+        println!(
+            "discrepancy log: {} (cargo run -p shadow-cli -- report --html target/parallel-run/cutover.html {})",
+            log_path.display(),
+            log_path.display()
+        );
+    }
 }

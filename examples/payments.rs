@@ -5,7 +5,13 @@
 //! cargo run --example payments                                      # shadow every payment
 //! PARALLEL_RUN=off cargo run --example payments                     # the kill switch
 //! PARALLEL_RUN__PAYMENTS__PROCESS=10% cargo run --example payments  # sample one payment in ten
+//! PARALLEL_RUN__PAYMENTS__PROCESS=ramp=100% cargo run --example payments  # the rewrite serves
+//! PAYMENTS_LOG=/tmp/p.jsonl cargo run --example payments            # the discrepancy log's path
 //! ```
+//!
+//! A bad value (`PARALLEL_RUN=maybe`, `PARALLEL_RUN__PAYMENTS__PROCESS=150%`) is warned about on
+//! standard error and turns shadowing off; the configuration printed is the one in force, read
+//! from the snapshot.
 //!
 //! The model: money in integer minor units (cents; JPY has none), an FX conversion into the
 //! merchant's settlement currency rounded to that currency's minor units, a percentage fee, and a
@@ -13,8 +19,9 @@
 //! default of the decimal library it switched to) where the legacy code rounds them half-up. Only
 //! amounts that land exactly on half a minor unit differ, a couple of orders in a hundred.
 //!
-//! The example exits non-zero if any caller got something other than what the legacy code alone
-//! computes, if the accounting loses a call, or if the candidates do not finish.
+//! The example exits non-zero if any caller got something other than what the side that served
+//! it computes alone (the legacy code, or the rewrite for the calls a ramp gives it), if the
+//! accounting loses a call, or if the candidates do not finish.
 
 use std::fmt;
 use std::process::ExitCode;
@@ -22,6 +29,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use parallel_run::{parallel_run, Comparator, ExperimentSnapshot, Outcome, Verdict};
+
+#[path = "support/logging.rs"]
+mod logging;
 
 /// The match rate a rewrite must reach before the team switches over.
 const TARGET: f64 = 0.999;
@@ -414,39 +424,66 @@ pub(crate) fn generate(n: usize) -> Vec<Order> {
         .collect()
 }
 
+/// What the handlers saw.
+#[derive(Default)]
+struct Checked {
+    /// Orders whose caller got what neither side computes alone.
+    diverged: usize,
+    /// Calls whose caller got the rewrite's result where it differs from the legacy one: each
+    /// must be a call the rewrite served (a ramp), so at most the snapshot's
+    /// `served_by_candidate`.
+    rewrite_payments: u64,
+    rewrite_quotes: u64,
+}
+
+/// The same payment, but for the timestamp (read at different moments).
+fn same_payment(a: &Result<Payment, PayError>, b: &Result<Payment, PayError>) -> bool {
+    match (a, b) {
+        (Ok(a), Ok(b)) => {
+            a == &Payment {
+                processed_at_ms: a.processed_at_ms,
+                ..b.clone()
+            }
+        }
+        (a, b) => a == b,
+    }
+}
+
 /// One request handler: serves its share of the orders and checks that each caller got exactly
-/// what the legacy code alone computes. Returns the number of orders where it did not.
-async fn handler(orders: Arc<Vec<Order>>, first: usize) -> usize {
-    let mut diverged = 0;
+/// what one side computes alone: the legacy code, or the rewrite (during a ramp it serves some
+/// calls; which ones is the runtime's choice, so a result is checked against both sides and the
+/// rewrite's are counted).
+async fn handler(orders: Arc<Vec<Order>>, first: usize) -> Checked {
+    let mut c = Checked::default();
     for order in orders.iter().skip(first).step_by(HANDLERS) {
         let quoted = quote_fee(order.price, order.fee_bps);
         let served = process_payment(order).await;
 
-        let alone = legacy::process(order).await;
-        let same = match (&served, &alone) {
-            // The timestamps are read at different moments; everything else must be equal.
-            (Ok(s), Ok(a)) => {
-                s == &Payment {
-                    processed_at_ms: s.processed_at_ms,
-                    ..a.clone()
-                }
+        let mut ok = true;
+        if !same_payment(&served, &legacy::process(order).await) {
+            if same_payment(&served, &rewrite::process(order).await) {
+                c.rewrite_payments += 1;
+            } else {
+                ok = false;
             }
-            (s, a) => s == a,
-        };
-        let quoted_alone = fee_quote(
-            order.price,
-            order.fee_bps,
-            legacy::fee(order.price, order.fee_bps),
-        );
-        if !same || quoted != quoted_alone {
+        }
+        let (price, bps) = (order.price, order.fee_bps);
+        if quoted != fee_quote(price, bps, legacy::fee(price, bps)) {
+            if quoted == fee_quote(price, bps, rewrite::fee(price, bps)) {
+                c.rewrite_quotes += 1;
+            } else {
+                ok = false;
+            }
+        }
+        if !ok {
             eprintln!(
-                "order {}: the caller did not get the legacy result",
+                "order {}: the caller got what neither side computes",
                 order.id
             );
-            diverged += 1;
+            c.diverged += 1;
         }
     }
-    diverged
+    c
 }
 
 // ------------------------------------------------------------------------------------ report
@@ -466,30 +503,58 @@ fn report(snap: Option<ExperimentSnapshot>, name: &str, what: &str) -> bool {
         return false;
     };
     let c = |o| s.counts.get(o);
-    let other = c(Outcome::Shed)
-        + c(Outcome::CandidatePanic)
+    let other = c(Outcome::CandidatePanic)
         + c(Outcome::ComparatorPanic)
         + c(Outcome::PrimaryPanic)
         + c(Outcome::Cancelled);
     println!(
-        "\n{name}  ({what}, sample {}, env {})",
-        percent(s.sample_rate),
+        "\n{name}  ({what}, env {})",
         parallel_run::config::env_var_name(name)
     );
+    // The configuration in force, from the snapshot: after the attribute, the environment and
+    // any live change (a bad environment value turns the experiment off, with a warning).
     println!(
-        "  calls: {}  shadowed: {}  disabled: {}  sampled out: {}  lost: {}",
+        "  in force: {}, sample {}, timeout {}, max_in_flight {}, ramp {} ({} requested)",
+        match (parallel_run::global_enabled(), s.enabled) {
+            (false, _) => "shadowing OFF (the kill switch)",
+            (true, true) => "shadowing on",
+            (true, false) => "shadowing OFF (the experiment's own setting)",
+        },
+        percent(s.sample_rate),
+        s.timeout
+            .map_or_else(|| "none".to_owned(), |t| format!("{t:?}")),
+        s.max_in_flight,
+        percent(s.ramp_effective),
+        percent(s.ramp),
+    );
+    println!(
+        "  calls: {}  shadowed: {}  disabled: {}  sampled out: {}  shed: {}  lost: {}",
         s.calls(),
         s.shadowed,
         c(Outcome::Disabled),
         c(Outcome::SampledOut),
+        c(Outcome::Shed),
         s.lost()
     );
+    if c(Outcome::Shed) > 0 {
+        println!(
+            "  shed: sampled, but the candidate was not started ({} candidates already running, or \
+             the worker pool's queue full): not compared, the caller unaffected",
+            s.max_in_flight
+        );
+    }
     println!(
-        "  matches: {}  acceptable: {}  mismatches: {}  other: {other}  (shed, panics, cancelled)",
+        "  matches: {}  acceptable: {}  mismatches: {}  other: {other}  (panics, cancelled)",
         c(Outcome::Match),
         c(Outcome::Acceptable),
         c(Outcome::Mismatch),
     );
+    if s.served_by_candidate > 0 {
+        println!(
+            "  served by the rewrite: {} calls (the ramp)",
+            s.served_by_candidate
+        );
+    }
     match s.match_rate() {
         None if !parallel_run::global_enabled() => {
             println!("  verdict: nothing compared: the kill switch PARALLEL_RUN is off")
@@ -550,7 +615,9 @@ fn report(snap: Option<ExperimentSnapshot>, name: &str, what: &str) -> bool {
     s.lost() == 0 && s.in_flight == 0
 }
 
-fn main() -> ExitCode {
+/// `pub(crate)`: `tests/examples.rs` runs it in a child process.
+pub(crate) fn main() -> ExitCode {
+    logging::install();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_time()
@@ -559,81 +626,117 @@ fn main() -> ExitCode {
     let orders = Arc::new(generate(ORDERS));
 
     // Every mismatch also goes to a JSON-lines discrepancy log (one object per line), written by
-    // a background thread; `PAYMENTS_LOG` overrides the path.
-    let log_path = std::env::var_os("PAYMENTS_LOG")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::PathBuf::from("target/parallel-run/payments.jsonl"));
-    let log = log_path
-        .parent()
-        .map_or(Ok(()), std::fs::create_dir_all)
-        .and_then(|()| {
-            let _ = std::fs::remove_file(&log_path); // one run per file
-            parallel_run::publish::JsonLinesLog::open(&log_path)
-        });
-    if let Ok(log) = &log {
-        parallel_run::publish::add_publisher(log.clone());
+    // a background thread; `PAYMENTS_LOG` overrides the path. The log writes only files it owns:
+    // a path it cannot use (a device, a pipe, a missing directory, someone else's file) is an
+    // error, printed, and the demo runs without a log. Only the default directory is created.
+    let log_path = match std::env::var_os("PAYMENTS_LOG") {
+        Some(p) => std::path::PathBuf::from(p),
+        None => {
+            let dir = std::path::Path::new("target/parallel-run");
+            let _ = std::fs::create_dir_all(dir);
+            dir.join("payments.jsonl")
+        }
+    };
+    // `create`: one run per file (an existing log is emptied; anything else is refused).
+    let log = parallel_run::publish::JsonLinesLog::create(&log_path);
+    match &log {
+        Ok(log) => parallel_run::publish::add_publisher(log.clone()),
+        Err(e) => eprintln!("payments: running without a discrepancy log: {e}"),
     }
 
-    let (diverged, idle) = rt.block_on(async {
+    let checked = rt.block_on(async {
         let handlers: Vec<_> = (0..HANDLERS)
             .map(|k| tokio::spawn(handler(orders.clone(), k)))
             .collect();
-        let mut diverged = 0;
+        let mut all = Checked::default();
         for h in handlers {
-            diverged += h.await.expect("handler panicked");
+            let c = h.await.expect("handler panicked");
+            all.diverged += c.diverged;
+            all.rewrite_payments += c.rewrite_payments;
+            all.rewrite_quotes += c.rewrite_quotes;
         }
-        // Detached candidates may still be running: wait for them before reading the counts.
-        let idle = tokio::time::timeout(Duration::from_secs(30), parallel_run::snapshot::idle())
+        all
+    });
+    // Detached candidates may still be running: wait for them before reading the counts.
+    let idle = rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(30), parallel_run::snapshot::idle())
             .await
-            .is_ok();
-        (diverged, idle)
+            .is_ok()
     });
 
     println!(
-        "parallel run: {ORDERS} orders, legacy settlement serves every caller, the rewrite is shadowed"
+        "parallel run: {ORDERS} orders, legacy settlement serves every caller unless a ramp gives some to the rewrite"
     );
     println!(
         "kill switch PARALLEL_RUN: {}",
         if parallel_run::global_enabled() {
             "on"
         } else {
-            "off"
+            "OFF (nothing is shadowed)"
         }
     );
-    let mut ok = report(
-        parallel_run::snapshot::experiment("payments::process"),
-        "payments::process",
-        "async fn, detached on tokio",
-    );
-    ok &= report(
-        parallel_run::snapshot::experiment("payments::quote_fee"),
-        "payments::quote_fee",
-        "sync fn, detached on the worker pool",
-    );
+    let process = parallel_run::snapshot::experiment("payments::process");
+    // Named after its module path: `payments` here, another when a test includes this file.
+    let quote_name = concat!(module_path!(), "::quote_fee");
+    let quote = parallel_run::snapshot::experiment(quote_name);
+    let served = |s: &Option<ExperimentSnapshot>| s.as_ref().map_or(0, |s| s.served_by_candidate);
+    let (process_served, quote_served) = (served(&process), served(&quote));
+    let mut ok = report(process, "payments::process", "async fn, detached on tokio");
+    ok &= report(quote, quote_name, "sync fn, detached on the worker pool");
 
     println!();
     match &log {
         Ok(log) => {
             log.flush();
             println!(
-                "discrepancy log: {} (one JSON object per mismatch)",
-                log_path.display()
+                "discrepancy log: {} (one JSON object per mismatch; dropped {})",
+                log_path.display(),
+                log.dropped()
             );
         }
-        Err(e) => println!("discrepancy log: not written ({e})"),
+        Err(_) => println!("discrepancy log: not written (see the error above)"),
     }
+    // A caller may get the rewrite's result only for a call the rewrite served.
+    let mut side_ok = checked.diverged == 0;
+    for (name, got, served) in [
+        (
+            "payments::process",
+            checked.rewrite_payments,
+            process_served,
+        ),
+        (quote_name, checked.rewrite_quotes, quote_served),
+    ] {
+        if got > served {
+            println!(
+                "{name}: {got} callers got the rewrite's result, but the rewrite served only {served} calls"
+            );
+            side_ok = false;
+        } else if served > 0 {
+            println!(
+                "{name}: the rewrite served {served} calls (the ramp); {got} of those callers got a result that differs from the legacy one"
+            );
+        }
+    }
+    let by_rewrite = process_served + quote_served > 0;
     println!(
-        "callers got the legacy result: {}",
-        if diverged == 0 {
-            format!("{ORDERS} of {ORDERS}")
+        "callers got {}: {}",
+        if by_rewrite {
+            "the result of the side that served them"
         } else {
-            format!("NO, {diverged} orders differ")
+            "the legacy result"
+        },
+        if side_ok {
+            format!("{ORDERS} of {ORDERS}")
+        } else if checked.diverged > 0 {
+            format!("NO, {} orders differ", checked.diverged)
+        } else {
+            "NO, more rewrite results than calls it served (above)".to_owned()
         }
     );
     if !idle {
         println!("candidates still running after 30 s");
     }
-    if diverged == 0 && idle && ok {
+    if side_ok && idle && ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -1,6 +1,8 @@
 //! The discrepancy log never blocks the caller: when the disk (here, a pipe nobody reads) stalls
 //! the writer, the bounded queue fills, further lines are dropped and counted, and the caller
-//! goes on. Unix only (a FIFO stands in for a stalled disk).
+//! goes on. Unix only (a FIFO stands in for a stalled disk). `JsonLinesLog::open` refuses a
+//! FIFO (it owns regular files only, which it may rotate): the test opens the pipe itself and
+//! hands it to `JsonLinesLog::from_writer`, as a user logging into a pipe would.
 #![cfg(unix)]
 
 use std::io::Read;
@@ -51,7 +53,9 @@ fn a_stalled_writer_drops_and_counts_lines_without_blocking_the_caller() {
         f.read_to_string(&mut all).unwrap();
         all
     });
-    let log = JsonLinesLog::with_queue(&fifo, 8).unwrap();
+    // Blocks until the reader has opened its end.
+    let pipe = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    let log = JsonLinesLog::from_writer(pipe, 8).unwrap();
 
     let sent = 2_000;
     for i in 0..sent {

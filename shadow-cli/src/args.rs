@@ -20,13 +20,21 @@ OPTIONS:
     --target PERCENT   match rate needed for READY [default: 99.9]
     --top N            signature groups and paths listed per experiment [default: 10]
     --json             print the report as one JSON document instead of text
-    --html FILE        also write a self-contained HTML page to FILE
+    --html FILE        also write a self-contained HTML page to FILE (a new file, or one
+                       that is a regular file; never one of the inputs)
+    --force            let --html write to something that is not a regular file (a named
+                       pipe, a device, a symbolic link's target)
     -h, --help         print this help
     -V, --version      print the version
 
+Gzip logs (such as FILE.1.gz from logrotate, one member or several) are read as they are, and a
+UTF-8 byte order mark before the first line is skipped. A line whose counts cannot be right (a
+negative count, an outcome named twice, counts that add up past 2^64 - 1) is malformed: malformed
+lines are counted and the first 20 listed as FILE:LINE.
+
 EXIT STATUS:
-    0 the report was made (whatever the verdicts), 1 an input or output failed,
-    2 bad usage
+    0 the report was made (whatever the verdicts), 1 an input or output failed or the input
+    held no usable line (empty, or every line malformed), 2 bad usage
 ";
 
 /// What to do.
@@ -51,6 +59,8 @@ pub struct ReportArgs {
     pub json: bool,
     /// `--html`.
     pub html: Option<PathBuf>,
+    /// `--force`: `--html` may write to something that is not a regular file.
+    pub force: bool,
     /// The inputs; `-` is standard input.
     pub files: Vec<PathBuf>,
 }
@@ -86,6 +96,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
         top: 10,
         json: false,
         html: None,
+        force: false,
         files: Vec::new(),
     };
     let mut only_files = false;
@@ -110,6 +121,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
             "-h" | "--help" => return Ok(Command::Help),
             "-V" | "--version" => return Ok(Command::Version),
             "--json" if inline.is_none() => a.json = true,
+            "--force" if inline.is_none() => a.force = true,
             "--target" => {
                 let v = value("--target")?;
                 let v = v.to_string_lossy();
@@ -132,7 +144,8 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
             "--html" => a.html = Some(PathBuf::from(value("--html")?)),
             _ => {
                 return Err(format!(
-                    "unknown option `{s}` (options: --target, --top, --json, --html, --help)"
+                    "unknown option `{s}` \
+                     (options: --target, --top, --json, --html, --force, --help)"
                 ))
             }
         }
@@ -164,6 +177,8 @@ mod tests {
             "report", "a", "--json", "--html", "o.html", "-", "--", "--b",
         ]);
         assert!(a.json);
+        assert!(!a.force);
+        assert!(report(&["report", "--force", "a"]).force);
         assert_eq!(a.html, Some(PathBuf::from("o.html")));
         assert_eq!(a.files, ["a", "-", "--b"].map(PathBuf::from));
         assert_eq!(
@@ -187,6 +202,7 @@ mod tests {
         assert!(p(&["report", "--target", "101", "f"]).is_err());
         assert!(p(&["report", "--target", "nan", "f"]).is_err());
         assert!(p(&["report", "--json=1", "f"]).is_err());
+        assert!(p(&["report", "--force=yes", "f"]).is_err());
         assert!(p(&["report", "-x", "f"]).unwrap_err().contains("`-x`"));
     }
 

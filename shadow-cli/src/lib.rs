@@ -40,7 +40,8 @@ pub use report::{Report, ReportOptions, Verdict};
 pub use scan::{normalise_path, Scanner};
 
 /// Runs the command line `args` (without the program name), writing to `out` and `err`, and
-/// returns the exit status: 0 done, 1 an input or output failed, 2 bad usage.
+/// returns the exit status: 0 done, 1 an input or output failed or no line of the input was
+/// usable, 2 bad usage.
 ///
 /// ```
 /// let (mut out, mut err) = (Vec::new(), Vec::new());
@@ -90,7 +91,12 @@ fn report_command(
         top: a.top,
         ..ReportOptions::default()
     };
-    let r = scan_inputs(&a.files, &opts, true)?;
+    let inputs = open_inputs(&a.files)?;
+    // Refused before any work: the page must not replace an input or a device.
+    if let Some(path) = &a.html {
+        check_output(path, a.force, &inputs)?;
+    }
+    let r = scan(&a.files, inputs, &opts, true)?;
     if a.json {
         let mut doc = serde_json::to_string_pretty(&r).map_err(|e| e.to_string())?;
         doc.push('\n');
@@ -105,7 +111,105 @@ fn report_command(
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         let _ = writeln!(err, "parallel-run: wrote {}", path.display());
     }
+    if r.used_lines == 0 {
+        return Err(if r.lines == 0 {
+            "nothing to report: the input is empty".to_owned()
+        } else {
+            format!(
+                "nothing to report: none of the {} lines read is a usable discrepancy or summary line",
+                text::thousands(r.lines)
+            )
+        });
+    }
     Ok(())
+}
+
+/// Refuses an `--html` destination that is one of the inputs (even with `--force`), or that
+/// exists and is not a regular file (without `--force`).
+fn check_output(
+    path: &Path,
+    force: bool,
+    inputs: &[(String, Input, Option<Identity>)],
+) -> Result<(), String> {
+    let name = path.display();
+    let link = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(format!("cannot write {name}: {e}")),
+    };
+    // Through symbolic links and hard links alike.
+    let target = std::fs::metadata(path).ok();
+    let same = target
+        .as_ref()
+        .and_then(identity)
+        .is_some_and(|id| inputs.iter().any(|(_, _, input)| *input == Some(id)));
+    if same {
+        return Err(format!(
+            "{name} is one of the inputs: the report never overwrites its input; give --html another file"
+        ));
+    }
+    if force || link.is_file() {
+        return Ok(());
+    }
+    Err(format!(
+        "{name} is {}, not a regular file: not written (--force writes to it anyway)",
+        kind(&link)
+    ))
+}
+
+/// What a path is, in words.
+fn kind(m: &std::fs::Metadata) -> &'static str {
+    let t = m.file_type();
+    if t.is_symlink() {
+        return "a symbolic link";
+    }
+    if t.is_dir() {
+        return "a directory";
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a named pipe";
+        }
+        if t.is_char_device() {
+            return "a character device";
+        }
+        if t.is_block_device() {
+            return "a block device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    "something other than a file"
+}
+
+/// A file's device and inode: two paths with the same are the same file.
+type Identity = (u64, u64);
+
+#[cfg(unix)]
+fn identity(m: &std::fs::Metadata) -> Option<Identity> {
+    use std::os::unix::fs::MetadataExt;
+    Some((m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn identity(_: &std::fs::Metadata) -> Option<Identity> {
+    None
+}
+
+/// Standard input's identity, when it is a file (`< a.jsonl`).
+#[cfg(unix)]
+fn stdin_identity() -> Option<Identity> {
+    use std::os::fd::AsFd;
+    let fd = io::stdin().as_fd().try_clone_to_owned().ok()?;
+    identity(&File::from(fd).metadata().ok()?)
+}
+
+#[cfg(not(unix))]
+fn stdin_identity() -> Option<Identity> {
+    None
 }
 
 /// Reads every file (`-` is standard input) and builds the report; no progress bar.
@@ -116,12 +220,13 @@ fn report_command(
 /// ```
 pub fn report_files(files: &[impl AsRef<Path>], opts: &ReportOptions) -> io::Result<Report> {
     let files: Vec<PathBuf> = files.iter().map(|f| f.as_ref().to_path_buf()).collect();
-    scan_inputs(&files, opts, false).map_err(io::Error::other)
+    let inputs = open_inputs(&files).map_err(io::Error::other)?;
+    scan(&files, inputs, opts, false).map_err(io::Error::other)
 }
 
 enum Input {
     Stdin,
-    File(File),
+    File(File, u64),
 }
 
 fn display(path: &Path) -> String {
@@ -132,14 +237,13 @@ fn display(path: &Path) -> String {
     }
 }
 
-/// Opens every input first, so that a missing file fails before any work, then reads them.
-fn scan_inputs(files: &[PathBuf], opts: &ReportOptions, bar: bool) -> Result<Report, String> {
+/// Opens every input, so that a missing file fails before any work.
+fn open_inputs(files: &[PathBuf]) -> Result<Vec<(String, Input, Option<Identity>)>, String> {
     let mut inputs = Vec::with_capacity(files.len());
-    let mut total = 0u64;
     for path in files {
         let name = display(path);
         if path.as_os_str() == "-" {
-            inputs.push((name, Input::Stdin));
+            inputs.push((name, Input::Stdin, stdin_identity()));
             continue;
         }
         let f = File::open(path).map_err(|e| format!("cannot open {name}: {e}"))?;
@@ -149,15 +253,32 @@ fn scan_inputs(files: &[PathBuf], opts: &ReportOptions, bar: bool) -> Result<Rep
         if meta.is_dir() {
             return Err(format!("{name} is a directory, not a log file"));
         }
-        total += meta.len();
-        inputs.push((name, Input::File(f)));
+        let id = identity(&meta);
+        inputs.push((name, Input::File(f, meta.len()), id));
     }
+    Ok(inputs)
+}
+
+/// Reads the opened inputs and builds the report.
+fn scan(
+    files: &[PathBuf],
+    inputs: Vec<(String, Input, Option<Identity>)>,
+    opts: &ReportOptions,
+    bar: bool,
+) -> Result<Report, String> {
+    let total = inputs
+        .iter()
+        .map(|(_, i, _)| match i {
+            Input::File(_, len) => *len,
+            Input::Stdin => 0,
+        })
+        .fold(0u64, u64::saturating_add);
     let mut progress = progress::Progress::new(total, bar);
     let mut scanner = Scanner::new();
-    for (name, input) in inputs {
+    for (name, input, _) in inputs {
         let r: Box<dyn Read> = match input {
             Input::Stdin => Box::new(io::stdin().lock()),
-            Input::File(f) => Box::new(f),
+            Input::File(f, _) => Box::new(f),
         };
         scanner
             .read(&name, r, |n| progress.add(n))

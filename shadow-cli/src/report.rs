@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::scan::{Experiment, Malformed, Scanner};
+use crate::scan::{Experiment, Malformed, Point, Scanner, Summary};
 
 /// The version of the `--json` document.
 pub const REPORT_VERSION: u32 = 1;
@@ -69,6 +69,9 @@ pub struct Report {
     pub bytes: u64,
     /// Non-empty lines read.
     pub lines: u64,
+    /// Lines used: discrepancy and summary lines that are not malformed. Zero means the input
+    /// held nothing to report on (the command then exits with status 1).
+    pub used_lines: u64,
     /// Lines with a `kind` other than `discrepancy` or `summary` (skipped).
     pub other_kinds: u64,
     /// Lines that could not be used.
@@ -122,8 +125,11 @@ pub struct ExperimentReport {
     pub name: String,
     /// The verdict against the target.
     pub verdict: Verdict,
-    /// Judged calls (summed over the runs' last summaries); `None` without summaries.
+    /// Judged (compared) calls, summed over the runs' last summaries; `None` without summaries.
+    /// The match rate is over these.
     pub calls: Option<u64>,
+    /// Every call the summaries counted, compared or not (sampled out, disabled, shed, ...).
+    pub total_calls: Option<u64>,
     /// Agreeing judged calls (match, acceptable, ignored, noise).
     pub agreeing: Option<u64>,
     /// `agreeing / calls` in percent; `None` when unknown or no call was judged.
@@ -156,6 +162,24 @@ pub struct ExperimentReport {
     pub top_paths: Vec<PathCount>,
     /// Latency of both sides.
     pub latency: Latency,
+    /// The match rate over time, from the summary lines (empty without summaries).
+    pub trend: Vec<TrendPoint>,
+}
+
+/// The match rate in one stretch of time: the calls judged between the summary lines that
+/// fall in it (summed over runs), and the rate over all calls judged up to its end.
+#[derive(Clone, Debug, Serialize)]
+pub struct TrendPoint {
+    /// The stretch's end (the last summary line in it), ms since the Unix epoch.
+    pub at_ms: u64,
+    /// Calls judged in the stretch.
+    pub compared: u64,
+    /// Agreeing calls among them.
+    pub agreeing: u64,
+    /// `agreeing / compared`, percent; `None` when nothing was judged in the stretch.
+    pub rate_percent: Option<f64>,
+    /// The match rate over every call judged up to `at_ms`, percent.
+    pub cumulative_percent: Option<f64>,
 }
 
 /// Discrepancies with the same diff signature.
@@ -194,11 +218,15 @@ pub struct Latency {
     pub candidate: SideLatency,
 }
 
-/// One side's latency, in microseconds.
+/// One side's latency, in microseconds. Two populations: the percentiles are over the
+/// discrepancy lines (`samples` of them), the mean over every timed call of the summaries
+/// (`timed_calls` of them).
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct SideLatency {
     /// Discrepancy lines with a duration for this side.
     pub samples: u64,
+    /// Calls the mean is over (the summaries' `timed`, summed over runs).
+    pub timed_calls: Option<u64>,
     /// Percentiles over those lines (nearest rank).
     pub p50_us: Option<u64>,
     /// 95th percentile.
@@ -220,12 +248,27 @@ impl Report {
     /// assert_eq!(r.experiments[0].verdict, shadow_cli::Verdict::Ready);
     /// ```
     pub fn build(scanner: &Scanner, opts: &ReportOptions, files: Vec<String>) -> Report {
-        let mut experiments: Vec<ExperimentReport> = scanner
-            .experiments
-            .iter()
-            .map(|(name, e)| experiment(name, e, opts))
+        let mut names: Vec<&String> = scanner.experiments.keys().collect();
+        names.sort();
+        let mut malformed = MalformedLines {
+            count: scanner.malformed_count(),
+            first: scanner.malformed().to_vec(),
+        };
+        let mut used_lines = scanner.used();
+        let experiments = names
+            .into_iter()
+            .map(|name| {
+                let (e, refused) = experiment(name, &scanner.experiments[name], opts);
+                for m in refused {
+                    malformed.count += 1;
+                    used_lines = used_lines.saturating_sub(1);
+                    if malformed.first.len() < crate::scan::MALFORMED_KEPT {
+                        malformed.first.push(m);
+                    }
+                }
+                e
+            })
             .collect();
-        experiments.sort_by(|a, b| a.name.cmp(&b.name));
         Report {
             version: REPORT_VERSION,
             generated_at_ms: opts.now_ms,
@@ -233,40 +276,97 @@ impl Report {
             files,
             bytes: scanner.bytes(),
             lines: scanner.lines(),
+            used_lines,
             other_kinds: scanner.other_kinds,
-            malformed: MalformedLines {
-                count: scanner.malformed_count(),
-                first: scanner.malformed().to_vec(),
-            },
+            malformed,
             experiments,
         }
     }
 }
 
-fn experiment(name: &str, e: &Experiment, opts: &ReportOptions) -> ExperimentReport {
-    let mut outcomes: BTreeMap<String, u64> = BTreeMap::new();
-    let (mut p_sum, mut c_sum, mut timed) = (None::<u64>, None::<u64>, 0u64);
-    let mut noisy: Vec<String> = Vec::new();
-    for s in e.runs.values() {
-        for (k, n) in &s.outcomes {
-            *outcomes.entry(k.clone()).or_default() += n;
-        }
+/// The runs' last summaries added up, with checked arithmetic.
+#[derive(Default)]
+struct Totals {
+    outcomes: BTreeMap<String, u64>,
+    /// Every outcome of every run added: the other sums are at most this.
+    all: u64,
+    p_sum: Option<u64>,
+    c_sum: Option<u64>,
+    timed: u64,
+}
+
+impl Totals {
+    /// Adds one run's summary, or nothing when a sum would pass `u64::MAX`.
+    fn add(&mut self, s: &Summary) -> Result<(), &'static str> {
+        const PAST: &str = "past 2^64 - 1: they cannot be right";
+        let all = self.all.checked_add(s.total).ok_or(PAST)?;
+        let (mut p_sum, mut c_sum, mut timed) = (self.p_sum, self.c_sum, self.timed);
         if let Some(t) = s.timed {
-            timed += t;
+            timed = timed.checked_add(t).ok_or(PAST)?;
             if let Some(p) = s.primary_us_sum {
-                *p_sum.get_or_insert(0) += p;
+                p_sum = Some(p_sum.unwrap_or(0).checked_add(p).ok_or(PAST)?);
             }
             if let Some(c) = s.candidate_us_sum {
-                *c_sum.get_or_insert(0) += c;
+                c_sum = Some(c_sum.unwrap_or(0).checked_add(c).ok_or(PAST)?);
             }
+        }
+        // No single outcome can pass `all`, which fits.
+        for (k, n) in &s.outcomes {
+            *self.outcomes.entry(k.clone()).or_default() += n;
+        }
+        (self.all, self.p_sum, self.c_sum, self.timed) = (all, p_sum, c_sum, timed);
+        Ok(())
+    }
+}
+
+/// One experiment, and the summary lines that could not be added to the other runs' (each
+/// fits alone; added up, their counts pass `u64::MAX`).
+fn experiment(
+    name: &str,
+    e: &Experiment,
+    opts: &ReportOptions,
+) -> (ExperimentReport, Vec<Malformed>) {
+    let mut totals = Totals::default();
+    let mut refused = Vec::new();
+    let mut refused_runs = Vec::new();
+    let mut noisy: Vec<String> = Vec::new();
+    // In time order, so that the run refused is the same whatever the order of the files.
+    let mut runs: Vec<(&String, &Summary)> = e.runs.iter().collect();
+    runs.sort_by_key(|(_, s)| (s.at_ms, s.seq));
+    for (run, s) in &runs {
+        if let Err(why) = totals.add(s) {
+            refused_runs.push(run.as_str());
+            refused.push(Malformed {
+                file: s.file.clone(),
+                line: s.line,
+                reason: format!(
+                    "the counts of run `{}`, added to the other runs' of `{}`, add up {why}",
+                    crate::scan::cut(run, 60),
+                    crate::scan::cut(name, 60),
+                ),
+            });
+            continue;
         }
         noisy.extend(s.noisy_paths.iter().cloned());
     }
     noisy.sort();
     noisy.dedup();
-    let latest = e.runs.values().max_by_key(|s| (s.at_ms, s.seq));
+    let kept: Vec<&Summary> = runs
+        .iter()
+        .filter(|(r, _)| !refused_runs.contains(&r.as_str()))
+        .map(|(_, s)| *s)
+        .collect();
+    let latest = kept.last().copied();
+    let Totals {
+        outcomes,
+        all,
+        p_sum,
+        c_sum,
+        timed,
+    } = totals;
 
-    let has_summary = !e.runs.is_empty();
+    let has_summary = !kept.is_empty();
+    // At most `all`, which fits.
     let count = |set: &[&str]| set.iter().map(|k| outcomes.get(*k).unwrap_or(&0)).sum();
     let calls: Option<u64> = has_summary.then(|| count(&JUDGED));
     let agreeing: Option<u64> = has_summary.then(|| count(&AGREEING));
@@ -283,7 +383,7 @@ fn experiment(name: &str, e: &Experiment, opts: &ReportOptions) -> ExperimentRep
 
     let deadline = latest.and_then(|s| s.deadline.clone());
     let today = (opts.now_ms / 86_400_000) as i64;
-    let overdue = e.runs.values().any(|s| s.overdue == Some(true))
+    let overdue = kept.iter().any(|s| s.overdue == Some(true))
         || deadline
             .as_deref()
             .and_then(parse_date)
@@ -315,13 +415,15 @@ fn experiment(name: &str, e: &Experiment, opts: &ReportOptions) -> ExperimentRep
     paths.truncate(opts.top);
 
     let mean = |sum: Option<u64>| sum.filter(|_| timed > 0).map(|s| s as f64 / timed as f64);
-    ExperimentReport {
+    let timed_calls = has_summary.then_some(timed);
+    let report = ExperimentReport {
         name: name.to_owned(),
         verdict,
         calls,
+        total_calls: has_summary.then_some(all),
         agreeing,
         match_rate_percent: rate,
-        runs: e.runs.len() as u64,
+        runs: kept.len() as u64,
         outcomes,
         discrepancies: e.discrepancies,
         discrepancy_outcomes: e.outcomes.iter().map(|(k, v)| (k.clone(), *v)).collect(),
@@ -335,17 +437,86 @@ fn experiment(name: &str, e: &Experiment, opts: &ReportOptions) -> ExperimentRep
         signatures: groups,
         top_paths: paths,
         latency: Latency {
-            primary: side(&e.primary_us, mean(p_sum)),
-            candidate: side(&e.candidate_us, mean(c_sum)),
+            primary: side(&e.primary_us, mean(p_sum), timed_calls),
+            candidate: side(&e.candidate_us, mean(c_sum), timed_calls),
         },
-    }
+        trend: trend(e, &refused_runs),
+    };
+    (report, refused)
 }
 
-fn side(samples: &[u64], mean_us: Option<f64>) -> SideLatency {
+/// At most this many points in a trend: longer histories are bucketed by time.
+pub const TREND_POINTS: usize = 60;
+
+/// The match rate over time: every summary line's counts minus its run's previous line's,
+/// summed over runs in up to [`TREND_POINTS`] equal stretches of time.
+fn trend(e: &Experiment, refused_runs: &[&str]) -> Vec<TrendPoint> {
+    let mut lines: Vec<&Point> = e
+        .history
+        .iter()
+        .filter(|p| !refused_runs.contains(&e.run_names[p.run as usize].as_str()))
+        .collect();
+    if lines.is_empty() {
+        return Vec::new();
+    }
+    lines.sort_by_key(|p| (p.at_ms, p.seq));
+    let (first, last) = (lines[0].at_ms, lines[lines.len() - 1].at_ms);
+    let mut times: Vec<u64> = lines.iter().map(|p| p.at_ms).collect();
+    times.dedup();
+    // A stretch per summary time, or TREND_POINTS equal stretches of time when there are more;
+    // a stretch's width is rounded up, so that `last` falls in the last one.
+    let width = ((last - first) / TREND_POINTS as u64).saturating_add(1);
+    let bucket_of = |at_ms: u64| -> u64 {
+        if times.len() <= TREND_POINTS {
+            times.partition_point(|t| *t < at_ms) as u64
+        } else {
+            (at_ms - first) / width
+        }
+    };
+    let mut prev: Vec<(u64, u64)> = vec![(0, 0); e.run_names.len()];
+    let (mut judged, mut agreeing) = (0u64, 0u64);
+    let mut out: Vec<TrendPoint> = Vec::new();
+    let mut current: Option<u64> = None;
+    for p in lines {
+        let (pj, pa) = prev[p.run as usize];
+        // Counts within a run only grow; a line that goes back (out of order, or another process
+        // that reused the run id) adds nothing.
+        let (Some(dj), Some(da)) = (p.judged.checked_sub(pj), p.agreeing.checked_sub(pa)) else {
+            continue;
+        };
+        let (Some(j), Some(a)) = (judged.checked_add(dj), agreeing.checked_add(da)) else {
+            break;
+        };
+        prev[p.run as usize] = (p.judged, p.agreeing);
+        (judged, agreeing) = (j, a);
+        let bucket = bucket_of(p.at_ms);
+        if current != Some(bucket) {
+            current = Some(bucket);
+            out.push(TrendPoint {
+                at_ms: p.at_ms,
+                compared: 0,
+                agreeing: 0,
+                rate_percent: None,
+                cumulative_percent: None,
+            });
+        }
+        let t = out.last_mut().expect("pushed above");
+        t.at_ms = p.at_ms;
+        // At most the cumulative counts, which fit.
+        t.compared += dj;
+        t.agreeing += da;
+        t.rate_percent = (t.compared > 0).then(|| t.agreeing as f64 * 100.0 / t.compared as f64);
+        t.cumulative_percent = (judged > 0).then(|| agreeing as f64 * 100.0 / judged as f64);
+    }
+    out
+}
+
+fn side(samples: &[u64], mean_us: Option<f64>, timed_calls: Option<u64>) -> SideLatency {
     let mut v = samples.to_vec();
     v.sort_unstable();
     SideLatency {
         samples: v.len() as u64,
+        timed_calls,
         p50_us: percentile(&v, 50.0),
         p95_us: percentile(&v, 95.0),
         p99_us: percentile(&v, 99.0),

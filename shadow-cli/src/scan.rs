@@ -5,14 +5,28 @@
 //! `"discrepancy"` or absent (logs written before format v1 have no `kind`), and is counted as
 //! an other kind and skipped otherwise. Every field but `experiment` (and `outcome` on a
 //! discrepancy) is optional.
+//!
+//! The lines are untrusted: nothing in them can make the scanner panic or a count wrap. A count
+//! must be a whole number in `0..2^64`; a line whose counts cannot be right (a negative or
+//! fractional count, an outcome named twice, outcome counts that add up past `2^64 - 1`, a ramp
+//! outside `0..=1`) is counted as malformed, with its file and line, like a line that is not JSON.
+//! A UTF-8 byte order mark before the first line is skipped, and gzip input (one member or
+//! several concatenated, as `logrotate` and `gzip` write them) is decompressed on the fly.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
-use std::io::{self, BufRead};
+use std::io::{self, BufRead, Read as _};
 
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
+
+use crate::report::{AGREEING, JUDGED};
+
+/// The first two bytes of a gzip member.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+/// A UTF-8 byte order mark.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// How many malformed lines are kept with their file and line number.
 pub const MALFORMED_KEPT: usize = 20;
@@ -85,7 +99,8 @@ impl<'de: 'a, 'a> Deserialize<'de> for Scalar<'a> {
     }
 }
 
-/// A count or a duration: any JSON number, clamped to `u64` (a float is truncated).
+/// A time or a duration: a JSON number in `0..2^64` (a fraction is dropped: `1.5e3` is 1500).
+/// A negative or larger number makes the line malformed.
 #[derive(Clone, Copy)]
 struct Num(u64);
 
@@ -95,20 +110,54 @@ impl<'de> Deserialize<'de> for Num {
         impl Visitor<'_> for V {
             type Value = Num;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a number")
+                f.write_str("a number in 0..2^64")
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Num, E> {
                 Ok(Num(v))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Num, E> {
-                Ok(Num(v.max(0) as u64))
+                u64::try_from(v)
+                    .map(Num)
+                    .map_err(|_| E::custom(format!("{v} is negative")))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Num, E> {
-                Ok(Num(if v.is_finite() && v > 0.0 {
-                    v as u64
+                // 2^64 itself is out of range; `as` would saturate it to u64::MAX.
+                if (0.0..18_446_744_073_709_551_616.0).contains(&v) {
+                    Ok(Num(v as u64))
                 } else {
-                    0
-                }))
+                    Err(E::custom(format!("{v} is outside 0..2^64")))
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A count: a whole JSON number in `0..2^64`. Anything else makes the line malformed.
+#[derive(Clone, Copy)]
+struct Count(u64);
+
+impl<'de> Deserialize<'de> for Count {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Count;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a count (a whole number in 0..2^64)")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Count, E> {
+                Ok(Count(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Count, E> {
+                u64::try_from(v)
+                    .map(Count)
+                    .map_err(|_| E::custom(format!("count {v} is negative")))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Count, E> {
+                // serde_json reads integers past u64::MAX, and fractions, as floats.
+                Err(E::custom(format!(
+                    "count {v} is not a whole number in 0..2^64"
+                )))
             }
         }
         d.deserialize_any(V)
@@ -116,7 +165,7 @@ impl<'de> Deserialize<'de> for Num {
 }
 
 /// A summary's `outcomes` object, in file order.
-struct Counts<'a>(Vec<(Str<'a>, Num)>);
+struct Counts<'a>(Vec<(Str<'a>, Count)>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for Counts<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -128,7 +177,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Counts<'a> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
                 let mut v = Vec::with_capacity(16);
-                while let Some(entry) = m.next_entry::<Str<'de>, Option<Num>>()? {
+                while let Some(entry) = m.next_entry::<Str<'de>, Option<Count>>()? {
                     if let (k, Some(n)) = entry {
                         v.push((k, n));
                     }
@@ -170,11 +219,11 @@ struct Line<'a> {
     #[serde(borrow, default)]
     outcomes: Option<Counts<'a>>,
     #[serde(default)]
-    primary_us_sum: Option<Num>,
+    primary_us_sum: Option<Count>,
     #[serde(default)]
-    candidate_us_sum: Option<Num>,
+    candidate_us_sum: Option<Count>,
     #[serde(default)]
-    timed: Option<Num>,
+    timed: Option<Count>,
     #[serde(borrow, default)]
     deadline: Option<Str<'a>>,
     #[serde(default)]
@@ -185,6 +234,30 @@ struct Line<'a> {
     gate: Option<Str<'a>>,
     #[serde(borrow, default)]
     noisy_paths: Option<Vec<Str<'a>>>,
+}
+
+/// A reader that reports the bytes taken from it, and remembers whether it failed.
+struct Counted<'p, R> {
+    inner: R,
+    progress: &'p mut dyn FnMut(u64),
+    failed: bool,
+}
+
+impl<R: io::Read> io::Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.inner.read(buf) {
+            Ok(n) => {
+                (self.progress)(n as u64);
+                Ok(n)
+            }
+            Err(e) => {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    self.failed = true;
+                }
+                Err(e)
+            }
+        }
+    }
 }
 
 fn text<'a>(s: &'a Option<Str<'_>>) -> Option<&'a str> {
@@ -211,7 +284,12 @@ pub(crate) struct Summary {
     pub at_ms: u64,
     /// Position among all lines read, to break ties of `at_ms`.
     pub seq: u64,
+    /// Where the line is, to name it if the report cannot add it to the other runs.
+    pub file: String,
+    pub line: u64,
     pub outcomes: Vec<(String, u64)>,
+    /// The sum of `outcomes` (it fits in a `u64`: checked when the line was read).
+    pub total: u64,
     pub primary_us_sum: Option<u64>,
     pub candidate_us_sum: Option<u64>,
     pub timed: Option<u64>,
@@ -231,6 +309,18 @@ pub(crate) struct Group {
     pub detail: String,
 }
 
+/// One summary line of a run, for the match rate over time.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Point {
+    pub at_ms: u64,
+    pub seq: u64,
+    /// Index into [`Experiment::run_names`].
+    pub run: u32,
+    /// Judged calls and agreeing calls so far in that run (cumulative, as the line says).
+    pub judged: u64,
+    pub agreeing: u64,
+}
+
 /// Everything kept about one experiment.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Experiment {
@@ -243,6 +333,11 @@ pub(crate) struct Experiment {
     pub candidate_us: Vec<u64>,
     /// The latest summary per run (`""` for summaries without `run`).
     pub runs: HashMap<String, Summary>,
+    /// Every summary line, in reading order.
+    pub history: Vec<Point>,
+    /// The runs of `history`, by index, and the index of each name.
+    pub run_names: Vec<String>,
+    pub run_index: HashMap<String, u32>,
 }
 
 /// Folds log lines into per-experiment totals. Feed it with [`read`](Scanner::read) (a whole
@@ -263,6 +358,7 @@ pub struct Scanner {
     pub(crate) malformed: u64,
     pub(crate) malformed_kept: Vec<Malformed>,
     pub(crate) other_kinds: u64,
+    used: u64,
     lines: u64,
     bytes: u64,
     seq: u64,
@@ -303,7 +399,20 @@ impl Scanner {
         self.bytes
     }
 
-    /// Lines that could not be used (not JSON, not an object, no `experiment` or `outcome`).
+    /// Lines that were used: discrepancy and summary lines that are not malformed.
+    ///
+    /// ```
+    /// let mut s = shadow_cli::Scanner::new();
+    /// s.line("f", 1, br#"{"experiment":"e","outcome":"mismatch"}"#);
+    /// s.line("f", 2, b"not json");
+    /// assert_eq!(s.used(), 1);
+    /// ```
+    pub fn used(&self) -> u64 {
+        self.used
+    }
+
+    /// Lines that could not be used (not JSON, not an object, no `experiment` or `outcome`,
+    /// counts that cannot be right).
     ///
     /// ```
     /// let mut s = shadow_cli::Scanner::new();
@@ -325,8 +434,11 @@ impl Scanner {
         &self.malformed_kept
     }
 
-    /// Reads every line of `r` (named `file` in messages), calling `progress` with the bytes of
-    /// each line. Only an I/O error fails; a bad line is counted.
+    /// Reads every line of `r` (named `file` in messages), calling `progress` with the bytes
+    /// taken from `r` as they are read. Gzip input (from its first two bytes, whatever the file
+    /// is called; one member or several concatenated) is decompressed. Only an I/O error of `r`
+    /// fails; a bad line is counted, and so is gzip data that is corrupt or cut off (the lines
+    /// before it are kept, the rest of that input is skipped).
     ///
     /// ```
     /// let mut s = shadow_cli::Scanner::new();
@@ -340,30 +452,79 @@ impl Scanner {
         r: impl io::Read,
         mut progress: impl FnMut(u64),
     ) -> io::Result<()> {
-        let mut r = io::BufReader::with_capacity(1 << 20, r);
+        let mut input = Counted {
+            inner: r,
+            progress: &mut progress,
+            failed: false,
+        };
+        let mut head = [0u8; 2];
+        let mut got = 0;
+        while got < head.len() {
+            match input.read(&mut head[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let gzip = head[..got] == GZIP_MAGIC;
+        let whole = io::Read::chain(&head[..got], &mut input);
+        let done = if gzip {
+            let members =
+                flate2::bufread::MultiGzDecoder::new(io::BufReader::with_capacity(1 << 20, whole));
+            self.lines_of(file, io::BufReader::with_capacity(1 << 20, members))
+        } else {
+            self.lines_of(file, io::BufReader::with_capacity(1 << 20, whole))
+        };
+        match done {
+            Ok(()) => Ok(()),
+            // The decompressor's own complaint, not the input's: count it, keep what was read.
+            Err((lineno, e)) if gzip && !input.failed => {
+                self.lines += 1;
+                self.bad(
+                    file,
+                    lineno,
+                    format!(
+                        "gzip data is corrupt or cut off ({e}): the rest of this input is not read"
+                    ),
+                );
+                Ok(())
+            }
+            Err((_, e)) => Err(e),
+        }
+    }
+
+    /// Folds every line of `r` in; on an error, the line number it happened at.
+    fn lines_of(&mut self, file: &str, mut r: impl BufRead) -> Result<(), (u64, io::Error)> {
         let mut buf = Vec::with_capacity(64 << 10);
         let mut lineno = 0u64;
         loop {
             buf.clear();
-            let n = r.read_until(b'\n', &mut buf)?;
+            let n = r.read_until(b'\n', &mut buf).map_err(|e| (lineno + 1, e))?;
             if n == 0 {
                 return Ok(());
             }
             lineno += 1;
             self.bytes += n as u64;
             self.line(file, lineno, &buf);
-            progress(n as u64);
         }
     }
 
-    /// Folds one line (with or without its newline) in.
+    /// Folds one line (with or without its newline) in. A UTF-8 byte order mark at the start of
+    /// line 1 is skipped.
     ///
     /// ```
     /// let mut s = shadow_cli::Scanner::new();
     /// s.line("f", 1, br#"{"experiment":"e","outcome":"timeout"}"#);
-    /// assert_eq!(s.malformed_count(), 0);
+    /// s.line("g", 1, "\u{feff}{\"experiment\":\"e\",\"outcome\":\"timeout\"}".as_bytes());
+    /// assert_eq!((s.malformed_count(), s.used()), (0, 2));
     /// ```
     pub fn line(&mut self, file: &str, lineno: u64, bytes: &[u8]) {
+        let bytes = if lineno == 1 {
+            bytes.strip_prefix(BOM).unwrap_or(bytes)
+        } else {
+            bytes
+        };
         let bytes = bytes.trim_ascii();
         if bytes.is_empty() {
             return;
@@ -386,9 +547,15 @@ impl Scanner {
             return self.bad(file, lineno, "no `experiment`".to_owned());
         };
         match text(&line.kind) {
-            Some("summary") => self.summary(exp, &line),
+            Some("summary") => match self.summary(file, lineno, exp, &line) {
+                Ok(()) => self.used += 1,
+                Err(why) => self.bad(file, lineno, why),
+            },
             None | Some("discrepancy") => match text(&line.outcome) {
-                Some(outcome) => self.discrepancy(exp, outcome, &line),
+                Some(outcome) => {
+                    self.discrepancy(exp, outcome, &line);
+                    self.used += 1;
+                }
                 None => self.bad(file, lineno, "no `outcome`".to_owned()),
             },
             Some(_) => self.other_kinds += 1,
@@ -414,24 +581,50 @@ impl Scanner {
         self.experiments.get_mut(name).expect("just inserted")
     }
 
-    fn summary(&mut self, exp: &str, line: &Line<'_>) {
+    fn summary(
+        &mut self,
+        file: &str,
+        lineno: u64,
+        exp: &str,
+        line: &Line<'_>,
+    ) -> Result<(), String> {
+        let counts = check_summary(line)?;
         let at_ms = line.at_ms.map_or(0, |n| n.0);
         let seq = self.seq;
         let run = text(&line.run).unwrap_or("");
         let e = self.experiment(exp);
+        let index = match e.run_index.get(run) {
+            Some(&i) => i,
+            None => {
+                let i = u32::try_from(e.run_names.len()).map_err(|_| "too many runs".to_owned())?;
+                e.run_names.push(run.to_owned());
+                e.run_index.insert(run.to_owned(), i);
+                i
+            }
+        };
+        e.history.push(Point {
+            at_ms,
+            seq,
+            run: index,
+            judged: counts.judged,
+            agreeing: counts.agreeing,
+        });
         if let Some(old) = e.runs.get(run) {
             if (old.at_ms, old.seq) > (at_ms, seq) {
-                return;
+                return Ok(());
             }
         }
         let s = Summary {
             at_ms,
             seq,
+            file: file.to_owned(),
+            line: lineno,
             outcomes: line
                 .outcomes
                 .as_ref()
                 .map(|c| c.0.iter().map(|(k, n)| (k.0.to_string(), n.0)).collect())
                 .unwrap_or_default(),
+            total: counts.total,
             primary_us_sum: line.primary_us_sum.map(|n| n.0),
             candidate_us_sum: line.candidate_us_sum.map(|n| n.0),
             timed: line.timed.map(|n| n.0),
@@ -447,6 +640,7 @@ impl Scanner {
                 .collect(),
         };
         e.runs.insert(run.to_owned(), s);
+        Ok(())
     }
 
     fn discrepancy(&mut self, exp: &str, outcome: &str, line: &Line<'_>) {
@@ -512,6 +706,47 @@ impl Scanner {
     }
 }
 
+/// A summary line's totals: every outcome, the judged ones, the agreeing ones.
+struct LineCounts {
+    total: u64,
+    judged: u64,
+    agreeing: u64,
+}
+
+/// What makes a summary line impossible: an outcome named twice, counts that add up past
+/// `u64::MAX` (no process counts that many calls), a ramp outside `0..=1`.
+fn check_summary(line: &Line<'_>) -> Result<LineCounts, String> {
+    if let Some(r) = line.ramp {
+        if !(0.0..=1.0).contains(&r) {
+            return Err(format!("ramp {r} is outside 0..=1"));
+        }
+    }
+    let counts = line.outcomes.as_ref().map_or(&[][..], |c| &c.0[..]);
+    let mut names: Vec<&str> = counts.iter().map(|(k, _)| &*k.0).collect();
+    names.sort_unstable();
+    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+        return Err(format!("outcome `{}` is given twice", cut(w[0], 60)));
+    }
+    let mut c = LineCounts {
+        total: 0,
+        judged: 0,
+        agreeing: 0,
+    };
+    for (k, n) in counts {
+        c.total = c.total.checked_add(n.0).ok_or_else(|| {
+            "the outcome counts add up past 2^64 - 1: they cannot be right".to_owned()
+        })?;
+        // Both are at most the total, which did not overflow.
+        if JUDGED.contains(&&*k.0) {
+            c.judged += n.0;
+        }
+        if AGREEING.contains(&&*k.0) {
+            c.agreeing += n.0;
+        }
+    }
+    Ok(c)
+}
+
 fn bump(m: &mut HashMap<String, u64>, k: &str) {
     match m.get_mut(k) {
         Some(n) => *n += 1,
@@ -539,7 +774,7 @@ fn excerpt(detail: &str) -> String {
     out
 }
 
-fn cut(s: &str, chars: usize) -> Cow<'_, str> {
+pub(crate) fn cut(s: &str, chars: usize) -> Cow<'_, str> {
     match s.char_indices().nth(chars) {
         Some((i, _)) => Cow::Owned(format!("{}...", &s[..i])),
         None => Cow::Borrowed(s),

@@ -36,7 +36,8 @@ pub fn percent(p: f64) -> String {
     format!("{s}%")
 }
 
-/// The verdict sentence: `98.42% of 4,000 calls match, target 99.9%`.
+/// The verdict sentence: `match rate 98.42% < 99.9% over 4,000 compared calls`, with the
+/// calls counted in all when some were not compared (`of 16,000 calls`).
 ///
 /// ```
 /// let mut s = shadow_cli::Scanner::new();
@@ -52,8 +53,12 @@ pub fn headline(e: &ExperimentReport, target: f64) -> String {
             } else {
                 "<"
             };
+            let all = match e.total_calls {
+                Some(all) if all > calls => format!(" of {} calls", thousands(all)),
+                _ => String::new(),
+            };
             format!(
-                "match rate {} {cmp} {} over {} calls",
+                "match rate {} {cmp} {} over {} compared calls{all}",
                 percent(rate),
                 percent(target),
                 thousands(calls),
@@ -75,11 +80,12 @@ pub fn render(r: &Report) -> String {
     let mut o = String::new();
     let _ = write!(
         o,
-        "parallel-run report: {} file{}, {}, {} lines",
+        "parallel-run report: {} file{}, {}, {} line{}",
         r.files.len(),
         if r.files.len() == 1 { "" } else { "s" },
         megabytes(r.bytes),
         thousands(r.lines),
+        if r.lines == 1 { "" } else { "s" },
     );
     if r.malformed.count > 0 {
         let _ = write!(o, ", {} malformed", thousands(r.malformed.count));
@@ -214,12 +220,28 @@ fn experiment(o: &mut String, e: &ExperimentReport, target: f64) {
     }
     let l = &e.latency;
     if l.primary.samples + l.candidate.samples > 0 || l.primary.mean_us.is_some() {
+        // Two populations, labelled as such: percentiles over the discrepancy lines, means over
+        // every timed call of the summaries.
         let _ = writeln!(
             o,
-            "\n   latency (us)      p50       p95       p99      mean   samples"
+            "\n   {:<12} {:-^39}   {:-^19}\n   {:<12} {:>9} {:>9} {:>9} {:>9}   {:>9} {:>9}",
+            "latency (us)",
+            " percentiles over discrepancy lines ",
+            " mean over timed ",
+            "",
+            "p50",
+            "p95",
+            "p99",
+            "lines",
+            "mean",
+            "calls"
         );
         side(o, "primary", &l.primary);
         side(o, "candidate", &l.candidate);
+        let _ = writeln!(
+            o,
+            "     (percentiles over the discrepancy lines with a duration; means over all timed calls, from the summaries)"
+        );
     }
 }
 
@@ -227,12 +249,13 @@ fn side(o: &mut String, name: &str, s: &SideLatency) {
     let f = |v: Option<u64>| v.map_or("-".to_owned(), thousands);
     let _ = writeln!(
         o,
-        "     {name:<10} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "     {name:<10} {:>9} {:>9} {:>9} {:>9}   {:>9} {:>9}",
         f(s.p50_us),
         f(s.p95_us),
         f(s.p99_us),
+        thousands(s.samples),
         s.mean_us
             .map_or("-".to_owned(), |m| thousands(m.round() as u64)),
-        thousands(s.samples),
+        f(s.timed_calls),
     );
 }

@@ -525,7 +525,7 @@ fn binary_text_report_has_the_headline() {
     let out = bin(&["report", f.to_str().unwrap()]);
     let text = stdout(&out);
     assert!(
-        text.contains("== pay: NOT READY  match rate 98.42% < 99.9% over 4,000 calls"),
+        text.contains("== pay: NOT READY  match rate 98.42% < 99.9% over 4,000 compared calls"),
         "{text}"
     );
     assert!(text.contains("$.gross.minor, $.net.minor"), "{text}");

@@ -27,7 +27,12 @@
 //! A value that cannot be parsed or is out of range is reported once through `tracing` (target
 //! `parallel_run`, naming the variable and the value) and the safe default applies: shadowing off
 //! for `PARALLEL_RUN` and the experiment variables, the built-in size for the pool variables.
-//! An empty value counts as unset.
+//! The warning quotes at most [`QUOTED_CHARS`] characters of the value and says how long it was.
+//! An empty value counts as unset. A list that names a key twice (`sample=10%,sample=20%`) is a
+//! bad value, not "the last one wins". A rate must be written without a sign (`-0` is refused)
+//! and must not be so small that it reads as 0 (`1e-400` is refused: write `0`). A duration must
+//! fit in 2^64 - 1 microseconds (about 584,542 years): `18446744073709551615m` and
+//! `99999999999999999999s` are both refused as too long.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
@@ -344,7 +349,8 @@ pub(crate) fn experiment_setting(name: &str, defaults: Setting) -> Setting {
     }
 }
 
-/// Parses `on`, `off`, `0.25`, `25%` or a `key=value` list over `defaults`.
+/// Parses `on`, `off`, `0.25`, `25%` or a `key=value` list over `defaults`. A key given twice
+/// is an error.
 pub(crate) fn parse_setting(s: &str, defaults: Setting) -> Result<Setting, String> {
     let s = s.trim();
     if let Some(on) = parse_switch(s).filter(|_| s != "1" && s != "0") {
@@ -358,20 +364,30 @@ pub(crate) fn parse_setting(s: &str, defaults: Setting) -> Result<Setting, Strin
         return Ok(Setting { sample, ..defaults });
     }
     let mut out = defaults;
+    let mut seen: Vec<&str> = Vec::new();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (k, v) = part
             .split_once('=')
-            .ok_or_else(|| format!("`{part}` is not key=value"))?;
-        let v = v.trim();
+            .ok_or_else(|| format!("`{}` is not key=value", clip(part)))?;
+        let (k, v) = (k.trim(), v.trim());
+        if seen.contains(&k) {
+            return Err(format!("`{}` is given twice: give each key once", clip(k)));
+        }
+        seen.push(k);
         let positive = |what: &str| -> Result<u64, String> {
-            v.parse::<u64>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| format!("{what}: `{v}` is not a positive integer"))
+            match v.parse::<u64>() {
+                Ok(n) if n > 0 => Ok(n),
+                Err(e) if *e.kind() == std::num::IntErrorKind::PosOverflow => Err(format!(
+                    "{what}: `{}` is too large (at most {})",
+                    clip(v),
+                    u64::MAX
+                )),
+                _ => Err(format!("{what}: `{}` is not a positive integer", clip(v))),
+            }
         };
-        match k.trim() {
+        match k {
             "sample" => out.sample = parse_rate(v)?,
-            "enabled" => out.enabled = parse_switch(v).ok_or_else(|| format!("enabled: `{v}` is not on or off"))?,
+            "enabled" => out.enabled = parse_switch(v).ok_or_else(|| format!("enabled: `{}` is not on or off", clip(v)))?,
             "timeout" => {
                 out.timeout = match v {
                     "off" | "none" => None,
@@ -380,9 +396,9 @@ pub(crate) fn parse_setting(s: &str, defaults: Setting) -> Result<Setting, Strin
             }
             "max_in_flight" => out.max_in_flight = positive("max_in_flight")?,
             "cpu_time" => {
-                out.cpu_time = parse_switch(v).ok_or_else(|| format!("cpu_time: `{v}` is not on or off"))?
+                out.cpu_time = parse_switch(v).ok_or_else(|| format!("cpu_time: `{}` is not on or off", clip(v)))?
             }
-            "breaker" => out.breaker.enabled = parse_switch(v).ok_or_else(|| format!("breaker: `{v}` is not on or off"))?,
+            "breaker" => out.breaker.enabled = parse_switch(v).ok_or_else(|| format!("breaker: `{}` is not on or off", clip(v)))?,
             "breaker_ratio" => {
                 out.breaker.failure_ratio = parse_rate(v).map_err(|e| format!("breaker_ratio: {e}"))?
             }
@@ -408,9 +424,10 @@ pub(crate) fn parse_setting(s: &str, defaults: Setting) -> Result<Setting, Strin
             }
             other => {
                 return Err(format!(
-                    "unknown key `{other}` (expected sample, enabled, timeout, max_in_flight, cpu_time, breaker, \
+                    "unknown key `{}` (expected sample, enabled, timeout, max_in_flight, cpu_time, breaker, \
                      breaker_ratio, breaker_min_calls, breaker_window, breaker_cooldown, breaker_probes, ramp, \
-                     min_match_rate, min_samples, gate_window, deadline)"
+                     min_match_rate, min_samples, gate_window, deadline)",
+                    clip(other)
                 ))
             }
         }
@@ -428,8 +445,10 @@ fn criteria(s: &mut Setting) -> &mut crate::cutover::Criteria {
     })
 }
 
-/// A positive duration: an integer with a unit, `us`, `ms`, `s` or `m` (`150ms`, `2s`).
-/// The attribute's `timeout` is parsed by the same rules at compile time.
+/// A positive duration: an integer with a unit, `us`, `ms`, `s` or `m` (`150ms`, `2s`), of at
+/// most 2^64 - 1 microseconds (about 584,542 years; the runtime keeps a timeout in
+/// microseconds): a longer one is an error, however it is written. The attribute's `timeout`
+/// is parsed by the same rules at compile time.
 ///
 /// ```
 /// use shadow_runtime::config::parse_duration;
@@ -438,28 +457,47 @@ fn criteria(s: &mut Setting) -> &mut crate::cutover::Criteria {
 /// assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
 /// assert!(parse_duration("soon").is_err());
 /// assert!(parse_duration("0ms").is_err());
+/// assert!(parse_duration("18446744073709551615m").unwrap_err().contains("too long"));
+/// assert!(parse_duration("99999999999999999999s").unwrap_err().contains("too long"));
 /// ```
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration such as 150ms or 2s"))?;
-    let d = match unit.trim() {
-        "us" | "µs" => Duration::from_micros(n),
-        "ms" => Duration::from_millis(n),
-        "s" => Duration::from_secs(n),
-        "m" | "min" => Duration::from_secs(n.saturating_mul(60)),
-        _ => return Err(format!("`{s}` has no unit: use us, ms, s or m")),
+    let too_long = || {
+        format!(
+            "`{}` is too long: a duration is at most {}us (about 584,542 years)",
+            clip(s),
+            u64::MAX
+        )
     };
-    if d.is_zero() {
+    let n: u64 = match num.parse() {
+        Ok(n) => n,
+        // All digits, but more than a u64 holds: too long whatever the unit.
+        Err(e) if *e.kind() == std::num::IntErrorKind::PosOverflow => return Err(too_long()),
+        Err(_) => {
+            return Err(format!(
+                "`{}` is not a duration such as 150ms or 2s",
+                clip(s)
+            ))
+        }
+    };
+    let per_unit: u64 = match unit.trim() {
+        "us" | "µs" => 1,
+        "ms" => 1_000,
+        "s" => 1_000_000,
+        "m" | "min" => 60_000_000,
+        _ => return Err(format!("`{}` has no unit: use us, ms, s or m", clip(s))),
+    };
+    let micros = n.checked_mul(per_unit).ok_or_else(too_long)?;
+    if micros == 0 {
         return Err(format!("`{s}` is zero"));
     }
-    Ok(d)
+    Ok(Duration::from_micros(micros))
 }
 
-/// A sampling rate: a number in `0..=1`, or a percentage `0%..=100%`.
+/// A sampling rate: a number in `0..=1`, or a percentage `0%..=100%`, written without a sign
+/// (`-0` is refused) and not so small that it reads as 0 (`1e-400` is refused).
 pub(crate) fn parse_rate(s: &str) -> Result<f64, String> {
     let (num, scale) = match s.strip_suffix('%') {
         Some(p) => (p.trim(), 100.0),
@@ -467,12 +505,26 @@ pub(crate) fn parse_rate(s: &str) -> Result<f64, String> {
     };
     let v: f64 = num
         .parse()
-        .map_err(|_| format!("`{s}` is not on, off or a sampling rate"))?;
+        .map_err(|_| format!("`{}` is not on, off or a sampling rate", clip(s)))?;
+    if num.starts_with('-') && v == 0.0 {
+        return Err(format!(
+            "sampling rate `{}` has a minus sign: a rate is 0..=1 (write 0, not -0)",
+            clip(s)
+        ));
+    }
     let v = v / scale;
+    // A mantissa with a non-zero digit that still reads as 0 underflowed.
+    let mantissa = num.split(['e', 'E']).next().unwrap_or("");
+    if v == 0.0 && mantissa.bytes().any(|b| (b'1'..=b'9').contains(&b)) {
+        return Err(format!(
+            "sampling rate `{}` is too small to tell from 0 (write 0 to mean 0)",
+            clip(s)
+        ));
+    }
     if v.is_finite() && (0.0..=1.0).contains(&v) {
         Ok(v)
     } else {
-        Err(format!("sampling rate `{s}` is outside 0..=1"))
+        Err(format!("sampling rate `{}` is outside 0..=1", clip(s)))
     }
 }
 
@@ -500,12 +552,39 @@ pub(crate) fn env_usize(var: &str, range: std::ops::RangeInclusive<usize>) -> Op
 /// What a bad on/off or rate value falls back to.
 const OFF: &str = "the safe default: shadowing off";
 
+/// Characters of a bad value quoted in its warning; a longer value is cut, with its length.
+///
+/// ```
+/// assert_eq!(shadow_runtime::config::QUOTED_CHARS, 100);
+/// ```
+pub const QUOTED_CHARS: usize = 100;
+
+/// At most [`QUOTED_CHARS`] characters of `s`, with `…` when cut.
+fn clip(s: &str) -> std::borrow::Cow<'_, str> {
+    match s.char_indices().nth(QUOTED_CHARS) {
+        Some((i, _)) => format!("{}…", &s[..i]).into(),
+        None => s.into(),
+    }
+}
+
+/// The warning for a bad value: the value quoted (cut at [`QUOTED_CHARS`] characters, with its
+/// length), why it is bad, and what applies instead.
+fn bad_value_message(var: &str, value: &str, why: &str, fallback: &str) -> String {
+    let chars = value.chars().count();
+    let quoted = match value.char_indices().nth(QUOTED_CHARS) {
+        Some((i, _)) => format!("{:?}… ({chars} characters in all)", &value[..i]),
+        None => format!("{value:?}"),
+    };
+    format!("ignoring bad value of {var}={quoted} ({why}); using {fallback}")
+}
+
 pub(crate) fn warn_bad_value(var: &str, value: &str, why: &str, fallback: &str) {
     tracing::warn!(
         target: "parallel_run",
         variable = var,
-        value = value,
-        "ignoring bad value of {var}={value:?} ({why}); using {fallback}"
+        value = %clip(value),
+        "{}",
+        bad_value_message(var, value, why, fallback)
     );
 }
 
@@ -587,6 +666,93 @@ mod tests {
         assert!(parse_setting("timeout=10", d())
             .unwrap_err()
             .contains("no unit"));
+    }
+
+    #[test]
+    fn a_key_given_twice_is_a_bad_value() {
+        let e = parse_setting("sample=10%,sample=20%", d()).unwrap_err();
+        assert!(e.contains("`sample` is given twice"), "{e}");
+        assert!(
+            parse_setting("timeout=1s, max_in_flight=3 ,timeout = 2s", d())
+                .unwrap_err()
+                .contains("`timeout` is given twice")
+        );
+        // Different keys are fine.
+        assert!(parse_setting("sample=10%,ramp=20%", d()).is_ok());
+    }
+
+    #[test]
+    fn minus_zero_and_underflow_are_refused() {
+        for bad in ["-0", "-0.0", "-0%", "sample=-0", "ramp=-0%"] {
+            let e = parse_setting(bad, d()).unwrap_err();
+            assert!(e.contains("minus sign"), "{bad}: {e}");
+        }
+        for bad in ["1e-400", "sample=1e-400", "5e-324%", "ramp=0.1e-330"] {
+            let e = parse_setting(bad, d()).unwrap_err();
+            assert!(e.contains("too small to tell from 0"), "{bad}: {e}");
+        }
+        // A true zero, however written, and a tiny rate that is not zero, are rates.
+        for zero in ["0", "0.0", "0e5", "0%", "0.000e-400"] {
+            assert_eq!(parse_setting(zero, d()).unwrap().sample, 0.0, "{zero}");
+        }
+        assert_eq!(parse_setting("1e-300", d()).unwrap().sample, 1e-300);
+    }
+
+    #[test]
+    fn durations_that_overflow_are_refused_alike() {
+        for long in [
+            "18446744073709551615m",
+            "99999999999999999999s",
+            "18446744073709551615s",
+            "18446744073709551616us",
+            "307445734562min",
+        ] {
+            let e = parse_duration(long).unwrap_err();
+            assert!(e.contains("too long"), "{long}: {e}");
+            let e = parse_setting(&format!("timeout={long}"), d()).unwrap_err();
+            assert!(e.starts_with("timeout: ") && e.contains("too long"), "{e}");
+        }
+        // The longest that fits, in each unit.
+        assert_eq!(
+            parse_duration("18446744073709551615us"),
+            Ok(Duration::from_micros(u64::MAX))
+        );
+        assert_eq!(
+            parse_duration("307445734561m"),
+            Ok(Duration::from_secs(307_445_734_561 * 60))
+        );
+        assert!(parse_setting("max_in_flight=99999999999999999999", d())
+            .unwrap_err()
+            .contains("too large"));
+    }
+
+    #[test]
+    fn a_long_bad_value_is_quoted_short_with_its_length() {
+        let huge = "x".repeat(120_000);
+        for value in [
+            huge.clone(),
+            format!("sample={huge}"),
+            format!("{huge}=1"),
+            format!("timeout={huge}s"),
+            format!("{huge}%"),
+        ] {
+            let why = parse_setting(&value, d()).unwrap_err();
+            let msg = bad_value_message("PARALLEL_RUN__X", &value, &why, OFF);
+            assert!(msg.len() < 600, "{} bytes: {}", msg.len(), &msg[..600]);
+            assert!(
+                msg.contains(&format!("({} characters in all)", value.chars().count())),
+                "{msg}"
+            );
+        }
+        // A short value is quoted whole.
+        let msg = bad_value_message("PARALLEL_RUN", "maybe", "expected on or off", OFF);
+        assert_eq!(
+            msg,
+            "ignoring bad value of PARALLEL_RUN=\"maybe\" (expected on or off); using the safe default: shadowing off"
+        );
+        // Cut on a character boundary.
+        let wide = "é".repeat(150);
+        assert!(bad_value_message("V", &wide, "w", OFF).contains("(150 characters in all)"));
     }
 
     #[test]

@@ -474,13 +474,19 @@ impl Experiment {
     #[inline(never)]
     fn init(&'static self) -> &'static State {
         let mut fresh = false;
+        // Calibrates the clock before any call can see the experiment's state.
+        crate::clock::warm_up();
         let st = self.state.get_or_init(|| {
             fresh = true;
-            let setting = config::experiment_setting(self.name, self.defaults());
+            let mut setting = config::experiment_setting(self.name, self.defaults());
+            // Settings changed through the live API before this first call apply now.
+            if let Some(s) = crate::live::pending_for(self.name, setting) {
+                setting = s;
+            }
             self.slots.store(sampling::alloc_slots(), Relaxed);
             self.seed
                 .store(crate::sticky::experiment_seed(self.name), Relaxed);
-            State {
+            let state = State {
                 setting: Mutex::new(setting),
                 timeout_us: AtomicU64::new(0),
                 max_in_flight: AtomicU64::new(0),
@@ -507,7 +513,11 @@ impl Experiment {
                 warned_no_ramp: AtomicBool::new(false),
                 noise: Mutex::new(Vec::new()),
                 noise_runs: AtomicU64::new(0),
-            }
+            };
+            // Complete before anyone sees it: a call on another thread that finds the state but
+            // not yet the gate decides from the settings in force (a ramp included).
+            self.apply_fresh(&state, true);
+            state
         });
         if fresh {
             let mut reg = lock(&REGISTRY);
@@ -521,15 +531,9 @@ impl Experiment {
                 );
             }
             reg.push(self);
-            crate::clock::warm_up();
-            // Settings changed through the live API before this first call apply now.
-            let current = *lock(&st.setting);
-            if let Some(s) = crate::live::pending_for(self.name, current) {
-                *lock(&st.setting) = s;
-            }
-            // Under the registry lock, as `set_global_enabled` refreshes every gate: whichever
-            // runs last sees the latest switch.
-            self.apply_fresh(st, true);
+            // Again under the registry lock, as `set_global_enabled` refreshes every gate:
+            // whichever runs last sees the latest switch.
+            self.apply(st);
             drop(reg);
             crate::timer::start();
             self.check_deadline(Instant::now());
