@@ -15,8 +15,9 @@
 //! | `ramp_half_sampled_out` | annotated, a 50% ramp (half the calls served by the candidate, the same work), sample 1e-6 | `plain` |
 //! | `both_back_to_back` | the work function, then its copy (the candidate), by hand | - |
 //! | `inline_shadow` | annotated, `mode = inline`, sample 1.0, `PartialEq` comparator | `both_back_to_back` |
+//! | `shed_detached` | annotated, detached, `max_in_flight = 1` and its one slot held: every call is shed | `sampled_out` |
 //! | `plain_async` | the work function as an `async fn`, awaited in a tokio runtime | - |
-//! | `detached_async_caller` | annotated `async fn`, detached, sample 1.0 (caller's side only) | `plain_async` |
+//! | `detached_async_caller` | annotated `async fn`, detached on the shadow lane, sample 1.0 (caller's side only; every call spawns: caps and lane bounds raised for the row, the lane drained between bursts, any shed call reported) | `plain_async` |
 //! | `report_100mb` | `parallel-run report` (read, aggregate, render as text) over a ~100 MB synthetic discrepancy log, in MB/s | - |
 //! | `eq_1k` | `PartialEq` on two equal invoices of ~1 KB (serialised) | - |
 //! | `typed_eq_1k` | `typed::diff` (`#[derive(ShadowCompare)]`) on the same pair | `eq_1k` |
@@ -39,6 +40,11 @@
 //! speed); `delta` is the difference of those, and is the number to compare with the targets.
 //! Criterion's own medians are shown beside it. The table and the experiments' counters
 //! (including the detached candidates shed beyond 1024 in flight) go to stderr at the end.
+//!
+//! Then the bench runs itself again in a child process with a Prometheus recorder
+//! (`metrics-exporter-prometheus`) installed, for the rows `both_back_to_back`, `inline_shadow`
+//! and `detached_async_caller` (`*_prometheus` in the closing table): a global recorder cannot
+//! be removed once installed, so the rows without one must run in a process that never had one.
 //!
 //! The `report_100mb` row runs last, outside criterion: it writes
 //! `target/parallel-run/bench-100mb.jsonl` once (reused while its size fits), reads it twice with
@@ -168,6 +174,21 @@ async fn annotated_async(x: u64) -> u64 {
     work(x)
 }
 
+/// Held for the whole bench: the shed row's one candidate waits on it for ever.
+static SHED_HOLD: Mutex<()> = Mutex::new(());
+
+fn held_v2(x: u64) -> u64 {
+    let _g = SHED_HOLD.lock().unwrap_or_else(|e| e.into_inner());
+    work(x)
+}
+
+/// Its only slot is held (by the first call's candidate, in `main`): every call is shed.
+#[parallel_run(candidate = held_v2, max_in_flight = 1, name = "bench::shed")]
+#[inline(never)]
+fn annotated_shed(x: u64) -> u64 {
+    work(x)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Comparing results: a ~1 KB invoice, equal and with one field changed.
 
@@ -276,21 +297,40 @@ fn chain_loop(f: impl Fn(u64) -> u64, n: u64) -> Duration {
     start.elapsed()
 }
 
-/// `n` awaited calls inside `rt.block_on`: the bench thread is the caller, the runtime's two
-/// workers run the spawned candidates.
+/// Detached calls shed during the timed loops of `detached_async_caller` (there should be none).
+static DETACHED_SHED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// `n` awaited calls inside `rt.block_on`: the bench thread is the caller, the shadow lane runs
+/// the spawned candidates. Detached: only calls that really spawn are measured (the lane is
+/// drained before the burst, outside the timing, and a shed call is counted and reported).
 fn async_loop(rt: &tokio::runtime::Runtime, detached: bool, n: u64) -> Duration {
     rt.block_on(async {
-        let start = Instant::now();
         if detached {
+            // The lane drained (outside the timing): every call of the burst can spawn.
+            while parallel_run::snapshot::experiment("bench::detached_async")
+                .is_some_and(|s| s.in_flight > 0)
+            {
+                std::thread::sleep(Duration::from_micros(50));
+            }
+            let shed = || {
+                parallel_run::snapshot::experiment("bench::detached_async")
+                    .map_or(0, |s| s.counts.get(Outcome::Shed))
+            };
+            let before = shed();
+            let start = Instant::now();
             for i in 0..n {
                 black_box(annotated_async(black_box(i)).await);
             }
+            let elapsed = start.elapsed();
+            DETACHED_SHED.fetch_add(shed() - before, std::sync::atomic::Ordering::Relaxed);
+            elapsed
         } else {
+            let start = Instant::now();
             for i in 0..n {
                 black_box(plain_async(black_box(i)).await);
             }
+            start.elapsed()
         }
-        start.elapsed()
     })
 }
 
@@ -377,8 +417,14 @@ fn rows(
         (
             "inline_shadow",
             Some("both_back_to_back"),
-            Some(25.0),
+            Some(80.0),
             Box::new(|n| sync_loop(annotated_inline, n)),
+        ),
+        (
+            "shed_detached",
+            Some("sampled_out"),
+            Some(20.0),
+            Box::new(|n| sync_loop(annotated_shed, n)),
         ),
         (
             "plain_async",
@@ -389,7 +435,7 @@ fn rows(
         (
             "detached_async_caller",
             Some("plain_async"),
-            None,
+            Some(300.0),
             Box::new(move |n| async_loop(rt, true, n)),
         ),
         (
@@ -441,11 +487,16 @@ fn rows(
             Box::new(|n| compare_loop(true, n, |a, b| structural().compare(a, b))),
         ),
     ];
-    // Arguments that are not flags filter the rows (criterion filters its own pass the same way).
-    let filters: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
+    // The child process with a Prometheus recorder runs its own rows.
+    let filters: Vec<String> = if prometheus_child() {
+        PROMETHEUS_ROWS.iter().map(|r| r.to_string()).collect()
+    } else {
+        // Arguments that are not flags filter the rows (criterion filters its own pass so too).
+        std::env::args()
+            .skip(1)
+            .filter(|a| !a.starts_with('-'))
+            .collect()
+    };
     if filters.is_empty() {
         return rows;
     }
@@ -596,6 +647,7 @@ fn print_table(
         "bench::breaker_open",
         "bench::inline_shadow",
         "bench::detached_async",
+        "bench::shed",
     ] {
         if let Some(s) = parallel_run::snapshot::experiment(name) {
             let c = &s.counts;
@@ -616,7 +668,37 @@ fn print_table(
     }
 }
 
+/// Set in the child process that runs [`PROMETHEUS_ROWS`] with a Prometheus recorder.
+const PROMETHEUS_ENV: &str = "PARALLEL_RUN_BENCH_PROMETHEUS";
+const PROMETHEUS_ROWS: [&str; 3] = ["both_back_to_back", "inline_shadow", "detached_async_caller"];
+
+fn prometheus_child() -> bool {
+    std::env::var_os(PROMETHEUS_ENV).is_some()
+}
+
+/// Runs this bench again with a Prometheus recorder installed, for [`PROMETHEUS_ROWS`]; its
+/// table goes to stderr, after this process's.
+fn prometheus_pass() {
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    eprintln!("\n== the same rows with a Prometheus recorder installed (a child process):");
+    let status = std::process::Command::new(exe)
+        .arg("--bench")
+        .env(PROMETHEUS_ENV, "1")
+        .status();
+    match status {
+        Ok(s) if s.success() => {}
+        other => eprintln!("the Prometheus pass failed: {other:?}"),
+    }
+}
+
 fn main() {
+    let prometheus = prometheus_child().then(|| {
+        metrics_exporter_prometheus::PrometheusBuilder::new()
+            .install_recorder()
+            .expect("a Prometheus recorder")
+    });
     let mut c = Criterion::default()
         .sample_size(SAMPLE_SIZE)
         .warm_up_time(WARM_UP)
@@ -656,8 +738,30 @@ fn main() {
     parallel_run::live::set_ramp("bench::ramp_half", 0.5).expect("valid ramp");
     assert_eq!(annotated_ramp(7), plain(7));
     assert_eq!(both_back_to_back(7), plain(7));
+    // Every detached async call of the row spawns: no cap, queue or budget stops it.
+    parallel_run::live::set_max_in_flight("bench::detached_async", 1 << 40).expect("a cap");
+    parallel_run::lane::set_queue_capacity(1 << 40).expect("a capacity");
+    parallel_run::lane::set_budget(None).expect("no budget");
     assert_eq!(rt.block_on(annotated_async(7)), plain(7));
     assert_eq!(rt.block_on(plain_async(7)), plain(7));
+    // The shed row: its one slot is held for the rest of the bench (no timeout, no breaker, so
+    // nothing frees it or turns the calls into `circuit_open`).
+    let _hold = SHED_HOLD.lock().unwrap();
+    parallel_run::live::set_timeout("bench::shed", None).expect("no timeout");
+    parallel_run::live::set_breaker(
+        "bench::shed",
+        parallel_run::BreakerConfig {
+            enabled: false,
+            ..Default::default()
+        },
+    )
+    .expect("valid breaker");
+    assert_eq!(annotated_shed(7), plain(7));
+    assert_eq!(annotated_shed(8), plain(8));
+    assert_eq!(
+        parallel_run::snapshot::experiment("bench::shed").map(|s| s.counts.get(Outcome::Shed)),
+        Some(1)
+    );
     let (a, same, other) = invoices();
     assert!(typed::diff(a, same).is_empty());
     assert_eq!(
@@ -675,21 +779,51 @@ fn main() {
     let rows = rows(&rt);
     criterion_rows(&mut c, &rows);
     c.final_summary();
-    if !parallel_run::wait_idle(Duration::from_secs(30)) {
+    if !wait_idle_but_shed() {
         eprintln!("warning: detached candidates still in flight after 30 s");
     }
 
     let rounds = interleaved(&rows);
-    if !parallel_run::wait_idle(Duration::from_secs(30)) {
+    if !wait_idle_but_shed() {
         eprintln!("warning: detached candidates still in flight after 30 s");
     }
     print_table(&rows, &rounds);
+    eprintln!(
+        "detached_async_caller: {} calls shed during its timed loops",
+        DETACHED_SHED.load(std::sync::atomic::Ordering::Relaxed)
+    );
+    if let Some(handle) = prometheus {
+        let text = handle.render();
+        eprintln!(
+            "Prometheus recorder: {} lines rendered, inline_shadow match counter present: {}",
+            text.lines().count(),
+            text.contains("experiment=\"bench::inline_shadow\",outcome=\"match\"")
+        );
+        return;
+    }
+    prometheus_pass();
     let filters: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
     if filters.is_empty() || filters.iter().any(|f| "report_100mb".contains(f.as_str())) {
         report_row();
+    }
+}
+
+/// Waits until no call is in flight but the shed row's one held call (which never ends).
+fn wait_idle_but_shed() -> bool {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let in_flight: u64 = parallel_run::snapshot().iter().map(|s| s.in_flight).sum();
+        let held = parallel_run::snapshot::experiment("bench::shed").map_or(0, |s| s.in_flight);
+        if in_flight <= held {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 

@@ -1,7 +1,7 @@
 //! Skipped calls never allocate: after an experiment's first call (which registers it and, once
 //! per thread, creates that thread's counter block), a call with the kill switch off and a
 //! sampled-out call allocate nothing, not even the copies of the arguments a detached candidate
-//! would need.
+//! would need. Nor does a shed call, nor a shadowed inline call whose two sides match.
 //!
 //! A counting global allocator counts the allocations of the current thread only, so the test
 //! harness's other threads and the library's worker pool cannot disturb the counts. The binary
@@ -95,6 +95,28 @@ fn words_v2(text: &str, extra: Vec<u8>) -> usize {
     text.split(' ').filter(|w| !w.is_empty()).count() + extra.len()
 }
 
+#[parallel_run(candidate = double_v2, mode = inline, name = "alloc::inline_match")]
+fn double(x: u64) -> u64 {
+    x * 2
+}
+
+fn double_v2(x: u64) -> u64 {
+    x + x
+}
+
+static HOLD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+#[parallel_run(candidate = held_v2, max_in_flight = 1, name = "alloc::shed")]
+fn held(text: &str) -> usize {
+    text.len()
+}
+
+/// Holds the experiment's only slot while the test holds `HOLD`.
+fn held_v2(text: &str) -> usize {
+    let _g = HOLD.lock().unwrap_or_else(|e| e.into_inner());
+    text.len()
+}
+
 const N: u64 = 10_000;
 
 #[test]
@@ -149,6 +171,36 @@ fn skipped_calls_do_not_allocate() {
     let s = parallel_run::snapshot::experiment("alloc::sampled_out").unwrap();
     assert_eq!(s.counts.get(Outcome::SampledOut), N + 1);
     assert_eq!(s.shadowed, 0);
+
+    // --- A shadowed inline call whose sides match. ------------------------------------------
+    assert_eq!(double(1), 2);
+    let before = allocations_here();
+    let mut sum = 0u64;
+    for i in 0..N {
+        sum += double(i);
+    }
+    let allocated = allocations_here() - before;
+    assert_eq!(allocated, 0, "{N} matching inline shadowed calls allocated");
+    assert_eq!(sum, N * (N - 1));
+    let s = parallel_run::snapshot::experiment("alloc::inline_match").unwrap();
+    assert_eq!(s.counts.get(Outcome::Match), N + 1);
+
+    // --- Shed calls: the only slot is held. ---------------------------------------------------
+    let hold = HOLD.lock().unwrap();
+    assert_eq!(held("holds the slot"), 14); // its candidate blocks on the pool
+    let before = allocations_here();
+    let mut sum = 0usize;
+    for _ in 0..N {
+        sum += held("shed"); // detached: a shadowed call would copy the &str to a String
+    }
+    let allocated = allocations_here() - before;
+    drop(hold);
+    assert_eq!(allocated, 0, "{N} shed calls allocated");
+    assert_eq!(sum, 4 * N as usize);
+    assert!(parallel_run::wait_idle(Duration::from_secs(10)));
+    let s = parallel_run::snapshot::experiment("alloc::shed").unwrap();
+    assert_eq!(s.counts.get(Outcome::Shed), N);
+    assert_eq!(s.counts.get(Outcome::Match), 1);
 
     // --- Control: a shadowed detached call does allocate (the argument copies, the job). ----
     let before = allocations_here();

@@ -100,6 +100,8 @@ pub(crate) struct State {
     /// The live strict override: 0 none, 1 on, 2 off.
     pub(crate) strict_live: std::sync::atomic::AtomicU8,
     pub(crate) breaker: Mutex<Breaker>,
+    /// Mirror of the breaker's `enabled`, read off the caller's path without the lock.
+    pub(crate) breaker_on: AtomicBool,
     /// The experiment's counters ([`sampling::slot`]) when the per-thread slots are unavailable.
     pub(crate) shared: [AtomicU64; sampling::PER_EXPERIMENT],
     /// `(judged, failed)` runs the circuit breaker has been fed so far.
@@ -493,6 +495,7 @@ impl Experiment {
                 strict_live: std::sync::atomic::AtomicU8::new(0),
                 cpu_time: AtomicBool::new(false),
                 breaker: Mutex::new(Breaker::new(Instant::now())),
+                breaker_on: AtomicBool::new(true),
                 shared: [const { AtomicU64::new(0) }; sampling::PER_EXPERIMENT],
                 breaker_fed: Mutex::new((0, 0)),
                 running: AtomicU64::new(0),
@@ -888,6 +891,7 @@ impl Experiment {
             self.gate_changed(st, c);
         }
         lock(&st.breaker).cfg = s.breaker;
+        st.breaker_on.store(s.breaker.enabled, Relaxed);
         st.timeout_us.store(
             s.timeout.map_or(0, |d| d.as_micros().max(1) as u64),
             Relaxed,
@@ -1072,7 +1076,9 @@ impl Experiment {
                 self.name
             );
         }
-        self.breaker_result(true);
+        if st.breaker_on.load(Relaxed) {
+            self.breaker_result(true);
+        }
     }
 
     /// Feeds one candidate result to the circuit breaker.
