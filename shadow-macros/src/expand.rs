@@ -33,7 +33,7 @@
 //! primary's result. Full expansions are
 //! snapshotted in `src/snapshots/` (see `tests.rs`).
 
-use proc_macro2::{Span, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::{AttrStyle, Attribute, Expr, Ident, Item, ItemFn, ReturnType};
@@ -101,6 +101,39 @@ fn respan(tokens: TokenStream, span: Span) -> TokenStream {
             t
         })
         .collect()
+}
+
+/// `expr` as the operand of a unary operator the expansion puts before it (`&#expr`): wrapped in
+/// parentheses when it binds more loosely than `&` (`x + 1`, `n as u64`, `a..b`), so that the
+/// operator applies to the whole expression, not to its first operand.
+fn operand(expr: &Expr) -> TokenStream {
+    let needs_parens = matches!(
+        strip(expr),
+        Expr::Binary(_)
+            | Expr::Cast(_)
+            | Expr::Range(_)
+            | Expr::Assign(_)
+            | Expr::Let(_)
+            | Expr::Closure(_)
+            | Expr::Return(_)
+            | Expr::Break(_)
+            | Expr::Yield(_)
+    );
+    if !needs_parens {
+        return expr.to_token_stream();
+    }
+    let mut group = proc_macro2::Group::new(Delimiter::Parenthesis, expr.to_token_stream());
+    group.set_span(expr.span());
+    TokenTree::Group(group).into()
+}
+
+/// The expression inside any parentheses (or invisible groups) around it.
+fn strip(expr: &Expr) -> &Expr {
+    match expr {
+        Expr::Paren(p) => strip(&p.expr),
+        Expr::Group(g) => strip(&g.expr),
+        other => other,
+    }
 }
 
 fn expand(m: Model) -> TokenStream {
@@ -259,6 +292,7 @@ fn expand(m: Model) -> TokenStream {
         let context = (!m.context.is_empty()).then(|| {
             let pairs = m.context.iter().map(|(k, v)| {
                 let p = private_at(v.span());
+                let v = operand(v);
                 quote_spanned!(v.span()=> (#k, #p::ctx(&#v)))
             });
             quote!(let __parallel_run_call = __parallel_run_call.with_context(::std::vec![#(#pairs),*]);)
@@ -266,6 +300,7 @@ fn expand(m: Model) -> TokenStream {
         // The sampling key's text for the call's records (evaluated again, shadowed calls only).
         let key_text = m.sample_by.as_ref().map(|e| {
             let p = private_at(e.span());
+            let e = operand(e);
             quote_spanned!(e.span()=> let __parallel_run_call = __parallel_run_call.with_sample_key(#p::key_text(&#e));)
         });
         // The arguments as JSON (receivers left out), each checked at its own argument's span.
@@ -374,16 +409,25 @@ fn expand(m: Model) -> TokenStream {
             quote!(::core::option::Option::is_some(&#d))
         });
         // `let _ =` accepts any value (even `#[must_use]` ones); for `()` clippy would object.
+        // A closure without parameters (`before = || warm(&order)`) is called, not dropped.
+        let run = match strip(b) {
+            Expr::Closure(c) if c.inputs.is_empty() => {
+                let b = operand(b);
+                quote_spanned!(b.span()=> #b())
+            }
+            _ => b.to_token_stream(),
+        };
         quote_spanned!(b.span()=>
             if #(#any)||* {
                 #[allow(clippy::let_unit_value)]
-                #p::before(&__PARALLEL_RUN_EXPERIMENT, || { let _ = #b; });
+                #p::before(&__PARALLEL_RUN_EXPERIMENT, || { let _ = #run; });
             }
         )
     });
     // `idempotency_key` is computed once per call, before anything runs, and given to both sides.
     let key = m.idempotency_key.as_ref().map(|e| {
         let p = private_at(e.span());
+        let e = operand(e);
         quote_spanned!(e.span()=> let __parallel_run_key = #p::idempotency_key(&#e);)
     });
     let plain = match (&m.idempotency_key, m.is_async) {
@@ -515,6 +559,7 @@ fn decide(m: &Model, exp: &Ident) -> TokenStream {
     let key = match &m.sample_by {
         Some(e) => {
             let p = private_at(e.span());
+            let e = operand(e);
             quote_spanned!(e.span()=> |__parallel_run_seed| #p::sample_key(&#e, __parallel_run_seed))
         }
         None => quote!(|_| ::core::option::Option::None),
@@ -541,7 +586,7 @@ fn comparator(m: &Model, exp: &Ident) -> TokenStream {
         Some(expr) => {
             let span = expr.span();
             let private = private_at(span);
-            let check = match (expr, m.mode) {
+            let check = match (strip(expr), m.mode) {
                 (Expr::Closure(_), Mode::Inline) => {
                     quote_spanned!(span=> closure_comparator::<#ret, _, _>)
                 }
