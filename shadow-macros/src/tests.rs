@@ -336,3 +336,37 @@ fn not_a_function() {
         "{out}"
     );
 }
+
+#[test]
+fn a_candidate_that_is_the_function_itself_is_refused() {
+    // Issue 11, item 1: `candidate = <the function>` multiplied every call's load.
+    for (args, item) in [
+        (quote!(candidate = quote), quote!(fn quote(x: u32) -> u32 { x })),
+        (quote!(candidate = self::quote), quote!(fn quote(x: u32) -> u32 { x })),
+        (quote!(candidate = r#quote), quote!(fn quote(x: u32) -> u32 { x })),
+        (quote!(candidate = [quote_v2, quote]), quote!(fn quote(x: u32) -> u32 { x })),
+        (quote!(candidate = Self::quote), quote!(fn quote(&self, x: u32) -> u32 { x })),
+        (quote!(candidate = Self::quote::<T>), quote!(fn quote<T>(x: T) -> T { x })),
+        (quote!(candidate = Self::make), quote!(fn make() -> Self { Self })),
+    ] {
+        let e = error(args.clone(), item);
+        assert!(e.contains("is this function itself"), "{args}: {e}");
+    }
+    let e = error(quote!(candidate = quote), quote!(fn quote(x: u32) -> u32 { x }));
+    assert!(e.contains("name the new implementation, e.g. `candidate = quote_v2`"), "{e}");
+    // Another function of the same name: a method's or an associated function's `quote` (which
+    // name a free function), a path into another module.
+    for (args, item) in [
+        (quote!(candidate = quote), quote!(fn quote(&self, x: u32) -> u32 { x })),
+        (quote!(candidate = self::quote), quote!(fn quote(self: Arc<Self>) -> u32 { 1 })),
+        (quote!(candidate = make), quote!(fn make() -> Self { Self })),
+        (quote!(candidate = v2::quote), quote!(fn quote(x: u32) -> u32 { x })),
+        (quote!(candidate = crate::v2::quote), quote!(fn quote(x: u32) -> u32 { x })),
+        (quote!(candidate = ::v2::quote), quote!(fn quote(x: u32) -> u32 { x })),
+        (quote!(candidate = Self::quote_v2), quote!(fn quote(&self) -> u32 { 1 })),
+    ] {
+        let f: syn::ItemFn = syn::parse2(item).unwrap();
+        let parsed = parse::parse(args.clone()).unwrap();
+        assert!(validate::validate(parsed, f).is_ok(), "{args}");
+    }
+}

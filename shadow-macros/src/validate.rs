@@ -3,6 +3,7 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, ToTokens};
+use syn::ext::IdentExt;
 use syn::spanned::Spanned as _;
 use syn::{Expr, FnArg, Ident, ItemFn, Pat, PatIdent, Path, ReceiverKind, ReturnType, Type};
 
@@ -90,6 +91,27 @@ pub(crate) fn validate(args: Args, mut item: ItemFn) -> syn::Result<Model> {
             "missing `candidate`: name the new implementation, e.g. `#[parallel_run(candidate = process_v2)]`",
         ));
     };
+    for path in &candidate.value {
+        if names_itself(path, &item.sig) {
+            let text = path_text(path);
+            let me = item.sig.ident.unraw();
+            let hint = if path.segments[0].ident == "Self" {
+                String::new()
+            } else {
+                format!(
+                    " (a free function named like an associated one: write its full path, `crate::module::{me}`)"
+                )
+            };
+            return Err(syn::Error::new_spanned(
+                path,
+                format!(
+                    "`candidate = {text}` is this function itself: every shadow run would call `{me}` again and start \
+                     another shadow run, multiplying the load of each call; name the new implementation, e.g. \
+                     `candidate = {me}_v2`{hint}"
+                ),
+            ));
+        }
+    }
     if let Some(c) = &item.sig.constness {
         return Err(syn::Error::new(
             c.span(),
@@ -295,6 +317,47 @@ pub(crate) fn validate(args: Args, mut item: ItemFn) -> syn::Result<Model> {
             .unwrap_or_else(|| syn::parse_quote!(::parallel_run)),
         item,
     })
+}
+
+/// Whether `candidate` names the annotated function itself, as far as the tokens tell:
+/// `Self::f` always; `f` and `self::f` when `f` takes no receiver and its signature does not
+/// mention `Self` (then it is a free function, or an associated one whose candidate would be a
+/// free function of the same name, which the error tells how to name). Paths through `crate::`
+/// or `super::` are not resolved here.
+fn names_itself(candidate: &Path, sig: &syn::Signature) -> bool {
+    let me = sig.ident.unraw();
+    let segs: Vec<&syn::PathSegment> = candidate.segments.iter().collect();
+    let Some(last) = segs.last() else {
+        return false;
+    };
+    if last.ident.unraw() != me {
+        return false;
+    }
+    let method_like = sig.receiver().is_some() || mentions_self(sig);
+    match segs.len() {
+        _ if candidate.leading_colon.is_some() => false,
+        1 => !method_like,
+        2 if segs[0].ident == "Self" => true,
+        2 if segs[0].ident == "self" => !method_like,
+        _ => false,
+    }
+}
+
+/// `Self` anywhere in the signature (arguments, return type, bounds): the function is in an `impl`.
+fn mentions_self(sig: &syn::Signature) -> bool {
+    fn walk(ts: TokenStream) -> bool {
+        ts.into_iter().any(|t| match t {
+            proc_macro2::TokenTree::Ident(i) => i == "Self",
+            proc_macro2::TokenTree::Group(g) => walk(g.stream()),
+            _ => false,
+        })
+    }
+    walk(sig.to_token_stream())
+}
+
+/// A path as the user wrote it, without the spaces `to_string` puts between tokens.
+pub(crate) fn path_text(path: &Path) -> String {
+    path.to_token_stream().to_string().replace(' ', "")
 }
 
 /// The type without redundant parentheses (`&(dyn A + B)` -> `dyn A + B`), so that naming it
