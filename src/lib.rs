@@ -122,7 +122,7 @@ pub use shadow_runtime::{
 ///     match pending {
 ///         // runs the primary, returns its result, queues the candidate with a copy of it
 ///         // (or, on a call a ramp gives to the candidate, the other way round)
-///         Some(p) => p.run_detached(primary, copier::<Money>(), DefaultComparator, debug_probe),
+///         Some(p) => run_detached::<Money>(p, primary, DefaultComparator, debug_probe),
 ///         None => primary(),
 ///     }
 /// }

@@ -20,7 +20,7 @@
 //!     let __parallel_run_out: Money = match __parallel_run_pending {
 //!         // the primary, then the candidate queued with a copy of its result (on a call a ramp
 //!         // gives to the candidate: the candidate, then the primary as the shadow)
-//!         Some(p) => p.run_detached(__parallel_run_primary, copier::<Money>(), default_comparator::<Money>(), debug_probe),
+//!         Some(p) => run_detached(p, __parallel_run_primary, default_comparator::<Money>(), debug_probe),
 //!         None => __parallel_run_primary(),
 //!     };
 //!     __parallel_run_out
@@ -135,6 +135,10 @@ fn strip(expr: &Expr) -> &Expr {
         other => other,
     }
 }
+
+/// The most arguments (the receiver included) whose candidate call goes through the runtime's
+/// signature check (`__private::CANDIDATE_ARITY`).
+const CANDIDATE_ARITY: usize = 12;
 
 fn expand(m: Model) -> TokenStream {
     let krate = &m.krate;
@@ -261,17 +265,30 @@ fn expand(m: Model) -> TokenStream {
 
         // The candidate call carries the `candidate` path's span, so a signature mismatch
         // (argument types, return type, sync vs async) is reported at that path.
+        // Through `call_candidate`, whose bound names both signatures there, rather than a type
+        // mismatch at an argument with a suggestion to edit the function's own signature.
         let cand_annot = quote_spanned!(cand_span=> : #ret);
-        let call = quote_spanned!(cand_span=> #candidate(#(#call_args),*));
+        let p = private_at(cand_span);
+        let call = match (m.args.len() <= CANDIDATE_ARITY, m.is_async) {
+            (true, false) => quote_spanned!(cand_span=>
+                #p::call_candidate::<_, #ret, _>((#(#call_args,)*), #candidate)),
+            (true, true) => quote_spanned!(cand_span=>
+                #p::call_async_candidate::<_, #ret, _>((#(#call_args,)*), #candidate).await),
+            (false, false) => quote_spanned!(cand_span=> #candidate(#(#call_args),*)),
+            (false, true) => quote_spanned!(cand_span=> #candidate(#(#call_args),*).await),
+        };
+        // The candidate's future is written at the candidate's path: rustc reports a future that
+        // is not `Send` (detached mode spawns it) there.
+        let candidate_future = quote_spanned!(cand_span=> async move {
+            let __parallel_run_cand #cand_annot = #call;
+            __parallel_run_cand
+        });
+
         let attach = if m.is_async {
-            let call = quote_spanned!(cand_span=> #call.await);
             quote! {
                 __parallel_run_call.with_candidate_async({
                     #(#prep)*
-                    async move {
-                        let __parallel_run_cand #cand_annot = #call;
-                        __parallel_run_cand
-                    }
+                    #candidate_future
                 }).await
             }
         } else {
@@ -349,10 +366,13 @@ fn expand(m: Model) -> TokenStream {
 
         let compare = comparator(&m, exp);
         let debug = probes(&m, exp);
-        // As for the arguments' copies: the path starts at the attribute and ends at the return
-        // type, so rustc reports the trait's own message there (a path wholly at the return type
-        // makes it suggest borrowing instead).
-        let copy_fn = quote_spanned!(ret_span=> #private::copier::<#ret>());
+        // Detached mode goes through `__private::run_detached` (and its kin), called with the
+        // return type's span: a result that cannot be copied is one error there. As for the
+        // arguments' copies, the path starts at the attribute and ends at the return type, so
+        // rustc reports the trait's own message (a path wholly at the return type makes it
+        // suggest borrowing instead). The pending call is passed with the candidate's span: a
+        // candidate future that is not `Send` is reported at the candidate.
+        let pending_at_cand = Ident::new(&pending.to_string(), cand_span);
         if i == 0 {
             // The first candidate runs the whole call: the primary, then the candidate (or, on a
             // call a ramp gives to the candidate, the other way round).
@@ -360,34 +380,32 @@ fn expand(m: Model) -> TokenStream {
                 (false, Mode::Inline) => {
                     quote!(#pending.run_inline(__parallel_run_primary, &#compare, #debug))
                 }
-                (false, Mode::Detached) => {
-                    quote!(#pending.run_detached(__parallel_run_primary, #copy_fn, #compare, #debug))
-                }
+                (false, Mode::Detached) => quote_spanned!(ret_span=>
+                    #private::run_detached::<#ret, _, _, _, _>(#pending_at_cand, __parallel_run_primary, #compare, #debug)),
                 (true, Mode::Inline) => {
                     quote!(#pending.run_inline_async(__parallel_run_primary, &#compare, #debug).await)
                 }
                 (true, Mode::Detached) => {
-                    quote!(#pending.run_detached_async(__parallel_run_primary, #copy_fn, #compare, #debug).await)
+                    let p = private_at(cand_span);
+                    quote_spanned!(cand_span=>
+                        #p::run_detached_async::<#ret, _, _, _, _>(#pending_at_cand, __parallel_run_primary, #compare, #debug).await)
                 }
             };
         } else {
             // Further candidates (never served) are compared with the primary's result.
-            let copy_out = {
-                let private = private_at(ret_span);
-                quote_spanned!(ret_span=> #private::DetachedResult::detached_copy(&__parallel_run_out))
-            };
             let finish = match (m.is_async, m.mode) {
                 (false, Mode::Inline) => {
                     quote!(#pending.finish_inline(&__parallel_run_out, &#compare, #debug);)
                 }
-                (false, Mode::Detached) => {
-                    quote!(#pending.finish_detached(#copy_out, #compare, #debug);)
-                }
+                (false, Mode::Detached) => quote_spanned!(ret_span=>
+                    #private::finish_detached::<#ret, _, _, _>(#pending_at_cand, &__parallel_run_out, #compare, #debug);),
                 (true, Mode::Inline) => {
                     quote!(#pending.finish_inline_async(&__parallel_run_out, &#compare, #debug).await;)
                 }
                 (true, Mode::Detached) => {
-                    quote!(#pending.finish_detached_async(#copy_out, #compare, #debug).await;)
+                    let p = private_at(cand_span);
+                    quote_spanned!(cand_span=>
+                        #p::finish_detached_async::<#ret, _, _, _>(#pending_at_cand, &__parallel_run_out, #compare, #debug).await;)
                 }
             };
             finishes.push(quote! {
@@ -567,6 +585,25 @@ fn decide(m: &Model, exp: &Ident) -> TokenStream {
     quote!(#exp.decide_with(|| #run_if, #key))
 }
 
+/// `Typed`, `typed::Typed` or `parallel_run::typed::Typed` (any path ending in `typed::Typed`).
+fn is_typed(e: &Expr) -> bool {
+    let Expr::Path(p) = e else { return false };
+    if p.qself.is_some() {
+        return false;
+    }
+    let segs: Vec<String> = p
+        .path
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
+    match segs.as_slice() {
+        [only] => only == "Typed",
+        [.., module, last] => module == "typed" && last == "Typed",
+        [] => false,
+    }
+}
+
 /// The comparator of one experiment: the attribute's (checked at its span) or `PartialEq`,
 /// wrapped by the error policy and the `ignore` rules.
 fn comparator(m: &Model, exp: &Ident) -> TokenStream {
@@ -587,6 +624,9 @@ fn comparator(m: &Model, exp: &Ident) -> TokenStream {
             let span = expr.span();
             let private = private_at(span);
             let check = match (strip(expr), m.mode) {
+                // `compare = Typed`: its own check, whose error says to derive `ShadowCompare`
+                // (the generic `Comparator` one says to implement `Comparator`).
+                (e, _) if is_typed(e) => quote_spanned!(span=> typed_comparator::<#ret>),
                 (Expr::Closure(_), Mode::Inline) => {
                     quote_spanned!(span=> closure_comparator::<#ret, _, _>)
                 }

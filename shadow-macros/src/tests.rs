@@ -560,3 +560,98 @@ fn every_parse_error_names_its_argument() {
         }
     }
 }
+
+#[test]
+fn detached_mode_says_when_a_type_cannot_be_copied() {
+    // Issue 11, item 3: these failed with E0515 over the attribute, errors inside the runtime's
+    // `copier`, or a suggestion to bound an argument by the runtime's private traits.
+    for (args, item, message) in [
+        (quote!(candidate = f2), quote!(fn f(s: &str) -> &str { s }), "`-> &str` borrows, and detached mode compares the result off the caller's path"),
+        (quote!(candidate = f2), quote!(fn f(s: &[u8]) -> Option<&[u8]> { None }), "`-> Option<&[u8]>` borrows"),
+        (quote!(candidate = f2), quote!(fn f<'a>(s: &'a str) -> Cow<'a, str> { s.into() }), "`-> Cow<'a, str>` borrows"),
+        (quote!(candidate = f2), quote!(fn f(s: &dyn Shape) -> u32 { 1 }), "`s: &dyn Shape` cannot be copied for the detached candidate: a trait object has no owned copy"),
+        (quote!(candidate = f2), quote!(fn f() -> Box<dyn Debug> { todo!() }), "`-> Box<dyn Debug>` cannot be copied"),
+        (quote!(candidate = f2), quote!(fn f() -> Result<(), Box<dyn Error + Send + Sync>> { todo!() }), "`Box<dyn Error + Send + Sync>` in `-> Result<(), Box<dyn Error + Send + Sync>>` cannot be copied"),
+        (quote!(candidate = f2), quote!(fn f(x: impl Into<String>) {}), "argument `x` of type `impl Into<String>` is not known to be `Clone + Send + 'static`"),
+        (quote!(candidate = f2), quote!(fn f<T: AsRef<str> + Clone>(x: T) {}), "argument `x` of type `T` is not known to be `Send + 'static`"),
+        (quote!(candidate = f2), quote!(fn f<T>(x: &T) where T: Display {}), "argument `x` of type `T` is not known to be `Clone + Send + 'static`"),
+        (quote!(candidate = f2, mode = inline), quote!(fn f(x: impl Into<String>) {}), "argument `x` of type `impl Into<String>` is not known to be `Clone`, and the candidate gets its own copy of it: write `impl Into<String> + Clone`"),
+    ] {
+        let e = error(args, item.clone());
+        assert!(e.starts_with(message), "{item}:\n got: {e}\nwant: {message}");
+    }
+    // What is fine: static borrows, inline mode, bounds that suffice, a trait of the user's
+    // (whose supertraits may provide `Clone`), a box of one, a function pointer result.
+    for (args, item) in [
+        (
+            quote!(candidate = f2),
+            quote!(
+                fn f(b: bool) -> &'static str {
+                    ""
+                }
+            ),
+        ),
+        (
+            quote!(candidate = f2, mode = inline),
+            quote!(
+                fn f(s: &str) -> &str {
+                    s
+                }
+            ),
+        ),
+        (
+            quote!(candidate = f2, mode = inline),
+            quote!(
+                fn f(s: &dyn Shape) -> Box<dyn Debug> {
+                    todo!()
+                }
+            ),
+        ),
+        (
+            quote!(candidate = f2),
+            quote!(
+                fn f(x: impl Into<String> + Clone + Send + 'static) {}
+            ),
+        ),
+        (
+            quote!(candidate = f2),
+            quote!(
+                fn f<T: Copy + Send + Any>(x: T) {}
+            ),
+        ),
+        (
+            quote!(candidate = f2),
+            quote!(
+                fn f<T: Snapshot>(x: T) {}
+            ),
+        ),
+        (
+            quote!(candidate = f2),
+            quote!(
+                fn f() -> Box<dyn Plan> {
+                    todo!()
+                }
+            ),
+        ),
+        (
+            quote!(candidate = f2),
+            quote!(
+                fn f() -> fn(&str) -> &str {
+                    todo!()
+                }
+            ),
+        ),
+        (
+            quote!(candidate = f2, mode = inline),
+            quote!(
+                fn f<T: Clone>(x: T, y: &mut T) {}
+            ),
+        ),
+    ] {
+        let f: syn::ItemFn = syn::parse2(item.clone()).unwrap();
+        let parsed = parse::parse(args).unwrap();
+        if let Err(e) = validate::validate(parsed, f) {
+            panic!("{item}: {e}");
+        }
+    }
+}
