@@ -147,7 +147,23 @@ fn takes_expr(key: &str, e: &syn::Error) -> syn::Error {
 }
 
 pub(crate) fn parse(tokens: TokenStream) -> syn::Result<Args> {
-    Parser::parse2(parse_args, tokens)
+    // Parsed inside a group whose span is the last token's: an error at the end of the arguments
+    // ("expected `=`", an expression cut short) then points there, not at the whole attribute.
+    let last = tokens
+        .clone()
+        .into_iter()
+        .last()
+        .map_or_else(Span::call_site, |t| t.span());
+    let mut group = proc_macro2::Group::new(proc_macro2::Delimiter::Parenthesis, tokens);
+    group.set_span(last);
+    Parser::parse2(
+        |input: ParseStream| {
+            let content;
+            syn::parenthesized!(content in input);
+            parse_args(&content)
+        },
+        TokenTree::Group(group).into(),
+    )
 }
 
 fn parse_args(input: ParseStream) -> syn::Result<Args> {
@@ -165,21 +181,12 @@ fn parse_args(input: ParseStream) -> syn::Result<Args> {
             )
         })?;
         let k = key_name.as_str();
-        // A value cut short ends at the end of the arguments, whose span is the whole attribute:
-        // such an error goes to the value's first token, or to the key.
-        let value_span = if input.is_empty() {
-            key.span()
-        } else {
-            input.span()
-        };
-        let at_end = |e: syn::Error| {
-            if e.to_string().contains("end of input") {
-                syn::Error::new(value_span, e.to_string())
-            } else {
-                e
-            }
-        };
-        (|| -> syn::Result<()> {
+        if input.is_empty() || input.peek(Token![,]) {
+            return Err(syn::Error::new(
+                input.span(),
+                format!("`{k} =` needs a value; `{k}` takes {}", forms(k)),
+            ));
+        }
         match k {
             "candidate" => set_once(&mut args.candidate, &key, parse_candidates(input)?)?,
             "compare" => set_once(&mut args.compare, &key, parse_expr(input, k)?)?,
@@ -191,7 +198,9 @@ fn parse_args(input: ParseStream) -> syn::Result<Args> {
             "idempotency_key" => set_once(&mut args.idempotency_key, &key, parse_expr(input, k)?)?,
             "sample" => set_once(&mut args.sample, &key, parse_fraction(input, k)?)?,
             "noise" => set_once(&mut args.noise, &key, parse_fraction(input, k)?)?,
-            "min_match_rate" => set_once(&mut args.min_match_rate, &key, parse_fraction(input, k)?)?,
+            "min_match_rate" => {
+                set_once(&mut args.min_match_rate, &key, parse_fraction(input, k)?)?
+            }
             "max_in_flight" => set_once(&mut args.max_in_flight, &key, parse_count(input, k)?)?,
             "min_samples" => set_once(&mut args.min_samples, &key, parse_count(input, k)?)?,
             "strict" => set_once(&mut args.strict, &key, parse_bool(input, k)?)?,
@@ -225,21 +234,30 @@ fn parse_args(input: ParseStream) -> syn::Result<Args> {
                 set_once(&mut args.krate, &key, path)?
             }
             "mode" => {
-                let mode = match parse_word(input, k, &["detached", "inline"])?.to_string().as_str() {
+                let mode = match parse_word(input, k, &["detached", "inline"])?
+                    .to_string()
+                    .as_str()
+                {
                     "inline" => Mode::Inline,
                     _ => Mode::Detached,
                 };
                 set_once(&mut args.mode, &key, mode)?
             }
             "order" => {
-                let order = match parse_word(input, k, &["primary_first", "random"])?.to_string().as_str() {
+                let order = match parse_word(input, k, &["primary_first", "random"])?
+                    .to_string()
+                    .as_str()
+                {
                     "random" => Order::Random,
                     _ => Order::PrimaryFirst,
                 };
                 set_once(&mut args.order, &key, order)?
             }
             "writes" => {
-                let w = match parse_word(input, k, &["refuse", "dry_run", "separate"])?.to_string().as_str() {
+                let w = match parse_word(input, k, &["refuse", "dry_run", "separate"])?
+                    .to_string()
+                    .as_str()
+                {
                     "dry_run" => Writes::DryRun,
                     "separate" => Writes::Separate,
                     _ => Writes::Refuse,
@@ -252,7 +270,10 @@ fn parse_args(input: ParseStream) -> syn::Result<Args> {
             }
             "context" => set_once(&mut args.context, &key, parse_context(input)?)?,
             "ignore" => {
-                let list: syn::ExprArray = input.parse().map_err(|e| takes(k, e.span()))?;
+                if !input.peek(syn::token::Bracket) {
+                    return Err(takes(k, input.span()));
+                }
+                let list: syn::ExprArray = parse_whole(input, k)?;
                 if list.elems.is_empty() {
                     return Err(syn::Error::new(
                         list.bracket_token.span.join(),
@@ -268,9 +289,6 @@ fn parse_args(input: ParseStream) -> syn::Result<Args> {
                 ))
             }
         }
-        Ok(())
-        })()
-        .map_err(at_end)?;
         if input.is_empty() {
             break;
         }
@@ -318,7 +336,15 @@ fn parse_key(input: ParseStream) -> syn::Result<Ident> {
             ));
         }
         // A bare path: most likely the candidate.
-        let path: Path = input.parse()?;
+        let path: Path = input.parse().map_err(|_| {
+            syn::Error::new(
+                key.span(),
+                format!(
+                    "expected an argument `key = value`, found `{name}`; the keys are: {}",
+                    valid()
+                ),
+            )
+        })?;
         let text = crate::validate::path_text(&path);
         return Err(syn::Error::new_spanned(
             &path,
@@ -390,7 +416,48 @@ fn parse_expr(input: ParseStream, key: &str) -> syn::Result<Expr> {
     if input.is_empty() || input.peek(Token![,]) {
         return Err(takes(key, input.span()));
     }
-    input.parse::<Expr>().map_err(|e| takes_expr(key, &e))
+    parse_whole(input, key)
+}
+
+/// A `T` parsed from `input`, all of it: syn leaves tokens it could not use inside a group of
+/// the value (`(a [b c])`) for a bare "unexpected token" at the very end, which names no
+/// argument; here they are an error for `key`, at the value.
+fn parse_whole<T: syn::parse::Parse + quote::ToTokens>(
+    input: ParseStream,
+    key: &str,
+) -> syn::Result<T> {
+    use syn::parse::discouraged::Speculative;
+    fn count(ts: TokenStream) -> usize {
+        ts.into_iter()
+            .map(|t| match t {
+                TokenTree::Group(g) => 1 + count(g.stream()),
+                _ => 1,
+            })
+            .sum()
+    }
+    let start = input.span();
+    let fork = input.fork();
+    let value: T = fork.parse().map_err(|e| takes_expr(key, &e))?;
+    let mut consumed = TokenStream::new();
+    let mut cursor = input.cursor();
+    while cursor != fork.cursor() {
+        let Some((tt, next)) = cursor.token_tree() else {
+            break;
+        };
+        consumed.extend([tt]);
+        cursor = next;
+    }
+    input.advance_to(&fork);
+    if count(consumed) != count(value.to_token_stream()) {
+        return Err(syn::Error::new(
+            start,
+            format!(
+                "`{key}` takes {} (the value does not parse: tokens are left over inside its brackets)",
+                forms(key)
+            ),
+        ));
+    }
+    Ok(value)
 }
 
 /// One of `words` (`mode = inline`); a string of one of them says to drop the quotes.
@@ -548,7 +615,7 @@ fn parse_context(input: ParseStream) -> syn::Result<Vec<(LitStr, Expr)>> {
                 format!("the `context` key {name:?} needs a value: `{{ {name:?}: value }}`"),
             ));
         }
-        let v: Expr = body.parse().map_err(|e| takes_expr("context", &e))?;
+        let v: Expr = parse_whole(&body, "context")?;
         pairs.push((k, v));
         if body.is_empty() {
             break;
@@ -591,7 +658,10 @@ fn parse_candidates(input: ParseStream) -> syn::Result<Vec<Path>> {
                 ),
             ));
         }
-        let p: Path = input.parse().map_err(|e| takes("candidate", e.span()))?;
+        if !(input.peek(Ident::peek_any) || input.peek(Token![::]) || input.peek(Token![<])) {
+            return Err(takes("candidate", input.span()));
+        }
+        let p: Path = parse_whole(input, "candidate")?;
         if input.peek(syn::token::Paren) {
             return Err(syn::Error::new(
                 input.span(),
@@ -608,7 +678,20 @@ fn parse_candidates(input: ParseStream) -> syn::Result<Vec<Path>> {
     }
     let body;
     let bracket = syn::bracketed!(body in input);
-    let list = syn::punctuated::Punctuated::<Path, Token![,]>::parse_terminated_with(&body, path)?;
+    let list = syn::punctuated::Punctuated::<Path, Token![,]>::parse_terminated_with(&body, path)
+        .map_err(|e| {
+        if e.to_string().contains("`candidate`") {
+            e
+        } else {
+            syn::Error::new(
+                e.span(),
+                format!(
+                    "expected `,` between the candidates of the list; `candidate` takes {}",
+                    forms("candidate")
+                ),
+            )
+        }
+    })?;
     if list.is_empty() {
         return Err(syn::Error::new(
             bracket.span.join(),

@@ -655,3 +655,17 @@ fn detached_mode_says_when_a_type_cannot_be_copied() {
         }
     }
 }
+
+#[test]
+fn tokens_left_over_inside_a_value_name_the_argument() {
+    // Found by the property test: syn reports them only at the end, as "unexpected token".
+    let e = parse_error(r#"candidate = f2, before = (a [b c]), context = { "id": 1 }"#);
+    assert!(
+        e.starts_with("`before` takes an expression run before the candidate"),
+        "{e}"
+    );
+    assert!(
+        e.ends_with("(the value does not parse: tokens are left over inside its brackets)"),
+        "{e}"
+    );
+}
