@@ -411,7 +411,7 @@ fn expand(m: Model) -> TokenStream {
             finishes.push(quote! {
                 if let ::core::option::Option::Some(#pending) = #pending {
                     #[allow(unused_imports)]
-                    use #private::{ViaDebug as _, ViaNoDebug as _, ViaNotResult as _, ViaResult as _, ViaShadow as _};
+                    use #private::{ViaDebug as _, ViaNoDebug as _, ViaNotResult as _, ViaResult as _, ViaShadow as _, ViaShadowDebug as _};
                     #finish
                 }
             });
@@ -474,7 +474,7 @@ fn expand(m: Model) -> TokenStream {
             let __parallel_run_out #ret_annot = match __parallel_run_pending {
                 ::core::option::Option::Some(__parallel_run_pending) => {
                     #[allow(unused_imports)]
-                    use #private::{ViaDebug as _, ViaNoDebug as _, ViaNotResult as _, ViaResult as _, ViaShadow as _};
+                    use #private::{ViaDebug as _, ViaNoDebug as _, ViaNotResult as _, ViaResult as _, ViaShadow as _, ViaShadowDebug as _};
                     #run_first
                 }
                 ::core::option::Option::None => #plain,
@@ -688,13 +688,18 @@ fn probes(m: &Model, exp: &Ident) -> TokenStream {
             quote_spanned!(f.span()=> |__parallel_run_v: &#ret| #p::cleaned(&#exp, #f, __parallel_run_v))
         }
         None => {
-            quote!(|__parallel_run_v: &#ret| (&&#private::DebugProbe(__parallel_run_v)).__pr_debug())
+            quote!(|__parallel_run_v: &#ret| (&&&&#private::DebugProbe(__parallel_run_v)).__pr_debug())
         }
     };
-    quote! {
+    let probes = quote! {
         #private::Probes {
             debug: #render,
             is_err: |__parallel_run_v: &#ret| (&#private::ErrProbe(__parallel_run_v)).__pr_is_err(),
         }
+    };
+    // The default comparator is `PartialEq`: a mismatch of values that render identically says so.
+    match &m.compare {
+        None => quote!(#private::ByPartialEq(#probes)),
+        Some(_) => probes,
     }
 }

@@ -4,22 +4,41 @@
 pub use crate::compare::{Comparator, DefaultComparator, Verdict};
 pub use crate::config::{Mode, Order};
 pub use crate::context::WriteMode;
-pub use crate::exec::{Pending, Probes};
+pub use crate::exec::{ByPartialEq, Pending, Probes};
 pub use crate::experiment::{Experiment, ShadowCall};
 pub use crate::sticky::SampleKey;
 
 /// Wraps a value for the rendering probe (autoref specialisation):
-/// `(&&DebugProbe(v)).__pr_debug()` renders a [`ShadowCompare`](crate::typed::ShadowCompare)
-/// type as pretty JSON through `shadow_value` (so `#[shadow(sensitive)]` fields are masked in
-/// every record, not only in diffs), else with `{:#?}` when the type implements `Debug`, and
-/// yields `None` otherwise.
+/// `(&&&&DebugProbe(v)).__pr_debug()` (each level one reference less, tried in order). One rule, whatever the function (generic or not): `{:#?}`
+/// when the type implements `Debug`, except for a type that may mask a part of itself
+/// ([`ShadowCompare::MASKED`](crate::typed::ShadowCompare::MASKED), a `#[shadow(sensitive)]`
+/// field), which is rendered as pretty JSON through `shadow_value`, so that the masked part never
+/// reaches a record; a `ShadowCompare` type without `Debug` is rendered through `shadow_value`
+/// too; anything else yields `None`. In a generic function, the bounds in scope decide.
 pub struct DebugProbe<'a, T: ?Sized>(pub &'a T);
 
-/// Picked first, when `T: ShadowCompare`.
+/// Picked first, when `T: ShadowCompare + Debug`: the masked JSON form if the type masks,
+/// else `{:#?}`.
+pub trait ViaShadowDebug {
+    fn __pr_debug(&self) -> Option<String>;
+}
+impl<T: crate::typed::ShadowCompare + core::fmt::Debug + ?Sized> ViaShadowDebug
+    for &&&DebugProbe<'_, T>
+{
+    fn __pr_debug(&self) -> Option<String> {
+        if T::MASKED {
+            serde_json::to_string_pretty(&self.0.shadow_value()).ok()
+        } else {
+            Some(format!("{:#?}", self.0))
+        }
+    }
+}
+
+/// Picked when `T: ShadowCompare` without `Debug`: its JSON form.
 pub trait ViaShadow {
     fn __pr_debug(&self) -> Option<String>;
 }
-impl<T: crate::typed::ShadowCompare + ?Sized> ViaShadow for &DebugProbe<'_, T> {
+impl<T: crate::typed::ShadowCompare + ?Sized> ViaShadow for &&DebugProbe<'_, T> {
     fn __pr_debug(&self) -> Option<String> {
         serde_json::to_string_pretty(&self.0.shadow_value()).ok()
     }
@@ -29,7 +48,7 @@ impl<T: crate::typed::ShadowCompare + ?Sized> ViaShadow for &DebugProbe<'_, T> {
 pub trait ViaDebug {
     fn __pr_debug(&self) -> Option<String>;
 }
-impl<T: core::fmt::Debug + ?Sized> ViaDebug for &&DebugProbe<'_, T> {
+impl<T: core::fmt::Debug + ?Sized> ViaDebug for &DebugProbe<'_, T> {
     fn __pr_debug(&self) -> Option<String> {
         Some(format!("{:#?}", self.0))
     }

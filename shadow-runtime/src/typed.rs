@@ -150,6 +150,19 @@ pub trait ShadowCompare {
 
     /// The value as JSON, for the report of a difference.
     fn shadow_value(&self) -> Value;
+
+    /// Whether a value of the type may hold a part shown as `"***"`: a `#[shadow(sensitive)]`
+    /// field, here or in a field's type (containers take it from their elements). Such a type is
+    /// rendered in discrepancy records, logs and the default diff through its masked
+    /// [`shadow_value`](Self::shadow_value), never with `Debug`; every other type with `{:#?}`.
+    /// The derive sets it; a hand-written implementation that masks should set it too.
+    ///
+    /// ```
+    /// use shadow_runtime::typed::ShadowCompare;
+    ///
+    /// assert!(!<Vec<Option<u8>> as ShadowCompare>::MASKED);
+    /// ```
+    const MASKED: bool = false;
 }
 
 /// The differences between `primary` and `candidate`.
@@ -934,9 +947,11 @@ impl ShadowCompare for SystemTime {
 // Wrappers: the pointee, at the same place.
 
 macro_rules! pointers {
-    ($($(#[$m:meta])* [$($g:tt)*] $t:ty),* $(,)?) => {$(
+    ($($(#[$m:meta])* [$($g:tt)*] $t:ty => $inner:ident),* $(,)?) => {$(
         $(#[$m])*
         impl<$($g)*> ShadowCompare for $t {
+            const MASKED: bool = $inner::MASKED;
+
             #[inline]
             fn shadow_diff(&self, other: &Self, at: &At<'_>, sink: &mut Sink<'_>) {
                 (**self).shadow_diff(&**other, at, sink);
@@ -954,15 +969,17 @@ macro_rules! pointers {
     )*};
 }
 pointers!(
-    [T: ShadowCompare + ?Sized] &T,
-    [T: ShadowCompare + ?Sized] &mut T,
-    [T: ShadowCompare + ?Sized] Box<T>,
-    [T: ShadowCompare + ?Sized] Rc<T>,
-    [T: ShadowCompare + ?Sized] Arc<T>,
-    [B: ShadowCompare + ToOwned + ?Sized] Cow<'_, B>,
+    [T: ShadowCompare + ?Sized] &T => T,
+    [T: ShadowCompare + ?Sized] &mut T => T,
+    [T: ShadowCompare + ?Sized] Box<T> => T,
+    [T: ShadowCompare + ?Sized] Rc<T> => T,
+    [T: ShadowCompare + ?Sized] Arc<T> => T,
+    [B: ShadowCompare + ToOwned + ?Sized] Cow<'_, B> => B,
 );
 
 impl<T: ShadowCompare> ShadowCompare for Option<T> {
+    const MASKED: bool = T::MASKED;
+
     /// Both `Some`: the values, at the same place; `Some` against `None`: a difference there
     /// (`None` renders as `null`).
     #[inline]
@@ -989,6 +1006,8 @@ impl<T: ShadowCompare> ShadowCompare for Option<T> {
 }
 
 impl<T: ShadowCompare, E: ShadowCompare> ShadowCompare for Result<T, E> {
+    const MASKED: bool = T::MASKED || E::MASKED;
+
     /// As serde sees it, `{"Ok": ..}` or `{"Err": ..}`: the same variant compares the values at
     /// `.Ok` / `.Err`; `Ok` against `Err` is one difference here, shown as the variant names.
     #[inline]
@@ -1110,6 +1129,8 @@ fn array_value<'x, T: ShadowCompare + 'x>(items: impl Iterator<Item = &'x T>) ->
 }
 
 impl<T: ShadowCompare> ShadowCompare for [T] {
+    const MASKED: bool = T::MASKED;
+
     #[inline]
     fn shadow_diff(&self, other: &Self, at: &At<'_>, sink: &mut Sink<'_>) {
         sequence(self.iter(), other.iter(), at, sink);
@@ -1126,6 +1147,8 @@ impl<T: ShadowCompare> ShadowCompare for [T] {
 }
 
 impl<T: ShadowCompare, const N: usize> ShadowCompare for [T; N] {
+    const MASKED: bool = T::MASKED;
+
     #[inline]
     fn shadow_diff(&self, other: &Self, at: &At<'_>, sink: &mut Sink<'_>) {
         self.as_slice().shadow_diff(other.as_slice(), at, sink);
@@ -1142,6 +1165,8 @@ impl<T: ShadowCompare, const N: usize> ShadowCompare for [T; N] {
 }
 
 impl<T: ShadowCompare> ShadowCompare for Vec<T> {
+    const MASKED: bool = T::MASKED;
+
     #[inline]
     fn shadow_diff(&self, other: &Self, at: &At<'_>, sink: &mut Sink<'_>) {
         self.as_slice().shadow_diff(other.as_slice(), at, sink);
@@ -1158,6 +1183,8 @@ impl<T: ShadowCompare> ShadowCompare for Vec<T> {
 }
 
 impl<T: ShadowCompare> ShadowCompare for VecDeque<T> {
+    const MASKED: bool = T::MASKED;
+
     #[inline]
     fn shadow_diff(&self, other: &Self, at: &At<'_>, sink: &mut Sink<'_>) {
         sequence(self.iter(), other.iter(), at, sink);
@@ -1174,6 +1201,8 @@ impl<T: ShadowCompare> ShadowCompare for VecDeque<T> {
 }
 
 impl<T: ShadowCompare + Ord> ShadowCompare for BTreeSet<T> {
+    const MASKED: bool = T::MASKED;
+
     /// As sets (by `Ord`): an element of one side only is a difference at `.*`.
     fn shadow_diff(&self, other: &Self, at: &At<'_>, sink: &mut Sink<'_>) {
         if self.len() == other.len() && self.iter().eq(other.iter()) {
@@ -1199,6 +1228,8 @@ impl<T: ShadowCompare + Ord> ShadowCompare for BTreeSet<T> {
 }
 
 impl<T: ShadowCompare + Eq + Hash, S: BuildHasher> ShadowCompare for HashSet<T, S> {
+    const MASKED: bool = T::MASKED;
+
     /// As sets (by `Eq`): an element of one side only is a difference at `.*`; several come in
     /// the order of their rendered values.
     fn shadow_diff(&self, other: &Self, at: &At<'_>, sink: &mut Sink<'_>) {
@@ -1248,6 +1279,8 @@ fn map_value<'x, K: Display + 'x, V: ShadowCompare + 'x>(
 }
 
 impl<K: Display + Ord, V: ShadowCompare> ShadowCompare for BTreeMap<K, V> {
+    const MASKED: bool = V::MASKED;
+
     /// Key by key (`.key`), by the keys' order; a key of one side only is a difference with
     /// `(missing)`.
     fn shadow_diff(&self, other: &Self, at: &At<'_>, sink: &mut Sink<'_>) {
@@ -1293,6 +1326,8 @@ impl<K: Display + Ord, V: ShadowCompare> ShadowCompare for BTreeMap<K, V> {
 }
 
 impl<K: Display + Eq + Hash, V: ShadowCompare, S: BuildHasher> ShadowCompare for HashMap<K, V, S> {
+    const MASKED: bool = V::MASKED;
+
     /// Key by key (`.key`); a key of one side only is a difference with `(missing)`. The
     /// differences are sorted by path, so they come out the same on every run.
     fn shadow_diff(&self, other: &Self, at: &At<'_>, sink: &mut Sink<'_>) {
@@ -1333,6 +1368,8 @@ impl<K: Display + Eq + Hash, V: ShadowCompare, S: BuildHasher> ShadowCompare for
 macro_rules! tuples {
     ($(($($i:tt $t:ident),+))*) => {$(
         impl<$($t: ShadowCompare),+> ShadowCompare for ($($t,)+) {
+            const MASKED: bool = $($t::MASKED)||+;
+
             #[inline]
             fn shadow_diff(&self, other: &Self, at: &At<'_>, sink: &mut Sink<'_>) {
                 $(if !self.$i.shadow_same(&other.$i) {
