@@ -214,6 +214,8 @@ fn field_at(shape: &Shape<'_>, i: usize, base: &TokenStream, p: &TokenStream) ->
         (o.trim, "trim"),
         (o.nfc, "nfc"),
         (o.sensitive, "sensitive"),
+        (o.missing_as_null, "missing_as_null"),
+        (o.missing_as_empty, "missing_as_empty"),
         (o.ignore, "ignore"),
     ] {
         if given.is_some() {
