@@ -268,7 +268,6 @@ impl<V: Into<Verdict>> IntoVerdict for V {}
     label = "this argument cannot be copied to the detached candidate",
     note = "make the type `Clone + Send + 'static` (wrap shared state in an `Arc`), or use `#[parallel_run(mode = inline, ...)]`"
 )]
-#[doc(hidden)]
 pub trait DetachedValue: Sized {
     fn detached_copy(&self) -> Self;
 }
