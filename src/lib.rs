@@ -122,7 +122,7 @@ pub use shadow_runtime::{
 ///     match pending {
 ///         // runs the primary, returns its result, queues the candidate with a copy of it
 ///         // (or, on a call a ramp gives to the candidate, the other way round)
-///         Some(p) => p.run_detached(primary, copier::<Money>(), DefaultComparator, debug_probe),
+///         Some(p) => run_detached::<Money>(p, primary, DefaultComparator, debug_probe),
 ///         None => primary(),
 ///     }
 /// }
@@ -209,6 +209,8 @@ pub use shadow_runtime::typed::ShadowCompare;
 /// | `#[shadow(trim)]` | strings compared without surrounding whitespace |
 /// | `#[shadow(nfc)]` | strings compared after Unicode NFC normalisation |
 /// | `#[shadow(sensitive)]` | every value in the field is shown as `"***"` |
+/// | `#[shadow(missing_as_null)]` | a map or JSON object key one side lacks, where the other holds `null` (`None`), is tolerated; any other change still counts |
+/// | `#[shadow(missing_as_empty)]` | the same for an empty array or object (an empty `Vec`, map or set) |
 /// | `#[shadow(eq)]` | for a type without `ShadowCompare` (another crate's): compared with `PartialEq`, shown with `Debug` |
 ///
 /// The options reach everything inside the field (a tolerance on `Vec<Line>` applies to every

@@ -964,3 +964,130 @@ mod same {
         );
     }
 }
+
+/// Issue 12, item 7: a `serde_json::Value` field is walked with `Structural`'s paths (it needed
+/// `#[shadow(eq)]`, which reported one difference at the field, as a `Debug` string), and a
+/// missing key can count as `null` or as an empty collection, per field, without `ignore`.
+mod json_fields {
+    use parallel_run::structural::Structural;
+    use parallel_run::typed::{self, Typed};
+    use parallel_run::{parallel_run, Comparator, Outcome, ShadowCompare, Verdict};
+    use serde_json::{json, Value};
+
+    #[derive(Debug, Clone, PartialEq, ShadowCompare)]
+    pub struct Response {
+        status: u16,
+        body: Value,
+        #[shadow(missing_as_null)]
+        profile: Value,
+        #[shadow(missing_as_empty)]
+        extras: Value,
+    }
+
+    fn response(body: Value, profile: Value, extras: Value) -> Response {
+        Response {
+            status: 200,
+            body,
+            profile,
+            extras,
+        }
+    }
+
+    #[test]
+    fn differences_inside_a_json_field_have_their_own_paths() {
+        let a = response(
+            json!({"address": null, "name": "Ada", "tags": ["a"]}),
+            json!({}),
+            json!({}),
+        );
+        let b = response(
+            json!({"name": "Ada B", "tags": ["a", "b"]}),
+            json!({}),
+            json!({}),
+        );
+        let d = typed::diff(&a, &b);
+        let lines: Vec<String> = d.entries.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            lines,
+            [
+                "$.body.address: null -> (missing)",
+                r#"$.body.name: "Ada" -> "Ada B""#,
+                r#"$.body.tags[1]: (missing) -> "b""#,
+            ]
+        );
+        // The same entries as `Structural` reports on the JSON itself, under `$.body`.
+        let s = Structural::new().diff(&a.body, &b.body);
+        let structural: Vec<String> = s
+            .entries
+            .iter()
+            .map(|e| format!("$.body{}", &e.to_string()[1..]))
+            .collect();
+        assert_eq!(lines, structural);
+    }
+
+    #[test]
+    fn a_missing_key_counts_as_null_or_empty_where_the_field_says_so() {
+        let a = response(
+            json!({}),
+            json!({"phone": null, "email": "a@x"}),
+            json!({"tags": [], "meta": {}}),
+        );
+        let b = response(json!({}), json!({"email": "a@x"}), json!({}));
+        let d = typed::diff(&a, &b);
+        assert!(d.entries.is_empty(), "{d:?}");
+        assert_eq!(
+            d.tolerated,
+            ["$.profile.phone", "$.extras.meta", "$.extras.tags"]
+        );
+        assert_eq!(
+            Typed.compare(&a, &b),
+            Verdict::acceptable(
+                "within tolerance at $.profile.phone, $.extras.meta, $.extras.tags"
+            )
+        );
+        // A real change at those paths is still a mismatch (what `ignore` would have hidden), and
+        // `body` has no option: its missing `null` counts.
+        let c = response(
+            json!({"x": null}),
+            json!({"email": "b@x"}),
+            json!({"tags": ["t"]}),
+        );
+        let lines: Vec<String> = typed::diff(&c, &b)
+            .entries
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "$.body.x: null -> (missing)",
+                r#"$.profile.email: "b@x" -> "a@x""#,
+                r#"$.extras.tags: ["t"] -> (missing)"#,
+            ]
+        );
+    }
+
+    #[parallel_run(candidate = fetch_v2, compare = Typed, mode = inline, name = "derive::json_fetch")]
+    fn fetch(id: u32) -> Response {
+        response(
+            json!({"id": id, "address": null}),
+            json!({"phone": null}),
+            json!({}),
+        )
+    }
+
+    fn fetch_v2(id: u32) -> Response {
+        response(json!({"id": id}), json!({}), json!({}))
+    }
+
+    #[test]
+    fn through_the_attribute_the_log_shows_json_paths() {
+        fetch(7);
+        let s = parallel_run::snapshot::experiment("derive::json_fetch").unwrap();
+        assert_eq!(s.counts.get(Outcome::Mismatch), 1);
+        assert_eq!(
+            s.discrepancies[0].detail,
+            "$.body.address: null -> (missing)"
+        );
+    }
+}

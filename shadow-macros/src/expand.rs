@@ -20,7 +20,7 @@
 //!     let __parallel_run_out: Money = match __parallel_run_pending {
 //!         // the primary, then the candidate queued with a copy of its result (on a call a ramp
 //!         // gives to the candidate: the candidate, then the primary as the shadow)
-//!         Some(p) => p.run_detached(__parallel_run_primary, copier::<Money>(), default_comparator::<Money>(), debug_probe),
+//!         Some(p) => run_detached(p, __parallel_run_primary, default_comparator::<Money>(), debug_probe),
 //!         None => __parallel_run_primary(),
 //!     };
 //!     __parallel_run_out
@@ -33,7 +33,7 @@
 //! primary's result. Full expansions are
 //! snapshotted in `src/snapshots/` (see `tests.rs`).
 
-use proc_macro2::{Span, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::{AttrStyle, Attribute, Expr, Ident, Item, ItemFn, ReturnType};
@@ -102,6 +102,43 @@ fn respan(tokens: TokenStream, span: Span) -> TokenStream {
         })
         .collect()
 }
+
+/// `expr` as the operand of a unary operator the expansion puts before it (`&#expr`): wrapped in
+/// parentheses when it binds more loosely than `&` (`x + 1`, `n as u64`, `a..b`), so that the
+/// operator applies to the whole expression, not to its first operand.
+fn operand(expr: &Expr) -> TokenStream {
+    let needs_parens = matches!(
+        strip(expr),
+        Expr::Binary(_)
+            | Expr::Cast(_)
+            | Expr::Range(_)
+            | Expr::Assign(_)
+            | Expr::Let(_)
+            | Expr::Closure(_)
+            | Expr::Return(_)
+            | Expr::Break(_)
+            | Expr::Yield(_)
+    );
+    if !needs_parens {
+        return expr.to_token_stream();
+    }
+    let mut group = proc_macro2::Group::new(Delimiter::Parenthesis, expr.to_token_stream());
+    group.set_span(expr.span());
+    TokenTree::Group(group).into()
+}
+
+/// The expression inside any parentheses (or invisible groups) around it.
+fn strip(expr: &Expr) -> &Expr {
+    match expr {
+        Expr::Paren(p) => strip(&p.expr),
+        Expr::Group(g) => strip(&g.expr),
+        other => other,
+    }
+}
+
+/// The most arguments (the receiver included) whose candidate call goes through the runtime's
+/// signature check (`__private::CANDIDATE_ARITY`).
+const CANDIDATE_ARITY: usize = 12;
 
 fn expand(m: Model) -> TokenStream {
     let krate = &m.krate;
@@ -228,17 +265,30 @@ fn expand(m: Model) -> TokenStream {
 
         // The candidate call carries the `candidate` path's span, so a signature mismatch
         // (argument types, return type, sync vs async) is reported at that path.
+        // Through `call_candidate`, whose bound names both signatures there, rather than a type
+        // mismatch at an argument with a suggestion to edit the function's own signature.
         let cand_annot = quote_spanned!(cand_span=> : #ret);
-        let call = quote_spanned!(cand_span=> #candidate(#(#call_args),*));
+        let p = private_at(cand_span);
+        let call = match (m.args.len() <= CANDIDATE_ARITY, m.is_async) {
+            (true, false) => quote_spanned!(cand_span=>
+                #p::call_candidate::<_, #ret, _>((#(#call_args,)*), #candidate)),
+            (true, true) => quote_spanned!(cand_span=>
+                #p::call_async_candidate::<_, #ret, _>((#(#call_args,)*), #candidate).await),
+            (false, false) => quote_spanned!(cand_span=> #candidate(#(#call_args),*)),
+            (false, true) => quote_spanned!(cand_span=> #candidate(#(#call_args),*).await),
+        };
+        // The candidate's future is written at the candidate's path: rustc reports a future that
+        // is not `Send` (detached mode spawns it) there.
+        let candidate_future = quote_spanned!(cand_span=> async move {
+            let __parallel_run_cand #cand_annot = #call;
+            __parallel_run_cand
+        });
+
         let attach = if m.is_async {
-            let call = quote_spanned!(cand_span=> #call.await);
             quote! {
                 __parallel_run_call.with_candidate_async({
                     #(#prep)*
-                    async move {
-                        let __parallel_run_cand #cand_annot = #call;
-                        __parallel_run_cand
-                    }
+                    #candidate_future
                 }).await
             }
         } else {
@@ -259,6 +309,7 @@ fn expand(m: Model) -> TokenStream {
         let context = (!m.context.is_empty()).then(|| {
             let pairs = m.context.iter().map(|(k, v)| {
                 let p = private_at(v.span());
+                let v = operand(v);
                 quote_spanned!(v.span()=> (#k, #p::ctx(&#v)))
             });
             quote!(let __parallel_run_call = __parallel_run_call.with_context(::std::vec![#(#pairs),*]);)
@@ -266,6 +317,7 @@ fn expand(m: Model) -> TokenStream {
         // The sampling key's text for the call's records (evaluated again, shadowed calls only).
         let key_text = m.sample_by.as_ref().map(|e| {
             let p = private_at(e.span());
+            let e = operand(e);
             quote_spanned!(e.span()=> let __parallel_run_call = __parallel_run_call.with_sample_key(#p::key_text(&#e));)
         });
         // The arguments as JSON (receivers left out), each checked at its own argument's span.
@@ -314,10 +366,13 @@ fn expand(m: Model) -> TokenStream {
 
         let compare = comparator(&m, exp);
         let debug = probes(&m, exp);
-        // As for the arguments' copies: the path starts at the attribute and ends at the return
-        // type, so rustc reports the trait's own message there (a path wholly at the return type
-        // makes it suggest borrowing instead).
-        let copy_fn = quote_spanned!(ret_span=> #private::copier::<#ret>());
+        // Detached mode goes through `__private::run_detached` (and its kin), called with the
+        // return type's span: a result that cannot be copied is one error there. As for the
+        // arguments' copies, the path starts at the attribute and ends at the return type, so
+        // rustc reports the trait's own message (a path wholly at the return type makes it
+        // suggest borrowing instead). The pending call is passed with the candidate's span: a
+        // candidate future that is not `Send` is reported at the candidate.
+        let pending_at_cand = Ident::new(&pending.to_string(), cand_span);
         if i == 0 {
             // The first candidate runs the whole call: the primary, then the candidate (or, on a
             // call a ramp gives to the candidate, the other way round).
@@ -325,40 +380,38 @@ fn expand(m: Model) -> TokenStream {
                 (false, Mode::Inline) => {
                     quote!(#pending.run_inline(__parallel_run_primary, &#compare, #debug))
                 }
-                (false, Mode::Detached) => {
-                    quote!(#pending.run_detached(__parallel_run_primary, #copy_fn, #compare, #debug))
-                }
+                (false, Mode::Detached) => quote_spanned!(ret_span=>
+                    #private::run_detached::<#ret, _, _, _, _>(#pending_at_cand, __parallel_run_primary, #compare, #debug)),
                 (true, Mode::Inline) => {
                     quote!(#pending.run_inline_async(__parallel_run_primary, &#compare, #debug).await)
                 }
                 (true, Mode::Detached) => {
-                    quote!(#pending.run_detached_async(__parallel_run_primary, #copy_fn, #compare, #debug).await)
+                    let p = private_at(cand_span);
+                    quote_spanned!(cand_span=>
+                        #p::run_detached_async::<#ret, _, _, _, _>(#pending_at_cand, __parallel_run_primary, #compare, #debug).await)
                 }
             };
         } else {
             // Further candidates (never served) are compared with the primary's result.
-            let copy_out = {
-                let private = private_at(ret_span);
-                quote_spanned!(ret_span=> #private::DetachedResult::detached_copy(&__parallel_run_out))
-            };
             let finish = match (m.is_async, m.mode) {
                 (false, Mode::Inline) => {
                     quote!(#pending.finish_inline(&__parallel_run_out, &#compare, #debug);)
                 }
-                (false, Mode::Detached) => {
-                    quote!(#pending.finish_detached(#copy_out, #compare, #debug);)
-                }
+                (false, Mode::Detached) => quote_spanned!(ret_span=>
+                    #private::finish_detached::<#ret, _, _, _>(#pending_at_cand, &__parallel_run_out, #compare, #debug);),
                 (true, Mode::Inline) => {
                     quote!(#pending.finish_inline_async(&__parallel_run_out, &#compare, #debug).await;)
                 }
                 (true, Mode::Detached) => {
-                    quote!(#pending.finish_detached_async(#copy_out, #compare, #debug).await;)
+                    let p = private_at(cand_span);
+                    quote_spanned!(cand_span=>
+                        #p::finish_detached_async::<#ret, _, _, _>(#pending_at_cand, &__parallel_run_out, #compare, #debug).await;)
                 }
             };
             finishes.push(quote! {
                 if let ::core::option::Option::Some(#pending) = #pending {
                     #[allow(unused_imports)]
-                    use #private::{ViaDebug as _, ViaNoDebug as _, ViaNotResult as _, ViaResult as _, ViaShadow as _};
+                    use #private::{ViaDebug as _, ViaNoDebug as _, ViaNotResult as _, ViaResult as _, ViaShadow as _, ViaShadowDebug as _};
                     #finish
                 }
             });
@@ -374,16 +427,25 @@ fn expand(m: Model) -> TokenStream {
             quote!(::core::option::Option::is_some(&#d))
         });
         // `let _ =` accepts any value (even `#[must_use]` ones); for `()` clippy would object.
+        // A closure without parameters (`before = || warm(&order)`) is called, not dropped.
+        let run = match strip(b) {
+            Expr::Closure(c) if c.inputs.is_empty() => {
+                let b = operand(b);
+                quote_spanned!(b.span()=> #b())
+            }
+            _ => b.to_token_stream(),
+        };
         quote_spanned!(b.span()=>
             if #(#any)||* {
                 #[allow(clippy::let_unit_value)]
-                #p::before(&__PARALLEL_RUN_EXPERIMENT, || { let _ = #b; });
+                #p::before(&__PARALLEL_RUN_EXPERIMENT, || { let _ = #run; });
             }
         )
     });
     // `idempotency_key` is computed once per call, before anything runs, and given to both sides.
     let key = m.idempotency_key.as_ref().map(|e| {
         let p = private_at(e.span());
+        let e = operand(e);
         quote_spanned!(e.span()=> let __parallel_run_key = #p::idempotency_key(&#e);)
     });
     let plain = match (&m.idempotency_key, m.is_async) {
@@ -412,7 +474,7 @@ fn expand(m: Model) -> TokenStream {
             let __parallel_run_out #ret_annot = match __parallel_run_pending {
                 ::core::option::Option::Some(__parallel_run_pending) => {
                     #[allow(unused_imports)]
-                    use #private::{ViaDebug as _, ViaNoDebug as _, ViaNotResult as _, ViaResult as _, ViaShadow as _};
+                    use #private::{ViaDebug as _, ViaNoDebug as _, ViaNotResult as _, ViaResult as _, ViaShadow as _, ViaShadowDebug as _};
                     #run_first
                 }
                 ::core::option::Option::None => #plain,
@@ -515,11 +577,31 @@ fn decide(m: &Model, exp: &Ident) -> TokenStream {
     let key = match &m.sample_by {
         Some(e) => {
             let p = private_at(e.span());
+            let e = operand(e);
             quote_spanned!(e.span()=> |__parallel_run_seed| #p::sample_key(&#e, __parallel_run_seed))
         }
         None => quote!(|_| ::core::option::Option::None),
     };
     quote!(#exp.decide_with(|| #run_if, #key))
+}
+
+/// `Typed`, `typed::Typed` or `parallel_run::typed::Typed` (any path ending in `typed::Typed`).
+fn is_typed(e: &Expr) -> bool {
+    let Expr::Path(p) = e else { return false };
+    if p.qself.is_some() {
+        return false;
+    }
+    let segs: Vec<String> = p
+        .path
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
+    match segs.as_slice() {
+        [only] => only == "Typed",
+        [.., module, last] => module == "typed" && last == "Typed",
+        [] => false,
+    }
 }
 
 /// The comparator of one experiment: the attribute's (checked at its span) or `PartialEq`,
@@ -541,7 +623,10 @@ fn comparator(m: &Model, exp: &Ident) -> TokenStream {
         Some(expr) => {
             let span = expr.span();
             let private = private_at(span);
-            let check = match (expr, m.mode) {
+            let check = match (strip(expr), m.mode) {
+                // `compare = Typed`: its own check, whose error says to derive `ShadowCompare`
+                // (the generic `Comparator` one says to implement `Comparator`).
+                (e, _) if is_typed(e) => quote_spanned!(span=> typed_comparator::<#ret>),
                 (Expr::Closure(_), Mode::Inline) => {
                     quote_spanned!(span=> closure_comparator::<#ret, _, _>)
                 }
@@ -603,13 +688,18 @@ fn probes(m: &Model, exp: &Ident) -> TokenStream {
             quote_spanned!(f.span()=> |__parallel_run_v: &#ret| #p::cleaned(&#exp, #f, __parallel_run_v))
         }
         None => {
-            quote!(|__parallel_run_v: &#ret| (&&#private::DebugProbe(__parallel_run_v)).__pr_debug())
+            quote!(|__parallel_run_v: &#ret| (&&&&#private::DebugProbe(__parallel_run_v)).__pr_debug())
         }
     };
-    quote! {
+    let probes = quote! {
         #private::Probes {
             debug: #render,
             is_err: |__parallel_run_v: &#ret| (&#private::ErrProbe(__parallel_run_v)).__pr_is_err(),
         }
+    };
+    // The default comparator is `PartialEq`: a mismatch of values that render identically says so.
+    match &m.compare {
+        None => quote!(#private::ByPartialEq(#probes)),
+        Some(_) => probes,
     }
 }

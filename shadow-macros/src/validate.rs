@@ -3,6 +3,7 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, ToTokens};
+use syn::ext::IdentExt;
 use syn::spanned::Spanned as _;
 use syn::{Expr, FnArg, Ident, ItemFn, Pat, PatIdent, Path, ReceiverKind, ReturnType, Type};
 
@@ -90,6 +91,27 @@ pub(crate) fn validate(args: Args, mut item: ItemFn) -> syn::Result<Model> {
             "missing `candidate`: name the new implementation, e.g. `#[parallel_run(candidate = process_v2)]`",
         ));
     };
+    for path in &candidate.value {
+        if names_itself(path, &item.sig) {
+            let text = path_text(path);
+            let me = item.sig.ident.unraw();
+            let hint = if path.segments[0].ident == "Self" {
+                String::new()
+            } else {
+                format!(
+                    " (a free function named like an associated one: write its full path, `crate::module::{me}`)"
+                )
+            };
+            return Err(syn::Error::new_spanned(
+                path,
+                format!(
+                    "`candidate = {text}` is this function itself: every shadow run would call `{me}` again and start \
+                     another shadow run, multiplying the load of each call; name the new implementation, e.g. \
+                     `candidate = {me}_v2`{hint}"
+                ),
+            ));
+        }
+    }
     if let Some(c) = &item.sig.constness {
         return Err(syn::Error::new(
             c.span(),
@@ -147,6 +169,7 @@ pub(crate) fn validate(args: Args, mut item: ItemFn) -> syn::Result<Model> {
 
     let mut model_args = Vec::new();
     let mut destructure = Vec::new();
+    let generics = item.sig.generics.clone();
     for (i, input) in item.sig.inputs.iter_mut().enumerate() {
         let span = input.span();
         let (name, ty): (TokenStream, Type) = match input {
@@ -185,6 +208,9 @@ pub(crate) fn validate(args: Args, mut item: ItemFn) -> syn::Result<Model> {
         };
         let pass = match &ty {
             Type::Reference(r) if r.mutability.is_some() => {
+                if mode == Mode::Inline {
+                    missing_bounds(&name, &r.elem, &generics, &["Clone"], mode)?;
+                }
                 if mode == Mode::Detached {
                     return Err(syn::Error::new(
                         span,
@@ -197,6 +223,17 @@ pub(crate) fn validate(args: Args, mut item: ItemFn) -> syn::Result<Model> {
                 Pass::RefMut
             }
             Type::Reference(r) => {
+                if mode == Mode::Detached && matches!(unparen(&r.elem), Type::TraitObject(_)) {
+                    return Err(syn::Error::new_spanned(
+                        &r.elem,
+                        format!(
+                            "`{name}: {}` cannot be copied for the detached candidate: a trait object has no owned copy; use \
+                             `#[parallel_run(mode = inline, ...)]` (the candidate then gets the same reference), or a \
+                             generic `&T` with `T: Clone + Send + 'static`",
+                            type_text(&ty)
+                        ),
+                    ));
+                }
                 if mode == Mode::Detached && contains_impl_trait(&r.elem) {
                     return Err(syn::Error::new(
                         r.elem.span(),
@@ -206,9 +243,20 @@ pub(crate) fn validate(args: Args, mut item: ItemFn) -> syn::Result<Model> {
                         ),
                     ));
                 }
+                if mode == Mode::Detached {
+                    missing_bounds(&name, &r.elem, &generics, DETACHED_NEEDS, mode)?;
+                }
                 Pass::Ref(Box::new(unparen(&r.elem)))
             }
-            _ => Pass::Value,
+            _ => {
+                let needs = if mode == Mode::Detached {
+                    DETACHED_NEEDS
+                } else {
+                    &["Clone"][..]
+                };
+                missing_bounds(&name, &ty, &generics, needs, mode)?;
+                Pass::Value
+            }
         };
         model_args.push(Arg { name, pass, span });
     }
@@ -222,7 +270,40 @@ pub(crate) fn validate(args: Args, mut item: ItemFn) -> syn::Result<Model> {
                  opaque types are different types; return a concrete type (or a `Box<dyn Trait>` with a comparator)",
             ))
         }
-        ReturnType::Type(_, ty) => (**ty).clone(),
+        ReturnType::Type(_, ty) => {
+            if mode == Mode::Detached {
+                if let Some(boxed) = boxed_std_trait_object(ty) {
+                    let whole = type_text(ty);
+                    let boxed_text = type_text(boxed);
+                    let what = if whole == boxed_text {
+                        format!("`-> {whole}`")
+                    } else {
+                        format!("`{boxed_text}` in `-> {whole}`")
+                    };
+                    return Err(syn::Error::new_spanned(
+                        boxed,
+                        format!(
+                            "{what} cannot be copied, and detached mode compares a copy of the result off the caller's \
+                             path: a boxed trait object of the standard library has no `Clone`; use \
+                             `#[parallel_run(mode = inline, compare = ...)]` with a comparator for it \
+                             (`compare = |primary, candidate| ...`)"
+                        ),
+                    ));
+                }
+                if let Some(span) = borrowed(ty) {
+                    let text = type_text(ty);
+                    return Err(syn::Error::new(
+                        span,
+                        format!(
+                            "`-> {text}` borrows, and detached mode compares the result off the caller's path, after \
+                             the borrow has ended; use `#[parallel_run(mode = inline, ...)]` (the comparison then \
+                             happens within the call), or return an owned type"
+                        ),
+                    ));
+                }
+            }
+            (**ty).clone()
+        }
     };
     let ident: &Ident = &item.sig.ident;
     let name = match &args.name {
@@ -297,6 +378,68 @@ pub(crate) fn validate(args: Args, mut item: ItemFn) -> syn::Result<Model> {
     })
 }
 
+/// Whether `candidate` names the annotated function itself, as far as the tokens tell:
+/// `Self::f` always; `f` and `self::f` when `f` takes no receiver and its signature does not
+/// mention `Self` (then it is a free function, or an associated one whose candidate would be a
+/// free function of the same name, which the error tells how to name). Paths through `crate::`
+/// or `super::` are not resolved here.
+fn names_itself(candidate: &Path, sig: &syn::Signature) -> bool {
+    let me = sig.ident.unraw();
+    let segs: Vec<&syn::PathSegment> = candidate.segments.iter().collect();
+    let Some(last) = segs.last() else {
+        return false;
+    };
+    if last.ident.unraw() != me {
+        return false;
+    }
+    let method_like = sig.receiver().is_some() || mentions_self(sig);
+    match segs.len() {
+        _ if candidate.leading_colon.is_some() => false,
+        1 => !method_like,
+        2 if segs[0].ident == "Self" => true,
+        2 if segs[0].ident == "self" => !method_like,
+        _ => false,
+    }
+}
+
+/// `Self` anywhere in the signature (arguments, return type, bounds): the function is in an `impl`.
+fn mentions_self(sig: &syn::Signature) -> bool {
+    fn walk(ts: TokenStream) -> bool {
+        ts.into_iter().any(|t| match t {
+            proc_macro2::TokenTree::Ident(i) => i == "Self",
+            proc_macro2::TokenTree::Group(g) => walk(g.stream()),
+            _ => false,
+        })
+    }
+    walk(sig.to_token_stream())
+}
+
+/// A type as the user would write it (`&'a [u8]`, not `& 'a [u8]`), for messages.
+pub(crate) fn type_text(ty: &Type) -> String {
+    let mut s = ty.to_token_stream().to_string();
+    for (from, to) in [
+        ("& ", "&"),
+        (" <", "<"),
+        ("< ", "<"),
+        (" >", ">"),
+        (" ,", ","),
+        (" :: ", "::"),
+        (":: ", "::"),
+        ("( ", "("),
+        (" )", ")"),
+        ("[ ", "["),
+        (" ]", "]"),
+    ] {
+        s = s.replace(from, to);
+    }
+    s
+}
+
+/// A path as the user wrote it, without the spaces `to_string` puts between tokens.
+pub(crate) fn path_text(path: &Path) -> String {
+    path.to_token_stream().to_string().replace(' ', "")
+}
+
 /// The type without redundant parentheses (`&(dyn A + B)` -> `dyn A + B`), so that naming it
 /// elsewhere (`<T as Trait>`) does not trigger `unused_parens` on the user's tokens.
 fn unparen(ty: &Type) -> Type {
@@ -304,6 +447,232 @@ fn unparen(ty: &Type) -> Type {
         Type::Paren(p) => unparen(&p.elem),
         other => other.clone(),
     }
+}
+
+/// What detached mode needs of an argument's type (of the pointee, for `&T`).
+const DETACHED_NEEDS: &[&str] = &["Clone", "Send", "'static"];
+
+/// Traits of std (and serde) that imply none of `Clone`, `Send` and `'static`. A type parameter or
+/// `impl Trait` bounded only by these (and `Clone`, `Copy`, `Send`, `Sync`, `Any`, `'static`, ...)
+/// is known, from its bounds alone, to lack what the copy needs; with any other trait, a
+/// supertrait might supply it, and the type system decides.
+const INERT_TRAITS: &[&str] = &[
+    "Into",
+    "From",
+    "TryInto",
+    "TryFrom",
+    "AsRef",
+    "AsMut",
+    "Borrow",
+    "BorrowMut",
+    "Display",
+    "Debug",
+    "ToString",
+    "PartialEq",
+    "Eq",
+    "PartialOrd",
+    "Ord",
+    "Hash",
+    "Default",
+    "Iterator",
+    "IntoIterator",
+    "DoubleEndedIterator",
+    "ExactSizeIterator",
+    "Fn",
+    "FnMut",
+    "FnOnce",
+    "Future",
+    "IntoFuture",
+    "Read",
+    "Write",
+    "BufRead",
+    "Seek",
+    "Error",
+    "FromStr",
+    "Serialize",
+    "Deserialize",
+    "DeserializeOwned",
+    "Sized",
+    "Unpin",
+    "Sync",
+    "Deref",
+    "DerefMut",
+    "Drop",
+];
+
+/// An argument whose type is a type parameter or an `impl Trait` of the function, bounded so
+/// that it is known to lack what its copy for the candidate needs (`needs`: `Clone`, `Send`,
+/// `'static`): an error naming the bounds to add. rustc's own error for it would suggest
+/// restricting the type with the runtime's private helper traits.
+fn missing_bounds(
+    name: &TokenStream,
+    ty: &Type,
+    generics: &syn::Generics,
+    needs: &[&str],
+    mode: Mode,
+) -> syn::Result<()> {
+    let (bounds, what): (Vec<&syn::TypeParamBound>, String) = match unparen(ty) {
+        Type::ImplTrait(_) => {
+            let Type::ImplTrait(it) = ty_unparen_ref(ty) else {
+                return Ok(());
+            };
+            (it.bounds.iter().collect(), type_text(ty))
+        }
+        Type::Path(p) if p.qself.is_none() && p.path.get_ident().is_some() => {
+            let id = p.path.get_ident().expect("checked");
+            let Some(param) = generics.type_params().find(|t| &t.ident == id) else {
+                return Ok(());
+            };
+            let mut all: Vec<&syn::TypeParamBound> = param.bounds.iter().collect();
+            if let Some(wc) = &generics.where_clause {
+                for pred in &wc.predicates {
+                    if let syn::WherePredicate::Type(pt) = pred {
+                        if matches!(&pt.bounded_ty, Type::Path(b) if b.path.is_ident(id)) {
+                            all.extend(pt.bounds.iter());
+                        }
+                    }
+                }
+            }
+            (all, id.to_string())
+        }
+        _ => return Ok(()),
+    };
+    let mut has: Vec<&str> = Vec::new();
+    for b in &bounds {
+        match b {
+            syn::TypeParamBound::Lifetime(l) if l.ident == "static" => has.push("'static"),
+            syn::TypeParamBound::Lifetime(_) => {}
+            syn::TypeParamBound::Trait(t) => {
+                if t.maybe.is_some() {
+                    continue;
+                }
+                let Some(last) = t.path.segments.last() else {
+                    return Ok(());
+                };
+                match last.ident.to_string().as_str() {
+                    "Clone" => has.push("Clone"),
+                    "Copy" => has.extend(["Clone"]),
+                    "Send" => has.push("Send"),
+                    "Any" => has.push("'static"),
+                    other if INERT_TRAITS.contains(&other) => {}
+                    // A trait of its own: its supertraits may provide the rest.
+                    _ => return Ok(()),
+                }
+            }
+            _ => return Ok(()),
+        }
+    }
+    let missing: Vec<&str> = needs.iter().copied().filter(|n| !has.contains(n)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let add = missing.join(" + ");
+    let how = match unparen(ty) {
+        Type::ImplTrait(_) => format!("write `{what} + {add}`"),
+        _ => format!("add `{what}: {add}` to its bounds"),
+    };
+    let why = match mode {
+        Mode::Detached => "detached mode gives the candidate its own copy, on another thread",
+        Mode::Inline => "the candidate gets its own copy of it",
+    };
+    let alternative = match mode {
+        Mode::Detached => ", or use `#[parallel_run(mode = inline, ...)]`",
+        Mode::Inline => "",
+    };
+    Err(syn::Error::new_spanned(
+        ty,
+        format!("argument `{name}` of type `{what}` is not known to be `{add}`, and {why}: {how}{alternative}"),
+    ))
+}
+
+/// A `Box<dyn Trait>` in the type (`Box<dyn Debug>`, `Result<T, Box<dyn Error + Send + Sync>>`)
+/// whose traits are all the standard library's: it has no `Clone` (the orphan rule forbids one),
+/// so detached mode can never copy it. A box of a trait of the user's may have one.
+fn boxed_std_trait_object(ty: &Type) -> Option<&Type> {
+    match ty_unparen_ref(ty) {
+        Type::Path(p) if p.qself.is_none() => {
+            let last = p.path.segments.last()?;
+            let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+                return None;
+            };
+            let types = args.args.iter().filter_map(|a| match a {
+                syn::GenericArgument::Type(t) => Some(t),
+                _ => None,
+            });
+            if last.ident == "Box" {
+                if let Some(Type::TraitObject(obj)) = types.clone().next().map(ty_unparen_ref) {
+                    let std_only = obj.bounds.iter().all(|b| match b {
+                        syn::TypeParamBound::Trait(t) => t.path.segments.last().is_some_and(|s| {
+                            let name = s.ident.to_string();
+                            INERT_TRAITS.contains(&name.as_str()) || name == "Send" || name == "Any"
+                        }),
+                        syn::TypeParamBound::Lifetime(_) => true,
+                        _ => false,
+                    });
+                    if std_only {
+                        return Some(ty);
+                    }
+                }
+            }
+            types.into_iter().find_map(boxed_std_trait_object)
+        }
+        Type::Tuple(t) => t.elems.iter().find_map(boxed_std_trait_object),
+        Type::Array(a) => boxed_std_trait_object(&a.elem),
+        _ => None,
+    }
+}
+
+/// `ty` without parentheses, by reference.
+fn ty_unparen_ref(ty: &Type) -> &Type {
+    match ty {
+        Type::Paren(p) => ty_unparen_ref(&p.elem),
+        Type::Group(g) => ty_unparen_ref(&g.elem),
+        other => other,
+    }
+}
+
+/// The first borrow in a type that is not `'static`: a reference (`&str`, `&'a [u8]`) or a
+/// lifetime argument (`Cow<'a, str>`, `Ref<'_, T>`, `dyn Trait + 'a`). Lifetimes bound inside
+/// a function pointer type (`fn(&str) -> &str`) or a `for<'a>` bound do not count.
+fn borrowed(ty: &Type) -> Option<Span> {
+    let lifetime = |l: &syn::Lifetime| (l.ident != "static").then(|| l.span());
+    let bounds = |bounds: &syn::punctuated::Punctuated<syn::TypeParamBound, syn::Token![+]>| {
+        bounds.iter().find_map(|b| match b {
+            syn::TypeParamBound::Lifetime(l) => lifetime(l),
+            syn::TypeParamBound::Trait(t) if t.lifetimes.is_none() => path_borrows(&t.path),
+            _ => None,
+        })
+    };
+    match ty {
+        Type::Reference(r) => match &r.lifetime {
+            Some(l) if l.ident == "static" => borrowed(&r.elem),
+            _ => Some(r.and_token.span),
+        },
+        Type::Path(p) => p
+            .qself
+            .as_ref()
+            .and_then(|q| borrowed(&q.ty))
+            .or_else(|| path_borrows(&p.path)),
+        Type::Tuple(t) => t.elems.iter().find_map(borrowed),
+        Type::Array(a) => borrowed(&a.elem),
+        Type::Slice(s) => borrowed(&s.elem),
+        Type::Paren(p) => borrowed(&p.elem),
+        Type::Group(g) => borrowed(&g.elem),
+        Type::TraitObject(t) => bounds(&t.bounds),
+        _ => None,
+    }
+}
+
+fn path_borrows(path: &Path) -> Option<Span> {
+    path.segments.iter().find_map(|seg| match &seg.arguments {
+        syn::PathArguments::AngleBracketed(a) => a.args.iter().find_map(|arg| match arg {
+            syn::GenericArgument::Lifetime(l) => (l.ident != "static").then(|| l.span()),
+            syn::GenericArgument::Type(t) => borrowed(t),
+            syn::GenericArgument::AssocType(b) => borrowed(&b.ty),
+            _ => None,
+        }),
+        syn::PathArguments::Parenthesized(_) | syn::PathArguments::None => None,
+    })
 }
 
 /// `impl Trait` anywhere in the type (`impl Display`, `Box<impl Fn()>`, `(impl A, u8)`).

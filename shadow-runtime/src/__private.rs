@@ -4,22 +4,41 @@
 pub use crate::compare::{Comparator, DefaultComparator, Verdict};
 pub use crate::config::{Mode, Order};
 pub use crate::context::WriteMode;
-pub use crate::exec::{Pending, Probes};
+pub use crate::exec::{ByPartialEq, Pending, Probes};
 pub use crate::experiment::{Experiment, ShadowCall};
 pub use crate::sticky::SampleKey;
 
 /// Wraps a value for the rendering probe (autoref specialisation):
-/// `(&&DebugProbe(v)).__pr_debug()` renders a [`ShadowCompare`](crate::typed::ShadowCompare)
-/// type as pretty JSON through `shadow_value` (so `#[shadow(sensitive)]` fields are masked in
-/// every record, not only in diffs), else with `{:#?}` when the type implements `Debug`, and
-/// yields `None` otherwise.
+/// `(&&&&DebugProbe(v)).__pr_debug()` (each level one reference less, tried in order). One rule, whatever the function (generic or not): `{:#?}`
+/// when the type implements `Debug`, except for a type that may mask a part of itself
+/// ([`ShadowCompare::MASKED`](crate::typed::ShadowCompare::MASKED), a `#[shadow(sensitive)]`
+/// field), which is rendered as pretty JSON through `shadow_value`, so that the masked part never
+/// reaches a record; a `ShadowCompare` type without `Debug` is rendered through `shadow_value`
+/// too; anything else yields `None`. In a generic function, the bounds in scope decide.
 pub struct DebugProbe<'a, T: ?Sized>(pub &'a T);
 
-/// Picked first, when `T: ShadowCompare`.
+/// Picked first, when `T: ShadowCompare + Debug`: the masked JSON form if the type masks,
+/// else `{:#?}`.
+pub trait ViaShadowDebug {
+    fn __pr_debug(&self) -> Option<String>;
+}
+impl<T: crate::typed::ShadowCompare + core::fmt::Debug + ?Sized> ViaShadowDebug
+    for &&&DebugProbe<'_, T>
+{
+    fn __pr_debug(&self) -> Option<String> {
+        if T::MASKED {
+            serde_json::to_string_pretty(&self.0.shadow_value()).ok()
+        } else {
+            Some(format!("{:#?}", self.0))
+        }
+    }
+}
+
+/// Picked when `T: ShadowCompare` without `Debug`: its JSON form.
 pub trait ViaShadow {
     fn __pr_debug(&self) -> Option<String>;
 }
-impl<T: crate::typed::ShadowCompare + ?Sized> ViaShadow for &DebugProbe<'_, T> {
+impl<T: crate::typed::ShadowCompare + ?Sized> ViaShadow for &&DebugProbe<'_, T> {
     fn __pr_debug(&self) -> Option<String> {
         serde_json::to_string_pretty(&self.0.shadow_value()).ok()
     }
@@ -29,7 +48,7 @@ impl<T: crate::typed::ShadowCompare + ?Sized> ViaShadow for &DebugProbe<'_, T> {
 pub trait ViaDebug {
     fn __pr_debug(&self) -> Option<String>;
 }
-impl<T: core::fmt::Debug + ?Sized> ViaDebug for &&DebugProbe<'_, T> {
+impl<T: core::fmt::Debug + ?Sized> ViaDebug for &DebugProbe<'_, T> {
     fn __pr_debug(&self) -> Option<String> {
         Some(format!("{:#?}", self.0))
     }
@@ -215,6 +234,24 @@ where
     checked(f)
 }
 
+/// A result type for `compare = Typed`: one with a typed diff.
+#[diagnostic::on_unimplemented(
+    message = "`compare = Typed` needs a typed diff of `{Self}`, and `{Self}` does not implement `ShadowCompare`",
+    label = "`{Self}` does not implement `ShadowCompare`",
+    note = "derive it on the result type, `#[derive(ShadowCompare)]` (and on the types of its fields); for a type of another crate, which cannot implement it (the orphan rule), compare its serde form with `compare = parallel_run::structural::Structural::new()`"
+)]
+pub trait TypedResult: crate::typed::ShadowCompare {}
+#[diagnostic::do_not_recommend]
+impl<T: crate::typed::ShadowCompare + ?Sized> TypedResult for T {}
+
+/// Checks `compare = Typed` against the result type, at the `compare` expression.
+#[inline(always)]
+pub fn typed_comparator<T: TypedResult + ?Sized>(
+    c: crate::typed::Typed,
+) -> Checked<T, crate::typed::Typed> {
+    checked(c)
+}
+
 /// What a comparator closure may return.
 #[diagnostic::on_unimplemented(
     message = "a comparator closure must return `bool` or `Verdict`, not `{Self}`",
@@ -274,7 +311,7 @@ where
     label = "the return type must be `Clone + Send + 'static` in detached mode",
     note = "derive `Clone` for the result type, or use `#[parallel_run(mode = inline, ...)]`"
 )]
-pub trait DetachedResult: Sized {
+pub trait DetachedResult: Clone + Send + 'static {
     fn detached_copy(&self) -> Self;
 }
 impl<T: Clone + Send + 'static> DetachedResult for T {
@@ -284,11 +321,73 @@ impl<T: Clone + Send + 'static> DetachedResult for T {
     }
 }
 
-/// The copier of the primary's result for a detached comparison, checked at the return type. A
-/// plain `fn` pointer carries no bound, so a result type that cannot be copied is reported once.
+/// Runs a sync call in detached mode ([`Pending::run_detached`]). Called with its span at the
+/// return type, so that a result that cannot be copied is one error there (`DetachedResult`'s),
+/// not also a "method exists but its trait bounds were not satisfied" at the attribute.
 #[inline(always)]
-pub fn copier<T: DetachedResult>() -> fn(&T) -> T {
-    T::detached_copy
+pub fn run_detached<T, F, L, C, P>(pending: Pending<F, T>, primary: L, compare: C, probes: P) -> T
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: DetachedResult,
+    L: FnOnce() -> T,
+    C: Comparator<T> + Send + 'static,
+    P: crate::exec::Probe<T> + Send + 'static,
+{
+    pending.run_detached(primary, T::detached_copy, compare, probes)
+}
+
+/// [`run_detached`] for an async call ([`Pending::run_detached_async`]), called with the
+/// candidate's span: rustc reports a candidate future that is not `Send` there, with the value
+/// that is not `Send` and the `.await` it is held across, and quotes the bound's line below, whose
+/// comment says what to do.
+#[inline(always)]
+pub async fn run_detached_async<T, F, L, C, P>(
+    pending: Pending<F, T>,
+    primary: L,
+    compare: C,
+    probes: P,
+) -> T
+where
+    F: core::future::Future<Output = T> + Send + 'static, // not `Send`? use `mode = inline`
+    T: DetachedResult,
+    L: core::future::Future<Output = T>,
+    C: Comparator<T> + Send + 'static,
+    P: crate::exec::Probe<T> + Send + 'static,
+{
+    pending
+        .run_detached_async(primary, T::detached_copy, compare, probes)
+        .await
+}
+
+/// A further candidate's call in detached mode ([`Pending::finish_detached`]), compared with a
+/// copy of the primary's result.
+#[inline(always)]
+pub fn finish_detached<T, F, C, P>(pending: Pending<F, T>, primary: &T, compare: C, probes: P)
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: DetachedResult,
+    C: Comparator<T> + Send + 'static,
+    P: crate::exec::Probe<T> + Send + 'static,
+{
+    pending.finish_detached(primary.detached_copy(), compare, probes)
+}
+
+/// [`finish_detached`] for an async call ([`Pending::finish_detached_async`]).
+#[inline(always)]
+pub async fn finish_detached_async<T, F, C, P>(
+    pending: Pending<F, T>,
+    primary: &T,
+    compare: C,
+    probes: P,
+) where
+    F: core::future::Future<Output = T> + Send + 'static, // not `Send`? use `mode = inline`
+    T: DetachedResult,
+    C: Comparator<T> + Send + 'static,
+    P: crate::exec::Probe<T> + Send + 'static,
+{
+    pending
+        .finish_detached_async(primary.detached_copy(), compare, probes)
+        .await
 }
 
 /// A copy of the pointee of a `&mut T` argument for an inline candidate, so the candidate never
@@ -512,4 +611,92 @@ pub fn cleaned<T: ?Sized>(
             Some("(clean failed)".to_owned())
         }
     }
+}
+
+/// The most arguments (the receiver included) that [`call_candidate`] checks; a function with
+/// more calls its candidate directly.
+pub const CANDIDATE_ARITY: usize = 12;
+
+/// A candidate that can stand in for the function: callable with its arguments (as a tuple)
+/// and returning its type. Checked at the `candidate` path, so that a signature that differs is
+/// one error there, naming both signatures, rather than a type mismatch at an argument with a
+/// suggestion to edit the function's own signature (`fn f(x.into(): u32)`).
+#[diagnostic::on_unimplemented(
+    message = "the candidate's signature differs from this function's: it is called with the arguments `{Args}` and must return `{R}`",
+    label = "`{Self}` takes other arguments or returns another type",
+    note = "give the candidate the same argument types, in the same order, and the same return type as the function it shadows, and make it `async` exactly when the function is"
+)]
+pub trait Candidate<Args, R> {
+    /// Calls the candidate.
+    fn call(self, args: Args) -> R;
+}
+
+/// The async twin of [`Candidate`]: called with the arguments, it returns a future of `R`.
+#[diagnostic::on_unimplemented(
+    message = "the candidate's signature differs from this `async fn`'s: it is called with the arguments `{Args}` and must return a future of `{R}`",
+    label = "`{Self}` takes other arguments or is not an `async fn` returning `{R}`",
+    note = "give the candidate the same argument types, in the same order, and the same return type as the function it shadows, and make it `async` exactly when the function is"
+)]
+pub trait AsyncCandidate<Args, R> {
+    /// The candidate's future.
+    type Future: core::future::Future<Output = R>;
+    /// Calls the candidate.
+    fn call(self, args: Args) -> Self::Future;
+}
+
+macro_rules! candidate_arities {
+    ($(($($a:ident $x:ident),*))*) => {$(
+        #[diagnostic::do_not_recommend]
+        impl<F, R, $($a),*> Candidate<($($a,)*), R> for F
+        where
+            F: FnOnce($($a),*) -> R,
+        {
+            #[inline(always)]
+            fn call(self, ($($x,)*): ($($a,)*)) -> R {
+                self($($x),*)
+            }
+        }
+
+        #[diagnostic::do_not_recommend]
+        impl<F, Fut, R, $($a),*> AsyncCandidate<($($a,)*), R> for F
+        where
+            F: FnOnce($($a),*) -> Fut,
+            Fut: core::future::Future<Output = R>,
+        {
+            type Future = Fut;
+            #[inline(always)]
+            fn call(self, ($($x,)*): ($($a,)*)) -> Fut {
+                self($($x),*)
+            }
+        }
+    )*};
+}
+candidate_arities! {
+    ()
+    (A0 a0)
+    (A0 a0, A1 a1)
+    (A0 a0, A1 a1, A2 a2)
+    (A0 a0, A1 a1, A2 a2, A3 a3)
+    (A0 a0, A1 a1, A2 a2, A3 a3, A4 a4)
+    (A0 a0, A1 a1, A2 a2, A3 a3, A4 a4, A5 a5)
+    (A0 a0, A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6)
+    (A0 a0, A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7)
+    (A0 a0, A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8)
+    (A0 a0, A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8, A9 a9)
+    (A0 a0, A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8, A9 a9, A10 a10)
+    (A0 a0, A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8, A9 a9, A10 a10, A11 a11)
+}
+
+/// Calls a sync candidate with the function's arguments, checked at the candidate's path. The
+/// arguments come first, so that their types are settled before the candidate's are compared
+/// with them (the other way round, rustc reports a mismatch at an argument instead).
+#[inline(always)]
+pub fn call_candidate<A, R, F: Candidate<A, R>>(args: A, candidate: F) -> R {
+    candidate.call(args)
+}
+
+/// Calls an async candidate with the function's arguments, checked at the candidate's path.
+#[inline(always)]
+pub fn call_async_candidate<A, R, F: AsyncCandidate<A, R>>(args: A, candidate: F) -> F::Future {
+    candidate.call(args)
 }

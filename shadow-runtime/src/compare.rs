@@ -163,8 +163,14 @@ impl<T: PartialEq + ?Sized> Comparator<T> for DefaultComparator {
 /// assert!(d.contains("-     cents: 10,"));
 /// assert!(d.contains("+     cents: 11,"));
 /// assert_eq!(shadow_runtime::compare::debug_diff("1", "2"), "primary:   1\ncandidate: 2");
+/// // Identical renderings of values that differ (`NaN`) are said to be identical.
+/// assert_eq!(shadow_runtime::compare::debug_diff("NaN", "NaN"), "(the two renderings are identical)\nNaN");
 /// ```
 pub fn debug_diff(primary: &str, candidate: &str) -> String {
+    if primary == candidate {
+        // A diff of nothing would be empty (or `  ...`): say what is the case instead.
+        return format!("(the two renderings are identical)\n{primary}");
+    }
     if !primary.contains('\n') && !candidate.contains('\n') {
         return format!("primary:   {primary}\ncandidate: {candidate}");
     }

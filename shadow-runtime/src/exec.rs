@@ -34,6 +34,41 @@ pub trait Probe<T: ?Sized> {
     fn debug(&self, v: &T) -> Option<String>;
     /// Whether the value is an `Err`.
     fn is_err(&self, v: &T) -> bool;
+    /// What a mismatch without a diff says when its two values render identically: the
+    /// comparator (or `PartialEq`, see [`ByPartialEq`]) called different what no rendering shows.
+    ///
+    /// ```
+    /// use shadow_runtime::exec::{NoProbes, Probe};
+    /// assert!(Probe::<u8>::same_rendering(&NoProbes).contains("render identically"));
+    /// ```
+    fn same_rendering(&self) -> &'static str {
+        "the comparator found the values different, although they render identically (return a diff from the comparator, `Verdict::mismatch(..)`, to say why)"
+    }
+}
+
+/// [`Probe`]s for a comparison by `PartialEq` (the attribute's default comparator): two values
+/// that render identically yet differ are explained as such (`NaN != NaN`).
+///
+/// ```
+/// use shadow_runtime::exec::{ByPartialEq, NoProbes, Probe};
+/// let p = ByPartialEq(NoProbes);
+/// assert_eq!(
+///     Probe::<f64>::same_rendering(&p),
+///     "values are not equal under PartialEq although they render identically (NaN?)"
+/// );
+/// ```
+pub struct ByPartialEq<P>(pub P);
+
+impl<T: ?Sized, P: Probe<T>> Probe<T> for ByPartialEq<P> {
+    fn debug(&self, v: &T) -> Option<String> {
+        self.0.debug(v)
+    }
+    fn is_err(&self, v: &T) -> bool {
+        self.0.is_err(v)
+    }
+    fn same_rendering(&self) -> &'static str {
+        "values are not equal under PartialEq although they render identically (NaN?)"
+    }
 }
 
 /// A [`Probe`] from two closures.
@@ -1372,6 +1407,15 @@ where
         .and_then(|c| render(ticket.exp, probes, c.borrow()));
     let detail = if outcome == Outcome::Mismatch && detail.is_empty() {
         match (&primary_text, &candidate_text) {
+            // Two different values must never look identical: say so, with the rendering.
+            (Some(p), Some(c)) if p == c => {
+                let masked = if p.contains("\"***\"") {
+                    "; a part shown as \"***\" (`#[shadow(sensitive)]`) may be where they differ"
+                } else {
+                    ""
+                };
+                format!("{}{masked}; both render as:\n{p}", probes.same_rendering())
+            }
             (Some(p), Some(c)) => debug_diff(p, c),
             _ => "values differ (the result type does not implement Debug; return a diff from the comparator)".to_owned(),
         }

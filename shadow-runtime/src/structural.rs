@@ -1,6 +1,7 @@
 //! Structural diffs of any `Serialize` type: every difference as a path (`$.lines[3].amount`)
 //! with the primary's and the candidate's values, with ignored paths, float tolerances,
-//! timestamp tolerances, order-insensitive sequences, trimmed and Unicode-normalised strings.
+//! timestamp tolerances, order-insensitive sequences, trimmed and Unicode-normalised strings, and
+//! missing keys that count as `null` or as empty collections where asked.
 //!
 //! ```
 //! use serde::Serialize;
@@ -218,6 +219,8 @@ pub struct Structural {
     redact: Vec<Pattern>,
     within: Vec<(Pattern, Duration)>,
     nfc: Vec<Pattern>,
+    missing_null: Vec<Pattern>,
+    missing_empty: Vec<Pattern>,
     abs_tol: f64,
     rel_tol: f64,
 }
@@ -335,6 +338,56 @@ impl Structural {
         self
     }
 
+    /// A key that one side lacks, at a path matching `pattern`, where the other side holds `null`,
+    /// is a tolerated difference rather than a mismatch: for clients that read an absent field
+    /// and `null` alike. Unlike [`ignore`](Self::ignore), any other change at the path still
+    /// counts (a value against a missing key, a value against `null`).
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use shadow_runtime::structural::Structural;
+    ///
+    /// let c = Structural::new().missing_as_null("$.address");
+    /// let d = c.diff(&json!({"id": 1, "address": null}), &json!({"id": 1}));
+    /// assert!(d.entries.is_empty());
+    /// assert_eq!(d.tolerated, ["$.address"]);
+    /// // A real address against a missing one is still a difference.
+    /// let d = c.diff(&json!({"address": "Main St"}), &json!({}));
+    /// assert_eq!(d.entries[0].to_string(), r#"$.address: "Main St" -> (missing)"#);
+    /// ```
+    pub fn missing_as_null(mut self, pattern: &str) -> Self {
+        self.missing_null.push(Pattern::parse(pattern));
+        self
+    }
+
+    /// A key that one side lacks, at a path matching `pattern`, where the other side holds an
+    /// empty array or object, is a tolerated difference: for a serialiser that skips empty
+    /// collections (`skip_serializing_if = "Vec::is_empty"`).
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use shadow_runtime::structural::Structural;
+    ///
+    /// let c = Structural::new().missing_as_empty("$.lines[*].tags");
+    /// let d = c.diff(&json!({"lines": [{"tags": []}]}), &json!({"lines": [{}]}));
+    /// assert_eq!(d.tolerated, ["$.lines[0].tags"]);
+    /// assert!(d.entries.is_empty());
+    /// ```
+    pub fn missing_as_empty(mut self, pattern: &str) -> Self {
+        self.missing_empty.push(Pattern::parse(pattern));
+        self
+    }
+
+    /// Whether `present`, at `path` where the other side has no key, counts as absent there.
+    fn absent_as(&self, path: &[Seg], present: &Value) -> bool {
+        match present {
+            Value::Null => Self::any(&self.missing_null, path),
+            Value::Array(a) if a.is_empty() => Self::any(&self.missing_empty, path),
+            Value::Object(o) if o.is_empty() => Self::any(&self.missing_empty, path),
+            _ => false,
+        }
+    }
+
     /// The largest `within` tolerance at `path`, if any pattern matches.
     fn within_at(&self, path: &[Seg]) -> Option<Duration> {
         self.within
@@ -398,7 +451,15 @@ impl Structural {
                     path.push(Seg::Key(k.clone()));
                     match (x.get(k), y.get(k)) {
                         (Some(va), Some(vb)) => self.walk(va, vb, path, out),
-                        (va, vb) => self.leaf(va, vb, path, out),
+                        (va, vb) => match va.or(vb) {
+                            Some(present)
+                                if !Self::any(&self.ignore, path)
+                                    && self.absent_as(path, present) =>
+                            {
+                                out.tolerated.push(render_path(path));
+                            }
+                            _ => self.leaf(va, vb, path, out),
+                        },
                     }
                     path.pop();
                 }
@@ -499,7 +560,7 @@ impl<T: Serialize + PartialEq> Comparator<T> for Structural {
 
 /// How far apart two numbers are: exactly for integers (two large integers a unit apart can
 /// be the same `f64`), else as `f64`s.
-fn number_gap(x: &serde_json::Number, y: &serde_json::Number) -> f64 {
+pub(crate) fn number_gap(x: &serde_json::Number, y: &serde_json::Number) -> f64 {
     let int = |n: &serde_json::Number| {
         n.as_i64()
             .map(i128::from)
@@ -527,7 +588,7 @@ pub(crate) fn normalise(s: &str, trim: bool, nfc: bool) -> Cow<'_, str> {
 
 /// The instant a JSON value stands for, in nanoseconds since the Unix epoch: an RFC 3339 string,
 /// or a number of milliseconds.
-fn instant(v: &Value) -> Option<i128> {
+pub(crate) fn instant(v: &Value) -> Option<i128> {
     match v {
         Value::String(s) => crate::rfc3339::parse(s),
         Value::Number(n) => match (n.as_i64(), n.as_u64()) {
@@ -678,6 +739,50 @@ mod tests {
         assert_eq!(d.entries.len(), 1);
         let d = Structural::new().diff(&json!("\u{e9}"), &json!("e\u{301}"));
         assert_eq!(d.entries[0].to_string(), "$: \"\u{e9}\" -> \"e\u{301}\"");
+    }
+
+    #[test]
+    fn a_missing_key_counts_as_null_or_empty_only_where_asked() {
+        let c = Structural::new()
+            .missing_as_null("$.address")
+            .missing_as_empty("$.*.tags");
+        let a = json!({"address": null, "item": {"tags": []}, "other": null});
+        let b = json!({"item": {}});
+        let d = c.diff(&a, &b);
+        assert_eq!(d.tolerated, ["$.address", "$.item.tags"]);
+        // Outside the patterns a missing key is a difference, as before.
+        let got: Vec<String> = d.entries.iter().map(ToString::to_string).collect();
+        assert_eq!(got, ["$.other: null -> (missing)"]);
+        // Only absence is forgiven: a value against a missing key, `null` against a value, or
+        // `null` where the pattern asks for empty collections still differ.
+        for (a, b) in [
+            (json!({"address": "Main St"}), json!({})),
+            (json!({"address": null}), json!({"address": "Main St"})),
+            (json!({"item": {"tags": null}}), json!({"item": {}})),
+        ] {
+            assert_eq!(c.diff(&a, &b).entries.len(), 1, "{a} {b}");
+        }
+        // `ignore` wins where both apply; the comparator calls a forgiven difference acceptable.
+        let d = c.clone().ignore("$.address").diff(&a, &b);
+        assert_eq!(d.ignored, ["$.address"]);
+        #[derive(Serialize, PartialEq)]
+        struct User {
+            #[serde(skip_serializing_if = "Option::is_none")]
+            address: Option<String>,
+        }
+        #[derive(Serialize, PartialEq)]
+        struct UserV2 {
+            address: Option<String>,
+        }
+        let (old, new) = (
+            serde_json::to_value(User { address: None }).unwrap(),
+            serde_json::to_value(UserV2 { address: None }).unwrap(),
+        );
+        assert!(Structural::new().diff(&old, &new).entries.len() == 1);
+        assert_eq!(
+            c.diff(&old, &new).verdict(),
+            Verdict::acceptable("within tolerance at $.address")
+        );
     }
 
     #[test]

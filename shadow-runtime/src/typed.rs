@@ -53,9 +53,10 @@
 //! | `Option<T>`, `Result<T, E>` | same variant, then the inner values | passed on |
 //! | `Vec<T>`, `[T]`, `[T; N]`, `VecDeque<T>` | element by element (`[i]`) | `unordered`: as multisets (`.*`) |
 //! | `BTreeSet<T>`, `HashSet<T>` | as sets (`.*`), by `Ord` / `Eq` | |
-//! | `BTreeMap<K, V>`, `HashMap<K, V>` | key by key (`.key`, keys `Display`) | |
+//! | `BTreeMap<K, V>`, `HashMap<K, V>` | key by key (`.key`, keys `Display`) | `missing_as_null`, `missing_as_empty` |
 //! | `Box<T>`, `Rc<T>`, `Arc<T>`, `&T`, `&mut T` | the pointees | passed on |
 //! | tuples up to 12 | field by field (`[i]`) | |
+//! | `serde_json::Value` | as [`Structural`](crate::structural::Structural) compares JSON: the same paths and entries | `tolerance`, `relative`, `within`, `trim`, `nfc`, `unordered`, `missing_as_null`, `missing_as_empty` |
 //!
 //! Options (the derive's field attributes) apply to everything under the field: a tolerance on a
 //! `Vec<Line>` reaches every number in every line, unless a field further down sets its own.
@@ -150,6 +151,19 @@ pub trait ShadowCompare {
 
     /// The value as JSON, for the report of a difference.
     fn shadow_value(&self) -> Value;
+
+    /// Whether a value of the type may hold a part shown as `"***"`: a `#[shadow(sensitive)]`
+    /// field, here or in a field's type (containers take it from their elements). Such a type is
+    /// rendered in discrepancy records, logs and the default diff through its masked
+    /// [`shadow_value`](Self::shadow_value), never with `Debug`; every other type with `{:#?}`.
+    /// The derive sets it; a hand-written implementation that masks should set it too.
+    ///
+    /// ```
+    /// use shadow_runtime::typed::ShadowCompare;
+    ///
+    /// assert!(!<Vec<Option<u8>> as ShadowCompare>::MASKED);
+    /// ```
+    const MASKED: bool = false;
 }
 
 /// The differences between `primary` and `candidate`.
@@ -194,6 +208,8 @@ const SENSITIVE: u8 = 2;
 const TRIM: u8 = 4;
 const UNORDERED: u8 = 8;
 const NFC: u8 = 16;
+const MISSING_NULL: u8 = 32;
+const MISSING_EMPTY: u8 = 64;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 struct Opts {
@@ -420,6 +436,58 @@ impl<'a> At<'a> {
         self
     }
 
+    /// A map key (or JSON object key) here and below that one side lacks and the other holds
+    /// `null` (a `None`) is a tolerated difference, not a mismatch (`#[shadow(missing_as_null)]`):
+    /// for an API whose clients read an absent field and `null` alike. Any other value against a
+    /// missing key is still a difference.
+    ///
+    /// ```
+    /// use shadow_runtime::typed::{At, ShadowCompare, Sink};
+    /// use serde_json::json;
+    ///
+    /// let mut d = shadow_runtime::structural::Diff::default();
+    /// let at = At::root().missing_as_null();
+    /// json!({"id": 1, "note": null}).shadow_diff(&json!({"id": 1}), &at, &mut Sink::new(&mut d));
+    /// assert!(d.entries.is_empty());
+    /// assert_eq!(d.tolerated, ["$.note"]);
+    /// ```
+    pub fn missing_as_null(mut self) -> Self {
+        self.opts.flags |= MISSING_NULL;
+        self
+    }
+
+    /// A map key (or JSON object key) here and below that one side lacks and the other holds an
+    /// empty array or object (an empty `Vec`, map or set) is a tolerated difference
+    /// (`#[shadow(missing_as_empty)]`): for a serialiser that skips empty collections.
+    ///
+    /// ```
+    /// use shadow_runtime::typed::{At, ShadowCompare, Sink};
+    /// use serde_json::json;
+    ///
+    /// let mut d = shadow_runtime::structural::Diff::default();
+    /// let at = At::root().missing_as_empty();
+    /// json!({"tags": []}).shadow_diff(&json!({}), &at, &mut Sink::new(&mut d));
+    /// assert_eq!(d.tolerated, ["$.tags"]);
+    /// ```
+    pub fn missing_as_empty(mut self) -> Self {
+        self.opts.flags |= MISSING_EMPTY;
+        self
+    }
+
+    /// Whether `present`, the value of a key the other side lacks, counts as absent here
+    /// (`missing_as_null`, `missing_as_empty`).
+    fn absent_as<T: ShadowCompare + ?Sized>(&self, present: &T) -> bool {
+        if !self.has(MISSING_NULL | MISSING_EMPTY) {
+            return false;
+        }
+        match present.shadow_value() {
+            Value::Null => self.has(MISSING_NULL),
+            Value::Array(a) => a.is_empty() && self.has(MISSING_EMPTY),
+            Value::Object(o) => o.is_empty() && self.has(MISSING_EMPTY),
+            _ => false,
+        }
+    }
+
     fn has(&self, flag: u8) -> bool {
         self.opts.flags & flag != 0
     }
@@ -621,6 +689,20 @@ impl<'d> Sink<'d> {
             d.tolerated[mark.1..].sort();
             d.ignored[mark.2..].sort();
         }
+    }
+}
+
+/// A key only one side has, at `at`: tolerated when its value counts as absent there
+/// (`missing_as_null`, `missing_as_empty`), else a difference with `(missing)`.
+fn one_sided<T: ShadowCompare + ?Sized>(
+    sink: &mut Sink<'_>,
+    at: &At<'_>,
+    primary: Option<&T>,
+    candidate: Option<&T>,
+) {
+    match primary.or(candidate) {
+        Some(present) if at.absent_as(present) => sink.tolerated(at),
+        _ => sink.differ(at, primary, candidate),
     }
 }
 
@@ -934,9 +1016,11 @@ impl ShadowCompare for SystemTime {
 // Wrappers: the pointee, at the same place.
 
 macro_rules! pointers {
-    ($($(#[$m:meta])* [$($g:tt)*] $t:ty),* $(,)?) => {$(
+    ($($(#[$m:meta])* [$($g:tt)*] $t:ty => $inner:ident),* $(,)?) => {$(
         $(#[$m])*
         impl<$($g)*> ShadowCompare for $t {
+            const MASKED: bool = $inner::MASKED;
+
             #[inline]
             fn shadow_diff(&self, other: &Self, at: &At<'_>, sink: &mut Sink<'_>) {
                 (**self).shadow_diff(&**other, at, sink);
@@ -954,15 +1038,17 @@ macro_rules! pointers {
     )*};
 }
 pointers!(
-    [T: ShadowCompare + ?Sized] &T,
-    [T: ShadowCompare + ?Sized] &mut T,
-    [T: ShadowCompare + ?Sized] Box<T>,
-    [T: ShadowCompare + ?Sized] Rc<T>,
-    [T: ShadowCompare + ?Sized] Arc<T>,
-    [B: ShadowCompare + ToOwned + ?Sized] Cow<'_, B>,
+    [T: ShadowCompare + ?Sized] &T => T,
+    [T: ShadowCompare + ?Sized] &mut T => T,
+    [T: ShadowCompare + ?Sized] Box<T> => T,
+    [T: ShadowCompare + ?Sized] Rc<T> => T,
+    [T: ShadowCompare + ?Sized] Arc<T> => T,
+    [B: ShadowCompare + ToOwned + ?Sized] Cow<'_, B> => B,
 );
 
 impl<T: ShadowCompare> ShadowCompare for Option<T> {
+    const MASKED: bool = T::MASKED;
+
     /// Both `Some`: the values, at the same place; `Some` against `None`: a difference there
     /// (`None` renders as `null`).
     #[inline]
@@ -989,6 +1075,8 @@ impl<T: ShadowCompare> ShadowCompare for Option<T> {
 }
 
 impl<T: ShadowCompare, E: ShadowCompare> ShadowCompare for Result<T, E> {
+    const MASKED: bool = T::MASKED || E::MASKED;
+
     /// As serde sees it, `{"Ok": ..}` or `{"Err": ..}`: the same variant compares the values at
     /// `.Ok` / `.Err`; `Ok` against `Err` is one difference here, shown as the variant names.
     #[inline]
@@ -1110,6 +1198,8 @@ fn array_value<'x, T: ShadowCompare + 'x>(items: impl Iterator<Item = &'x T>) ->
 }
 
 impl<T: ShadowCompare> ShadowCompare for [T] {
+    const MASKED: bool = T::MASKED;
+
     #[inline]
     fn shadow_diff(&self, other: &Self, at: &At<'_>, sink: &mut Sink<'_>) {
         sequence(self.iter(), other.iter(), at, sink);
@@ -1126,6 +1216,8 @@ impl<T: ShadowCompare> ShadowCompare for [T] {
 }
 
 impl<T: ShadowCompare, const N: usize> ShadowCompare for [T; N] {
+    const MASKED: bool = T::MASKED;
+
     #[inline]
     fn shadow_diff(&self, other: &Self, at: &At<'_>, sink: &mut Sink<'_>) {
         self.as_slice().shadow_diff(other.as_slice(), at, sink);
@@ -1142,6 +1234,8 @@ impl<T: ShadowCompare, const N: usize> ShadowCompare for [T; N] {
 }
 
 impl<T: ShadowCompare> ShadowCompare for Vec<T> {
+    const MASKED: bool = T::MASKED;
+
     #[inline]
     fn shadow_diff(&self, other: &Self, at: &At<'_>, sink: &mut Sink<'_>) {
         self.as_slice().shadow_diff(other.as_slice(), at, sink);
@@ -1158,6 +1252,8 @@ impl<T: ShadowCompare> ShadowCompare for Vec<T> {
 }
 
 impl<T: ShadowCompare> ShadowCompare for VecDeque<T> {
+    const MASKED: bool = T::MASKED;
+
     #[inline]
     fn shadow_diff(&self, other: &Self, at: &At<'_>, sink: &mut Sink<'_>) {
         sequence(self.iter(), other.iter(), at, sink);
@@ -1174,6 +1270,8 @@ impl<T: ShadowCompare> ShadowCompare for VecDeque<T> {
 }
 
 impl<T: ShadowCompare + Ord> ShadowCompare for BTreeSet<T> {
+    const MASKED: bool = T::MASKED;
+
     /// As sets (by `Ord`): an element of one side only is a difference at `.*`.
     fn shadow_diff(&self, other: &Self, at: &At<'_>, sink: &mut Sink<'_>) {
         if self.len() == other.len() && self.iter().eq(other.iter()) {
@@ -1199,6 +1297,8 @@ impl<T: ShadowCompare + Ord> ShadowCompare for BTreeSet<T> {
 }
 
 impl<T: ShadowCompare + Eq + Hash, S: BuildHasher> ShadowCompare for HashSet<T, S> {
+    const MASKED: bool = T::MASKED;
+
     /// As sets (by `Eq`): an element of one side only is a difference at `.*`; several come in
     /// the order of their rendered values.
     fn shadow_diff(&self, other: &Self, at: &At<'_>, sink: &mut Sink<'_>) {
@@ -1248,6 +1348,8 @@ fn map_value<'x, K: Display + 'x, V: ShadowCompare + 'x>(
 }
 
 impl<K: Display + Ord, V: ShadowCompare> ShadowCompare for BTreeMap<K, V> {
+    const MASKED: bool = V::MASKED;
+
     /// Key by key (`.key`), by the keys' order; a key of one side only is a difference with
     /// `(missing)`.
     fn shadow_diff(&self, other: &Self, at: &At<'_>, sink: &mut Sink<'_>) {
@@ -1268,11 +1370,11 @@ impl<K: Display + Ord, V: ShadowCompare> ShadowCompare for BTreeMap<K, V> {
                 }
                 std::cmp::Ordering::Less => {
                     let (k, x) = a.next().unwrap();
-                    sink.differ(&at.key(k), Some(x), None);
+                    one_sided(sink, &at.key(k), Some(x), None);
                 }
                 std::cmp::Ordering::Greater => {
                     let (k, y) = b.next().unwrap();
-                    sink.differ(&at.key(k), None, Some(y));
+                    one_sided(sink, &at.key(k), None, Some(y));
                 }
             }
         }
@@ -1293,6 +1395,8 @@ impl<K: Display + Ord, V: ShadowCompare> ShadowCompare for BTreeMap<K, V> {
 }
 
 impl<K: Display + Eq + Hash, V: ShadowCompare, S: BuildHasher> ShadowCompare for HashMap<K, V, S> {
+    const MASKED: bool = V::MASKED;
+
     /// Key by key (`.key`); a key of one side only is a difference with `(missing)`. The
     /// differences are sorted by path, so they come out the same on every run.
     fn shadow_diff(&self, other: &Self, at: &At<'_>, sink: &mut Sink<'_>) {
@@ -1301,12 +1405,12 @@ impl<K: Display + Eq + Hash, V: ShadowCompare, S: BuildHasher> ShadowCompare for
             match other.get(k) {
                 Some(y) if x.shadow_same(y) => {}
                 Some(y) => x.shadow_diff(y, &at.key(k), sink),
-                None => sink.differ(&at.key(k), Some(x), None),
+                None => one_sided(sink, &at.key(k), Some(x), None),
             }
         }
         for (k, y) in other {
             if !self.contains_key(k) {
-                sink.differ(&at.key(k), None, Some(y));
+                one_sided(sink, &at.key(k), None, Some(y));
             }
         }
         if sink.mark() != mark {
@@ -1328,11 +1432,88 @@ impl<K: Display + Eq + Hash, V: ShadowCompare, S: BuildHasher> ShadowCompare for
 }
 
 // ---------------------------------------------------------------------------------------------
+// JSON values.
+
+impl ShadowCompare for Value {
+    /// As [`Structural`](crate::structural::Structural) compares two values, with the same paths
+    /// and entries: objects key by key (`.key`, in key order; a key of one side only is
+    /// `(missing)`, or tolerated under `missing_as_null` / `missing_as_empty`), arrays element by
+    /// element (`[i]`, or as multisets at `.*` under `unordered`), numbers within the tolerance
+    /// in force (integers exactly), strings under `trim` / `nfc`, and under `within` numbers read
+    /// as epoch milliseconds and RFC 3339 strings; anything else that differs is one entry with
+    /// both values.
+    fn shadow_diff(&self, other: &Self, at: &At<'_>, sink: &mut Sink<'_>) {
+        if self != other {
+            value_differs(self, other, at, sink);
+        }
+    }
+
+    #[inline]
+    fn shadow_same(&self, other: &Self) -> bool {
+        self == other
+    }
+
+    fn shadow_value(&self) -> Value {
+        self.clone()
+    }
+}
+
+/// Two different JSON values, as `Structural::walk` compares them.
+#[cold]
+#[inline(never)]
+fn value_differs(a: &Value, b: &Value, at: &At<'_>, sink: &mut Sink<'_>) {
+    if at.has(IGNORE) {
+        return sink.tolerated(at);
+    }
+    if let Some(w) = at.opts.within {
+        let (x, y) = (crate::structural::instant(a), crate::structural::instant(b));
+        if x.zip(y).is_some_and(|(x, y)| x.abs_diff(y) <= w.as_nanos()) {
+            return sink.tolerated(at);
+        }
+    }
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            for k in keys {
+                let here = at.key(k);
+                match (x.get(k), y.get(k)) {
+                    (Some(va), Some(vb)) => {
+                        if va != vb {
+                            value_differs(va, vb, &here, sink);
+                        }
+                    }
+                    (va, vb) => one_sided(sink, &here, va, vb),
+                }
+            }
+        }
+        (Value::Array(x), Value::Array(y)) => sequence(x.iter(), y.iter(), at, sink),
+        (Value::Number(x), Value::Number(y)) => {
+            let d = crate::structural::number_gap(x, y);
+            let (x, y) = (
+                x.as_f64().unwrap_or(f64::NAN),
+                y.as_f64().unwrap_or(f64::NAN),
+            );
+            if at.tolerates(d, x.abs().max(y.abs())) {
+                sink.tolerated(at);
+            } else {
+                sink.differ(at, Some(a), Some(b));
+            }
+        }
+        (Value::String(x), Value::String(y)) => str_differs(x, y, at, sink),
+        _ => sink.differ(at, Some(a), Some(b)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Tuples.
 
 macro_rules! tuples {
     ($(($($i:tt $t:ident),+))*) => {$(
         impl<$($t: ShadowCompare),+> ShadowCompare for ($($t,)+) {
+            const MASKED: bool = $($t::MASKED)||+;
+
             #[inline]
             fn shadow_diff(&self, other: &Self, at: &At<'_>, sink: &mut Sink<'_>) {
                 $(if !self.$i.shadow_same(&other.$i) {
@@ -1720,9 +1901,215 @@ mod tests {
     }
 
     #[test]
+    fn json_values_have_structurals_paths() {
+        // Issue 12, item 7: a `Value` inside a derived type needed `#[shadow(eq)]`, so every
+        // difference under it was one entry at the field, shown as a `Debug` string.
+        let a = json!({"id": 1, "address": {"city": "Paris", "zip": "75001"}, "lines": [1, 2], "note": null});
+        let b = json!({"id": 1, "address": {"city": "Lyon", "zip": "75001"}, "lines": [1, 3, 4], "extra": true});
+        assert_eq!(
+            lines(&diff(&a, &b)),
+            [
+                r#"$.address.city: "Paris" -> "Lyon""#,
+                "$.extra: (missing) -> true",
+                "$.lines[1]: 2 -> 3",
+                "$.lines[2]: (missing) -> 4",
+                "$.note: null -> (missing)",
+            ]
+        );
+        assert_eq!(
+            diff(&a, &b),
+            crate::structural::Structural::new().diff(&a, &b)
+        );
+        // A value of another kind is one entry with both values.
+        assert_eq!(
+            lines(&diff(&json!({"a": [1]}), &json!({"a": {"x": 1}}))),
+            [r#"$.a: [1] -> {"x":1}"#]
+        );
+        assert!(diff(&a, &a.clone()).is_empty() && a.shadow_same(&a.clone()));
+        // 1 and 1.0 are the same number, told apart only by their type: tolerated, as Structural does.
+        assert_eq!(diff(&json!(1), &json!(1.0)).tolerated, ["$"]);
+    }
+
+    #[test]
+    fn json_values_take_the_options() {
+        let d = diff_at(
+            &json!({"x": 1.0, "s": " a"}),
+            &json!({"x": 1.004, "s": "a"}),
+            At::root().tolerance(0.01, 0.0).trim(),
+        );
+        assert_eq!(d.tolerated, ["$.s", "$.x"]);
+        let w = At::root().within(Duration::from_secs(2));
+        assert_eq!(
+            diff_at(
+                &json!({"at": 1_000}),
+                &json!({"at": "1970-01-01T00:00:02Z"}),
+                w
+            )
+            .tolerated,
+            ["$.at"]
+        );
+        let u = At::root().unordered();
+        assert!(diff_at(&json!([1, 2, 2]), &json!([2, 1, 2]), u).is_empty());
+        assert_eq!(
+            lines(&diff_at(&json!([1]), &json!([2]), u)),
+            ["$.*: 1 -> (missing)", "$.*: (missing) -> 2"]
+        );
+        let d = diff_at(
+            &json!({"card": {"pan": "4111"}}),
+            &json!({"card": {"pan": "4242"}}),
+            At::root().sensitive(),
+        );
+        assert_eq!(lines(&d), [r#"$.card.pan: "***" -> "***""#]);
+        let root = At::root();
+        let d = diff_at(
+            &json!({"a": 1, "b": 2}),
+            &json!({"a": 2}),
+            root.field("meta").ignore(),
+        );
+        assert!(d.entries.is_empty());
+        assert_eq!(d.ignored, ["$.meta"]);
+    }
+
+    #[test]
+    fn a_missing_key_can_count_as_null_or_empty() {
+        let a = json!({"id": 1, "address": null, "tags": [], "meta": {}, "nick": "x"});
+        let b = json!({"id": 1});
+        // By default every missing key is a difference.
+        assert_eq!(diff(&a, &b).entries.len(), 4);
+        let d = diff_at(&a, &b, At::root().missing_as_null());
+        assert_eq!(d.tolerated, ["$.address"]);
+        assert_eq!(
+            lines(&d),
+            [
+                r#"$.meta: {} -> (missing)"#,
+                r#"$.nick: "x" -> (missing)"#,
+                "$.tags: [] -> (missing)"
+            ]
+        );
+        let d = diff_at(&a, &b, At::root().missing_as_null().missing_as_empty());
+        assert_eq!(d.tolerated, ["$.address", "$.meta", "$.tags"]);
+        // A real value against a missing key still differs, on either side, and so does a value
+        // against `null`: only absence is forgiven.
+        assert_eq!(lines(&d), [r#"$.nick: "x" -> (missing)"#]);
+        let d = diff_at(
+            &json!({"a": null}),
+            &json!({"a": 1}),
+            At::root().missing_as_null(),
+        );
+        assert_eq!(lines(&d), ["$.a: null -> 1"]);
+        // In maps too: a `None` (or an empty `Vec`) against a missing key.
+        let m = |v: &[(&'static str, Option<u8>)]| v.iter().copied().collect::<BTreeMap<_, _>>();
+        let d = diff_at(
+            &m(&[("a", None), ("b", Some(1))]),
+            &m(&[]),
+            At::root().missing_as_null(),
+        );
+        assert_eq!(d.tolerated, ["$.a"]);
+        assert_eq!(lines(&d), ["$.b: 1 -> (missing)"]);
+        let h = |v: &[(u8, Vec<u8>)]| v.iter().cloned().collect::<HashMap<_, _>>();
+        let d = diff_at(
+            &h(&[]),
+            &h(&[(1, vec![]), (2, vec![2])]),
+            At::root().missing_as_empty(),
+        );
+        assert_eq!(d.tolerated, ["$.1"]);
+        assert_eq!(lines(&d), ["$.2: (missing) -> [2]"]);
+    }
+
+    #[test]
     fn probes_count_without_recording() {
         assert_eq!(probe(&vec![1, 2], &vec![1, 3], &At::root()), (1, 0));
         assert_eq!(probe(&1.0, &1.001, &At::root().tolerance(0.1, 0.0)), (0, 1));
         assert_eq!(probe(&1, &2, &At::root().ignore()), (0, 1));
+    }
+
+    fn json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            any::<i32>().prop_map(|n| json!(n)),
+            "[a-c]{0,3}".prop_map(Value::String),
+            any::<bool>().prop_map(Value::Bool),
+            Just(Value::Null),
+            Just(json!([])),
+            Just(json!({})),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map("[a-d]", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// A few random edits of `v`: values replaced, keys removed or added, elements dropped.
+    fn edited(v: &Value, seed: u64) -> Value {
+        let mut state = seed | 1;
+        let mut next = move |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n.max(1)
+        };
+        fn walk(v: &mut Value, next: &mut dyn FnMut(u64) -> u64) {
+            match v {
+                Value::Object(m) => {
+                    let keys: Vec<String> = m.keys().cloned().collect();
+                    for k in keys {
+                        match next(6) {
+                            0 => {
+                                m.remove(&k);
+                            }
+                            1 => {
+                                m.insert(k, Value::Null);
+                            }
+                            _ => walk(m.get_mut(&k).unwrap(), next),
+                        }
+                    }
+                    if next(4) == 0 {
+                        m.insert("z".into(), json!([]));
+                    }
+                }
+                Value::Array(a) => {
+                    if !a.is_empty() && next(5) == 0 {
+                        a.pop();
+                    }
+                    for x in a.iter_mut() {
+                        walk(x, next);
+                    }
+                }
+                other => {
+                    if next(4) == 0 {
+                        *other = json!(next(3));
+                    }
+                }
+            }
+        }
+        let mut w = v.clone();
+        walk(&mut w, &mut next);
+        w
+    }
+
+    proptest::proptest! {
+        /// The typed diff of two JSON values is Structural's: entries (paths and values, in
+        /// order), tolerated and ignored paths, for unrelated values and for edited copies.
+        #[test]
+        fn typed_and_structural_agree_on_json(a in json(), b in json(), seed in proptest::prelude::any::<u64>()) {
+            let s = crate::structural::Structural::new();
+            proptest::prop_assert_eq!(diff(&a, &b), s.diff(&a, &b));
+            let e = edited(&a, seed);
+            proptest::prop_assert_eq!(diff(&a, &e), s.diff(&a, &e));
+            proptest::prop_assert_eq!(diff(&e, &a), s.diff(&e, &a));
+            // With missing keys forgiven as `null` or empty everywhere (Structural's patterns for
+            // every depth the generator reaches), they still agree.
+            let mut forgiving = crate::structural::Structural::new();
+            for depth in 1..=5 {
+                let p = format!("${}", ".*".repeat(depth));
+                forgiving = forgiving.missing_as_null(&p).missing_as_empty(&p);
+            }
+            let at = At::root().missing_as_null().missing_as_empty();
+            proptest::prop_assert_eq!(diff_at(&a, &e, at), forgiving.diff(&a, &e));
+            proptest::prop_assert_eq!(diff_at(&e, &a, at), forgiving.diff(&e, &a));
+        }
     }
 }

@@ -19,6 +19,8 @@ pub(crate) const FIELD_KEYS: &[&str] = &[
     "trim",
     "nfc",
     "sensitive",
+    "missing_as_null",
+    "missing_as_empty",
     "eq",
 ];
 
@@ -33,6 +35,8 @@ const COMPARISON_KEYS: &[&str] = &[
     "unordered",
     "trim",
     "nfc",
+    "missing_as_null",
+    "missing_as_empty",
 ];
 
 /// Errors gathered over the whole input.
@@ -68,6 +72,8 @@ pub(crate) struct FieldOpts {
     pub trim: Option<Span>,
     pub nfc: Option<Span>,
     pub sensitive: Option<Span>,
+    pub missing_as_null: Option<Span>,
+    pub missing_as_empty: Option<Span>,
     pub eq: Option<Span>,
 }
 
@@ -88,6 +94,8 @@ impl FieldOpts {
         add("trim", self.trim);
         add("nfc", self.nfc);
         add("sensitive", self.sensitive);
+        add("missing_as_null", self.missing_as_null);
+        add("missing_as_empty", self.missing_as_empty);
         add("eq", self.eq);
         out
     }
@@ -366,6 +374,8 @@ fn field_key(input: ParseStream, o: &mut FieldOpts) -> syn::Result<()> {
         "trim" => flag(input, &mut o.trim),
         "nfc" => flag(input, &mut o.nfc),
         "sensitive" => flag(input, &mut o.sensitive),
+        "missing_as_null" => flag(input, &mut o.missing_as_null),
+        "missing_as_empty" => flag(input, &mut o.missing_as_empty),
         "eq" => flag(input, &mut o.eq),
         "tolerance" | "relative" => {
             expect_eq(input, &name)?;

@@ -37,6 +37,9 @@
 //!         let Self { id: __pr_a0, .. } = self;
 //!         P::object([("id", <u64 as P::ShadowCompare>::shadow_value(__pr_a0)), /* .. */ ("card", P::redacted()), /* .. */])
 //!     }
+//!     // A sensitive field: the type is rendered through its masked `shadow_value`, never `Debug`
+//!     // (without one: `<u64 as P::ShadowCompare>::MASKED || <f64 as ..>::MASKED || ..`).
+//!     const MASKED: bool = true;
 //! }
 //! ```
 //!
@@ -65,6 +68,7 @@ fn private(krate: &Path) -> TokenStream {
 
 pub(crate) fn expand(m: &Model<'_>) -> TokenStream {
     let p = private(&m.krate);
+    let masked = masked(m, &p);
     let (diff, same, value) = match &m.body {
         Body::Struct(shape) => (
             struct_diff(shape, &p),
@@ -77,7 +81,32 @@ pub(crate) fn expand(m: &Model<'_>) -> TokenStream {
             enum_value(variants, &p),
         ),
     };
-    imp(m.input, &p, diff, same, value)
+    imp(m.input, &p, diff, same, value, masked)
+}
+
+/// Whether the type may show a part as `"***"`: a `#[shadow(sensitive)]` field, or a field whose
+/// type may (`<F as ShadowCompare>::MASKED`; not for `#[shadow(eq)]` fields, shown with `Debug`).
+fn masked(m: &Model<'_>, p: &TokenStream) -> TokenStream {
+    let shapes: Vec<&Shape<'_>> = match &m.body {
+        Body::Struct(shape) => vec![shape],
+        Body::Enum(variants) => variants.iter().map(|v| &v.shape).collect(),
+    };
+    let fields = shapes.iter().flat_map(|s| s.fields.iter());
+    if fields.clone().any(|f| f.opts.sensitive.is_some()) {
+        return quote!(true);
+    }
+    let terms: Vec<TokenStream> = fields
+        .filter(|f| f.opts.eq.is_none())
+        .map(|f| {
+            let ty = f.ty;
+            quote!(<#ty as #p::ShadowCompare>::MASKED)
+        })
+        .collect();
+    if terms.is_empty() {
+        quote!(false)
+    } else {
+        quote!(#(#terms)||*)
+    }
 }
 
 /// The impl with stub bodies, emitted next to the errors so that uses of the type do not add
@@ -91,6 +120,7 @@ pub(crate) fn fallback(input: &DeriveInput, krate: &Path) -> TokenStream {
         unreachable.clone(),
         unreachable.clone(),
         unreachable,
+        quote!(false),
     )
 }
 
@@ -100,6 +130,7 @@ fn imp(
     diff: TokenStream,
     same: TokenStream,
     value: TokenStream,
+    masked: TokenStream,
 ) -> TokenStream {
     let ident = &input.ident;
     let generics = bounded(&input.generics, p);
@@ -123,6 +154,8 @@ fn imp(
             fn shadow_value(&self) -> #p::Value {
                 #value
             }
+
+            const MASKED: bool = #masked;
         }
     }
 }
@@ -181,6 +214,8 @@ fn field_at(shape: &Shape<'_>, i: usize, base: &TokenStream, p: &TokenStream) ->
         (o.trim, "trim"),
         (o.nfc, "nfc"),
         (o.sensitive, "sensitive"),
+        (o.missing_as_null, "missing_as_null"),
+        (o.missing_as_empty, "missing_as_empty"),
         (o.ignore, "ignore"),
     ] {
         if given.is_some() {

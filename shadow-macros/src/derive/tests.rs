@@ -80,7 +80,7 @@ fn empty_and_single_variant_enums() {
 fn unknown_and_duplicate_keys() {
     assert_eq!(
         errors("struct S { #[shadow(tolerence = 0.1)] x: f64 }"),
-        ["unknown `shadow` field attribute `tolerence`; expected one of: ignore, tolerance, relative, within, unordered, trim, nfc, sensitive, eq"]
+        ["unknown `shadow` field attribute `tolerence`; expected one of: ignore, tolerance, relative, within, unordered, trim, nfc, sensitive, missing_as_null, missing_as_empty, eq"]
     );
     assert_eq!(
         errors("struct S { #[shadow(ignore, ignore)] x: f64 }"),
@@ -188,7 +188,7 @@ enum E {
         [
             "`ignore` is a field attribute: put it on a field; on the type, `shadow` accepts: crate",
             "`#[shadow(...)]` does not apply to an enum variant; put it on the variant's fields",
-            "unknown `shadow` field attribute `bogus`; expected one of: ignore, tolerance, relative, within, unordered, trim, nfc, sensitive, eq",
+            "unknown `shadow` field attribute `bogus`; expected one of: ignore, tolerance, relative, within, unordered, trim, nfc, sensitive, missing_as_null, missing_as_empty, eq",
             "`within` must be a duration such as \"150ms\", \"2s\" or \"1m\", found \"x\"",
         ]
     );
