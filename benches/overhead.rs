@@ -670,7 +670,11 @@ fn print_table(
 
 /// Set in the child process that runs [`PROMETHEUS_ROWS`] with a Prometheus recorder.
 const PROMETHEUS_ENV: &str = "PARALLEL_RUN_BENCH_PROMETHEUS";
-const PROMETHEUS_ROWS: [&str; 3] = ["both_back_to_back", "inline_shadow", "detached_async_caller"];
+const PROMETHEUS_ROWS: [&str; 3] = [
+    "both_back_to_back",
+    "inline_shadow",
+    "detached_async_caller",
+];
 
 fn prometheus_child() -> bool {
     std::env::var_os(PROMETHEUS_ENV).is_some()

@@ -320,3 +320,42 @@ fn a_shed_call_copies_no_argument_and_evaluates_no_context() {
     assert_eq!(s.counts.get(Outcome::Match), 1);
     assert_eq!(s.shadowed, 51);
 }
+
+// ------------------------------------------------------- runtime = caller: the old way, on request
+
+static CALLER_THREADS: Mutex<Vec<(String, bool)>> = Mutex::new(Vec::new());
+
+#[parallel_run(candidate = on_callers_v2, runtime = caller)]
+async fn on_callers(x: u64) -> u64 {
+    x
+}
+
+async fn on_callers_v2(x: u64) -> u64 {
+    let me = std::thread::current().name().unwrap_or("").to_owned();
+    // A task the candidate spawns there is not shadow work unless carried by `scope`.
+    let spawned = tokio::spawn(async { parallel_run::in_shadow() })
+        .await
+        .unwrap();
+    CALLER_THREADS.lock().unwrap().push((me, spawned));
+    x
+}
+
+#[test]
+fn runtime_caller_spawns_the_candidate_on_the_callers_runtime() {
+    let rt = caller_runtime();
+    rt.block_on(async {
+        for i in 0..5 {
+            assert_eq!(on_callers(i).await, i);
+        }
+        parallel_run::snapshot::idle().await;
+    });
+    let s = settled("lane::on_callers");
+    assert_eq!(s.counts.get(Outcome::Match), 5);
+    let seen = CALLER_THREADS.lock().unwrap().clone();
+    assert_eq!(seen.len(), 5);
+    assert!(
+        seen.iter()
+            .all(|(t, spawned)| t == "caller-worker" && !spawned),
+        "{seen:?}"
+    );
+}

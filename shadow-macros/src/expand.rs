@@ -501,9 +501,16 @@ fn experiment_static(m: &Model, exp: &Ident, candidate: &syn::Path, several: boo
     };
     let sample = proc_macro2::Literal::f64_suffixed(m.sample);
     let mut builders = TokenStream::new();
-    if m.timeout_ms > 0 {
-        let ms = proc_macro2::Literal::u64_suffixed(m.timeout_ms);
-        builders.extend(quote!(.with_timeout_ms(#ms)));
+    match m.timeout_ms {
+        None => {}
+        Some(0) => builders.extend(quote!(.without_timeout())),
+        Some(ms) => {
+            let ms = proc_macro2::Literal::u64_suffixed(ms);
+            builders.extend(quote!(.with_timeout_ms(#ms)));
+        }
+    }
+    if m.on_caller {
+        builders.extend(quote!(.on_caller_runtime()));
     }
     if m.cpu_time {
         builders.extend(quote!(.with_cpu_time(true)));

@@ -16,6 +16,7 @@ pub(crate) const KEYS: &[&str] = &[
     "name",
     "sample",
     "mode",
+    "runtime",
     "order",
     "timeout",
     "max_in_flight",
@@ -53,6 +54,13 @@ pub(crate) enum Writes {
     Separate,
 }
 
+/// `runtime = lane | caller`: where a detached `async fn`'s candidate runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Runtime {
+    Lane,
+    Caller,
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Order {
     PrimaryFirst,
@@ -73,6 +81,7 @@ pub(crate) struct Args {
     pub name: Option<Spanned<LitStr>>,
     pub sample: Option<Spanned<f64>>,
     pub mode: Option<Spanned<Mode>>,
+    pub runtime: Option<Spanned<Runtime>>,
     pub order: Option<Spanned<Order>>,
     pub krate: Option<Spanned<Path>>,
     pub timeout_ms: Option<Spanned<u64>>,
@@ -109,6 +118,7 @@ fn forms(key: &str) -> &'static str {
         "name" => "a string literal, such as `name = \"payments::process\"`",
         "sample" => "a number between 0 and 1, the fraction of calls shadowed, such as `sample = 0.25`",
         "mode" => "`detached` or `inline`, such as `mode = inline`",
+        "runtime" => "`lane` or `caller` (where a detached `async fn`'s candidate runs), such as `runtime = caller`",
         "order" => "`primary_first` or `random`, such as `order = random`",
         "timeout" => TIMEOUT_FORMS,
         "max_in_flight" => "a positive integer, such as `max_in_flight = 64`",
@@ -235,6 +245,16 @@ fn parse_args(input: ParseStream) -> syn::Result<Args> {
                     syn::Error::new(lit.span(), "`crate` must be a path such as \"parallel_run\" or \"::my_reexport::parallel_run\"")
                 })?;
                 set_once(&mut args.krate, &key, path)?
+            }
+            "runtime" => {
+                let runtime = match parse_word(input, k, &["lane", "caller"])?
+                    .to_string()
+                    .as_str()
+                {
+                    "caller" => Runtime::Caller,
+                    _ => Runtime::Lane,
+                };
+                set_once(&mut args.runtime, &key, runtime)?
             }
             "mode" => {
                 let mode = match parse_word(input, k, &["detached", "inline"])?
@@ -883,7 +903,7 @@ fn parse_date(s: &str) -> Result<i64, String> {
 }
 
 /// What `timeout` accepts, for its errors.
-const TIMEOUT_FORMS: &str = "a whole number and a unit in a string, such as `timeout = \"150ms\"`, `\"2s\"` or `\"1m\"` (units `us`, `ms`, `s` and `m` for minutes; at least 1ms)";
+const TIMEOUT_FORMS: &str = "a whole number and a unit in a string, such as `timeout = \"150ms\"`, `\"2s\"` or `\"1m\"` (units `us`, `ms`, `s` and `m` for minutes; at least 1ms), or `\"none\"` for no timeout";
 
 /// The units of a `timeout`, with their length in microseconds. The runtime reads environment
 /// values with the same table (`shadow_runtime::config::parse_duration`); the macro cannot depend
@@ -898,13 +918,18 @@ const TIMEOUT_UNITS: &[(&str, u64)] = &[
 ];
 
 /// A timeout literal in whole milliseconds: a whole number and a unit from [`TIMEOUT_UNITS`]
-/// (`"150ms"`, `"2s"`). Other forms get an error that says what to write instead (`"1.5s"` ->
-/// `"1500ms"`, `"1h"` -> `"60m"`). New forms (a keyword such as `"none"`) go before the number.
+/// (`"150ms"`, `"2s"`), or `"none"` (0: no timeout). Other forms get an error that says what to
+/// write instead (`"1.5s"` -> `"1500ms"`, `"1h"` -> `"60m"`).
 fn parse_timeout(s: &str) -> Result<u64, String> {
     let t = s.trim();
     let bad = |why: String| format!("`timeout` {s:?}: {why}; `timeout` takes {TIMEOUT_FORMS}");
     if t.is_empty() {
         return Err(bad("empty".into()));
+    }
+    match t {
+        "none" => return Ok(0),
+        "off" | "never" | "no" => return Err(bad("write \"none\" for no timeout".into())),
+        _ => {}
     }
     let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, rest) = t.split_at(digits);

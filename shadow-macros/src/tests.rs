@@ -123,9 +123,9 @@ fn context_before_and_errors() {
 #[test]
 fn timeout_and_cap_errors() {
     for (args, message) in [
-        (quote!(candidate = f2, timeout = "soon"), "`timeout` \"soon\": not a number and a unit; `timeout` takes a whole number and a unit in a string, such as `timeout = \"150ms\"`, `\"2s\"` or `\"1m\"` (units `us`, `ms`, `s` and `m` for minutes; at least 1ms)"),
-        (quote!(candidate = f2, timeout = "10"), "`timeout` \"10\": needs a unit: write \"10ms\" or \"10s\"; `timeout` takes a whole number and a unit in a string, such as `timeout = \"150ms\"`, `\"2s\"` or `\"1m\"` (units `us`, `ms`, `s` and `m` for minutes; at least 1ms)"),
-        (quote!(candidate = f2, timeout = "500us"), "`timeout` \"500us\": less than 1ms; `timeout` takes a whole number and a unit in a string, such as `timeout = \"150ms\"`, `\"2s\"` or `\"1m\"` (units `us`, `ms`, `s` and `m` for minutes; at least 1ms)"),
+        (quote!(candidate = f2, timeout = "soon"), "`timeout` \"soon\": not a number and a unit; `timeout` takes a whole number and a unit in a string, such as `timeout = \"150ms\"`, `\"2s\"` or `\"1m\"` (units `us`, `ms`, `s` and `m` for minutes; at least 1ms), or `\"none\"` for no timeout"),
+        (quote!(candidate = f2, timeout = "10"), "`timeout` \"10\": needs a unit: write \"10ms\" or \"10s\"; `timeout` takes a whole number and a unit in a string, such as `timeout = \"150ms\"`, `\"2s\"` or `\"1m\"` (units `us`, `ms`, `s` and `m` for minutes; at least 1ms), or `\"none\"` for no timeout"),
+        (quote!(candidate = f2, timeout = "500us"), "`timeout` \"500us\": less than 1ms; `timeout` takes a whole number and a unit in a string, such as `timeout = \"150ms\"`, `\"2s\"` or `\"1m\"` (units `us`, `ms`, `s` and `m` for minutes; at least 1ms), or `\"none\"` for no timeout"),
         (
             quote!(candidate = f2, max_in_flight = 0),
             "`max_in_flight` must be at least 1 (to turn shadowing off, use `sample = 0` or the environment)",
@@ -156,7 +156,7 @@ fn missing_candidate() {
 fn unknown_key_lists_the_valid_ones() {
     assert_eq!(
         error(quote!(candidate = f2, comparator = C), quote!(fn f() {})),
-        "unknown `parallel_run` argument `comparator`; expected one of: candidate, compare, name, sample, mode, order, timeout, max_in_flight, sample_by, run_if, ignore, strict, errors, context, before, on_outcome, cpu_time, clean, writes, idempotency_key, min_match_rate, min_samples, deadline, record_inputs, noise, crate"
+        "unknown `parallel_run` argument `comparator`; expected one of: candidate, compare, name, sample, mode, runtime, order, timeout, max_in_flight, sample_by, run_if, ignore, strict, errors, context, before, on_outcome, cpu_time, clean, writes, idempotency_key, min_match_rate, min_samples, deadline, record_inputs, noise, crate"
     );
 }
 
@@ -492,7 +492,7 @@ fn parse_error(args: &str) -> String {
 fn parse_errors_say_what_to_write() {
     // Issue 11, item 3: each of these left a user with a bare "expected identifier",
     // "invalid digit found in string", "needs a unit" or nothing at all.
-    const T: &str = "`timeout` takes a whole number and a unit in a string, such as `timeout = \"150ms\"`, `\"2s\"` or `\"1m\"` (units `us`, `ms`, `s` and `m` for minutes; at least 1ms)";
+    const T: &str = "`timeout` takes a whole number and a unit in a string, such as `timeout = \"150ms\"`, `\"2s\"` or `\"1m\"` (units `us`, `ms`, `s` and `m` for minutes; at least 1ms), or `\"none\"` for no timeout";
     for (args, message) in [
         ("0.5", "expected an argument `key = value`, found a number alone: write `sample = 0.5` for the fraction of calls shadowed (or `max_in_flight = 8`, `noise = 0.05`)"),
         ("quote_v2", "`quote_v2` has no key: to name the new implementation, write `candidate = quote_v2`"),

@@ -42,8 +42,9 @@ pub(crate) struct Model {
     pub compare: Option<Expr>,
     pub name: TokenStream,
     pub sample: f64,
-    /// `timeout` in milliseconds (0: none), and `max_in_flight`.
-    pub timeout_ms: u64,
+    /// `timeout` in milliseconds (`Some(0)`: `timeout = "none"`; `None`: the runtime's default),
+    /// and `max_in_flight`.
+    pub timeout_ms: Option<u64>,
     pub max_in_flight: Option<u64>,
     pub sample_by: Option<Expr>,
     pub run_if: Option<Expr>,
@@ -80,6 +81,8 @@ pub(crate) struct Model {
     /// How the function calls itself for that second run: `f::<T>` or `Self::f::<T>`.
     pub self_path: TokenStream,
     pub mode: Mode,
+    /// `runtime = caller`: a detached `async fn`'s candidate is spawned on the caller's runtime.
+    pub on_caller: bool,
     pub order: Order,
     pub krate: Path,
 }
@@ -155,6 +158,20 @@ pub(crate) fn validate(args: Args, mut item: ItemFn) -> syn::Result<Model> {
             return Err(syn::Error::new(
                 bad.span(),
                 "`noise` runs the function a second time by name, which an `impl Trait` argument prevents; use a generic parameter",
+            ));
+        }
+    }
+    if let Some(r) = &args.runtime {
+        if mode == Mode::Inline {
+            return Err(syn::Error::new(
+                r.key,
+                "`runtime` applies to `mode = detached`: an inline candidate runs in the caller, on its runtime",
+            ));
+        }
+        if item.sig.asyncness.is_none() {
+            return Err(syn::Error::new(
+                r.key,
+                "`runtime` applies to an `async fn`: a sync function's detached candidate runs on the shadow lane's worker pool; remove `runtime`",
             ));
         }
     }
@@ -322,7 +339,7 @@ pub(crate) fn validate(args: Args, mut item: ItemFn) -> syn::Result<Model> {
         compare: args.compare.map(|c| c.value),
         name,
         sample: args.sample.map_or(1.0, |s| s.value),
-        timeout_ms: args.timeout_ms.map_or(0, |t| t.value),
+        timeout_ms: args.timeout_ms.map(|t| t.value),
         max_in_flight: args.max_in_flight.map(|n| n.value),
         sample_by: args.sample_by.map(|k| k.value),
         run_if: args.run_if.map(|r| r.value),
@@ -369,6 +386,10 @@ pub(crate) fn validate(args: Args, mut item: ItemFn) -> syn::Result<Model> {
             }
         },
         mode,
+        on_caller: args
+            .runtime
+            .as_ref()
+            .is_some_and(|r| r.value == crate::parse::Runtime::Caller),
         order,
         krate: args
             .krate
