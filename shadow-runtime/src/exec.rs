@@ -9,7 +9,7 @@ use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -457,18 +457,8 @@ fn stale(timeout: Option<Duration>, waited: Duration) -> bool {
 }
 
 /// A detached candidate's ticket, shared by its run and its deadline: whichever comes first
-/// resolves the call.
-struct Job {
-    ticket: Option<Ticket>,
-    /// The deadline resolved the call while the candidate was still running.
-    abandoned: bool,
-}
-
-type SharedJob = Arc<Mutex<Job>>;
-
-fn lock_job(j: &Mutex<Job>) -> std::sync::MutexGuard<'_, Job> {
-    j.lock().unwrap_or_else(|e| e.into_inner())
-}
+/// resolves the call ([`crate::sync::claim`], model-checked by `tests/loom`).
+type SharedJob = Arc<crate::sync::claim::Claim<Ticket>>;
 
 /// Puts a started detached candidate's ticket under watch: at `start + timeout` the timer thread
 /// resolves the call as [`Outcome::Timeout`] if the candidate has not ended, marks it abandoned
@@ -481,18 +471,12 @@ fn watch(
     primary_time: Took,
     on_abandon: impl FnOnce() + Send + 'static,
 ) -> WatchedJob {
-    let job = Arc::new(Mutex::new(Job {
-        ticket: Some(ticket),
-        abandoned: false,
-    }));
+    let job: SharedJob = Arc::new(crate::sync::claim::Claim::new(ticket));
     let deadline = timeout.map(|t| {
         let shared = job.clone();
         crate::timer::Deadline::armed(start.instant() + t, move || {
-            let mut g = lock_job(&shared);
-            if let Some(ticket) = g.ticket.take() {
-                g.abandoned = true;
+            if let Some(ticket) = shared.expire() {
                 exp.state().abandoned.fetch_add(1, Relaxed);
-                drop(g);
                 on_abandon();
                 timed_out(ticket, primary_time, t);
             }
@@ -511,13 +495,12 @@ impl WatchedJob {
     /// The candidate has ended: the ticket, unless the deadline resolved the call already (then
     /// the abandonment ends, and `on_return` is called).
     fn finish(self, exp: &'static Experiment, on_return: impl FnOnce()) -> Option<Ticket> {
-        let mut g = lock_job(&self.job);
-        if g.abandoned {
-            g.abandoned = false;
+        let (ticket, abandoned) = self.job.finish();
+        if abandoned {
             exp.state().abandoned.fetch_sub(1, Relaxed);
             on_return();
         }
-        g.ticket.take()
+        ticket
     }
 }
 

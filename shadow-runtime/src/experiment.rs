@@ -1,10 +1,7 @@
 //! One [`Experiment`] per annotated function: its static definition, its lazily created state,
 //! and the per-call decision.
 
-use std::sync::atomic::{
-    AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::Acquire, Ordering::Relaxed,
-    Ordering::SeqCst,
-};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Acquire, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -68,14 +65,14 @@ pub struct Experiment {
     /// shadowing is off (kill switch, setting, rate 0), [`OPEN`] while the circuit breaker is not
     /// closed, [`RAMP`] while the candidate serves a share of calls, `u64::MAX` for every call,
     /// [`UNINIT`] before the first call.
-    gate: AtomicU64,
+    gate: crate::sync::gate::GateWord,
     /// While the gate reads [`RAMP`]: the sampling threshold, and the serving threshold.
     sample_t: AtomicU64,
     ramp_t: AtomicU64,
     /// Base of this experiment's per-thread skip counters ([`sampling::NO_SLOTS`] until set).
     slots: AtomicUsize,
     /// Probe calls the half-open breaker still lets through.
-    probes: AtomicU32,
+    probes: crate::sync::probes::Probes,
     /// The sticky-sampling seed, `XXH3_64bits(name)`.
     seed: AtomicU64,
     state: OnceLock<State>,
@@ -108,8 +105,7 @@ pub(crate) struct State {
     pub(crate) breaker_fed: Mutex<(u64, u64)>,
     /// Candidate executions holding a concurrency slot (queued, running, or abandoned after a
     /// timeout but not yet ended), and the most ever seen at once.
-    pub(crate) running: AtomicU64,
-    pub(crate) peak_running: AtomicU64,
+    pub(crate) running: crate::sync::capacity::Capacity,
     /// Running sync candidates abandoned after their timeout (still holding a slot).
     pub(crate) abandoned: AtomicU64,
     pub(crate) retained: Mutex<Vec<Discrepancy>>,
@@ -176,11 +172,11 @@ impl Experiment {
             no_ramp: false,
             noise_rate: 0.0,
             on_caller: false,
-            gate: AtomicU64::new(UNINIT),
+            gate: crate::sync::gate::GateWord::new(UNINIT),
             sample_t: AtomicU64::new(0),
             ramp_t: AtomicU64::new(0),
             slots: AtomicUsize::new(sampling::NO_SLOTS),
-            probes: AtomicU32::new(0),
+            probes: crate::sync::probes::Probes::new(),
             seed: AtomicU64::new(0),
             state: OnceLock::new(),
         }
@@ -498,9 +494,8 @@ impl Experiment {
                 breaker_on: AtomicBool::new(true),
                 shared: [const { AtomicU64::new(0) }; sampling::PER_EXPERIMENT],
                 breaker_fed: Mutex::new((0, 0)),
-                running: AtomicU64::new(0),
+                running: crate::sync::capacity::Capacity::new(),
                 abandoned: AtomicU64::new(0),
-                peak_running: AtomicU64::new(0),
                 retained: Mutex::new(Vec::new()),
                 internal_errors: Mutex::new(Vec::new()),
                 warned_no_runtime: AtomicBool::new(false),
@@ -564,7 +559,7 @@ impl Experiment {
         // common cases; the first call, the shadowed path and the counters' fallbacks are out of
         // line, and none of them returns the `Option`, so a skipped call builds `None` in
         // registers.
-        let t = self.gate.load(Relaxed);
+        let t = self.gate.load();
         let inside = if t == u64::MAX {
             true
         } else if t <= RAMP {
@@ -607,7 +602,7 @@ impl Experiment {
         if cfg!(feature = "no-shadow") {
             return None;
         }
-        let mut t = self.gate.load(Relaxed);
+        let mut t = self.gate.load();
         if t == UNINIT {
             t = self.first_gate();
         }
@@ -653,7 +648,7 @@ impl Experiment {
     #[inline(never)]
     fn first_gate(&'static self) -> u64 {
         let st = self.state();
-        match self.gate.load(Relaxed) {
+        match self.gate.load() {
             // Another thread is still initialising: decide from the settings directly.
             UNINIT => self.effective_gate(st),
             t => t,
@@ -683,7 +678,7 @@ impl Experiment {
     fn skip_fast(&self, t: u64) -> bool {
         let which = match t {
             0 => Skip::Disabled,
-            OPEN if self.probes.load(Relaxed) == 0 => Skip::CircuitOpen,
+            OPEN if self.probes.left() == 0 => Skip::CircuitOpen,
             _ => return false,
         };
         sampling::bump(self.slots.load(Relaxed), which)
@@ -753,10 +748,7 @@ impl Experiment {
         let inside = match t {
             u64::MAX => true,
             0 => false,
-            OPEN => self
-                .probes
-                .fetch_update(Relaxed, Relaxed, |p| p.checked_sub(1))
-                .is_ok(),
+            OPEN => self.probes.take(),
             _ => sampling::draw_any() < t,
         };
         if !inside {
@@ -906,7 +898,7 @@ impl Experiment {
             },
             Relaxed,
         );
-        self.gate.store(self.effective_gate(st), Relaxed);
+        self.gate.publish(|| self.effective_gate(st));
     }
 
     /// Changes the settings in force (live API, environment reload). `fresh`: the ramp was set
@@ -924,7 +916,7 @@ impl Experiment {
         if let Some(c) = change {
             self.gate_changed(st, c);
         }
-        self.gate.store(self.effective_gate(st), Relaxed);
+        self.gate.publish(|| self.effective_gate(st));
     }
 
     /// Logs a change of the promotion gate. The caller re-publishes the gate word.
@@ -1097,18 +1089,7 @@ impl Experiment {
         let cap = st.max_in_flight.load(Relaxed).max(1);
         // A load first: a shed call (all slots taken, the common case under overload) then
         // writes nothing.
-        if st.running.load(Relaxed) >= cap {
-            return None;
-        }
-        let now = st.running.fetch_add(1, SeqCst) + 1;
-        if now > cap {
-            st.running.fetch_sub(1, SeqCst);
-            return None;
-        }
-        if now > st.peak_running.load(Relaxed) {
-            st.peak_running.fetch_max(now, Relaxed);
-        }
-        Some(RunSlot { exp: self })
+        st.running.try_take(cap).then_some(RunSlot { exp: self })
     }
 
     /// Marks this thread as running this experiment's primary for the guard's life: a call of the
@@ -1172,7 +1153,7 @@ impl Experiment {
             let change = lock(&st.cutover).on_outcome(outcome, crate::timer::coarse_now());
             if let Some(c) = change {
                 self.gate_changed(st, c);
-                self.gate.store(self.effective_gate(st), Relaxed);
+                self.gate.publish(|| self.effective_gate(st));
             }
         }
         self.count(slot::CLOSED, 1);
@@ -1183,7 +1164,7 @@ impl Experiment {
         let st = self.state();
         match t {
             Transition::Open => {
-                self.probes.store(0, Relaxed);
+                self.probes.grant(0);
                 tracing::warn!(
                     target: "parallel_run",
                     experiment = self.name,
@@ -1192,11 +1173,11 @@ impl Experiment {
                 );
             }
             Transition::HalfOpen(n) => {
-                self.probes.store(n, Relaxed);
+                self.probes.grant(n);
                 tracing::info!(target: "parallel_run", experiment = self.name, probes = n, "circuit breaker half-open");
             }
             Transition::Close => {
-                self.probes.store(0, Relaxed);
+                self.probes.grant(0);
                 tracing::info!(target: "parallel_run", experiment = self.name, "circuit breaker closed");
             }
         }
@@ -1249,7 +1230,7 @@ impl Experiment {
         let cap = st.max_in_flight.load(Relaxed).max(1);
         let decided = self.total(sampling::slot::CLOSED);
         let mut w = lock(&st.hung_watch);
-        if st.running.load(Relaxed) < cap || decided != w.0 {
+        if st.running.held() < cap || decided != w.0 {
             *w = (decided, None);
             st.hung.store(false, Relaxed);
             return;
@@ -1337,7 +1318,7 @@ impl Drop for ActivePrimary {
 
 impl Drop for RunSlot {
     fn drop(&mut self) {
-        self.exp.state().running.fetch_sub(1, SeqCst);
+        self.exp.state().running.give_back();
     }
 }
 

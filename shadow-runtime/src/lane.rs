@@ -56,7 +56,7 @@ const BURST: Duration = Duration::from_secs(1);
 
 struct Lane {
     /// Admitted candidates that have not started yet (async and sync).
-    queued: AtomicU64,
+    queued: crate::sync::capacity::Capacity,
     capacity: AtomicU64,
     /// The budget in nanoseconds of run time per second (0: no budget), and what is left of it.
     budget_ns: AtomicU64,
@@ -73,7 +73,7 @@ struct Lane {
 }
 
 static LANE: Lane = Lane {
-    queued: AtomicU64::new(0),
+    queued: crate::sync::capacity::Capacity::new(),
     capacity: AtomicU64::new(DEFAULT_QUEUE),
     budget_ns: AtomicU64::new(0),
     credit_ns: AtomicI64::new(0),
@@ -198,7 +198,7 @@ impl Admission {
 
     fn release(&mut self) {
         if std::mem::take(&mut self.live) {
-            LANE.queued.fetch_sub(1, Relaxed);
+            LANE.queued.give_back();
         }
     }
 }
@@ -219,9 +219,7 @@ pub(crate) fn admit() -> Result<Admission, Refusal> {
         LANE.refused_budget.fetch_add(1, Relaxed);
         return Err(Refusal::Budget);
     }
-    let cap = LANE.capacity.load(Relaxed);
-    if LANE.queued.fetch_add(1, Relaxed) >= cap {
-        LANE.queued.fetch_sub(1, Relaxed);
+    if !LANE.queued.try_take(LANE.capacity.load(Relaxed)) {
         LANE.refused_queue.fetch_add(1, Relaxed);
         return Err(Refusal::Queue);
     }
@@ -612,7 +610,7 @@ pub fn snapshot() -> LaneSnapshot {
             .get()
             .and_then(|r| r.as_ref())
             .map_or(0, |r| r.threads),
-        queued: LANE.queued.load(Relaxed),
+        queued: LANE.queued.held(),
         queue_capacity: LANE.capacity.load(Relaxed),
         budget_cores: (budget > 0).then(|| budget as f64 / 1e9),
         budget_left_seconds: LANE.credit_ns.load(Relaxed) as f64 / 1e9,

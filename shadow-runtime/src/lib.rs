@@ -46,6 +46,7 @@ mod sampling;
 pub mod snapshot;
 pub mod sticky;
 pub mod structural;
+mod sync;
 pub mod testing;
 mod timer;
 pub mod typed;

@@ -289,8 +289,8 @@ pub fn snapshot() -> Vec<ExperimentSnapshot> {
                 sample_rate: setting.sample,
                 timeout: setting.timeout,
                 max_in_flight: setting.max_in_flight,
-                running: st.running.load(Relaxed),
-                peak_running: st.peak_running.load(Relaxed),
+                running: st.running.held(),
+                peak_running: st.running.peak(),
                 breaker,
                 breaker_trips,
                 internal_errors: st
