@@ -195,7 +195,12 @@ fn skipped_calls_do_not_allocate() {
     }
     let allocated = allocations_here() - before;
     drop(hold);
-    assert_eq!(allocated, 0, "{N} shed calls allocated");
+    assert_eq!(
+        allocated,
+        0,
+        "{N} shed calls allocated: {:?}",
+        parallel_run::snapshot::experiment("alloc::shed")
+    );
     assert_eq!(sum, 4 * N as usize);
     assert!(parallel_run::wait_idle(Duration::from_secs(10)));
     let s = parallel_run::snapshot::experiment("alloc::shed").unwrap();

@@ -319,6 +319,8 @@ fn a_shed_call_copies_no_argument_and_evaluates_no_context() {
     assert_eq!(s.shed.max_in_flight, 50);
     assert_eq!(s.counts.get(Outcome::Match), 1);
     assert_eq!(s.shadowed, 51);
+    // Every slot taken was given back, and no refused attempt gave one back.
+    assert_eq!((s.running, s.peak_running), (0, 1));
 }
 
 // ------------------------------------------------------- runtime = caller: the old way, on request

@@ -1089,7 +1089,8 @@ impl Experiment {
         let cap = st.max_in_flight.load(Relaxed).max(1);
         // A load first: a shed call (all slots taken, the common case under overload) then
         // writes nothing.
-        st.running.try_take(cap).then_some(RunSlot { exp: self })
+        // `then`, not `then_some`: a refused attempt must not make (and drop) a slot.
+        st.running.try_take(cap).then(|| RunSlot { exp: self })
     }
 
     /// Marks this thread as running this experiment's primary for the guard's life: a call of the
