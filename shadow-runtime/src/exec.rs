@@ -1240,6 +1240,14 @@ fn render<T, P: Probe<T>>(exp: &'static Experiment, probes: &P, v: &T) -> Option
     }
 }
 
+/// Whether each side is an `Err` (one check for both: the common call compares two `Ok`s, or
+/// two values that are not results).
+#[inline]
+fn both_err<T, P: Probe<T>>(probes: &P, a: &T, b: &T) -> (bool, bool) {
+    catch_unwind(AssertUnwindSafe(|| (probes.is_err(a), probes.is_err(b))))
+        .unwrap_or((false, false))
+}
+
 fn is_err<T, P: Probe<T>>(probes: &P, v: &T) -> bool {
     catch_unwind(AssertUnwindSafe(|| probes.is_err(v))).unwrap_or(false)
 }
@@ -1311,7 +1319,12 @@ where
         Ran::Panicked(p) => (Outcome::CandidatePanic, panic_detail(&*p), None, Some(true)),
         // One side failing while the other returns a value is a mismatch, whatever the
         // comparator would say.
-        Ran::Value(c) if is_err(probes, primary) != is_err(probes, c.borrow()) => {
+        Ran::Value(c)
+            if {
+                let (p, c) = both_err(probes, primary, c.borrow());
+                p != c
+            } =>
+        {
             let failed = is_err(probes, c.borrow());
             (Outcome::Mismatch, String::new(), Some(c), Some(failed))
         }
@@ -1490,7 +1503,21 @@ fn settle(
 }
 
 /// Calls the call's `on_outcome` hook, if any; a panic in it is reported, never propagated.
+#[inline]
 fn notify(ticket: &Ticket, outcome: Outcome, detail: Option<&str>, primary: Took, candidate: Took) {
+    if ticket.extras.is_some() {
+        notify_hook(ticket, outcome, detail, primary, candidate);
+    }
+}
+
+#[cold]
+fn notify_hook(
+    ticket: &Ticket,
+    outcome: Outcome,
+    detail: Option<&str>,
+    primary: Took,
+    candidate: Took,
+) {
     let Some(hook) = ticket.hook() else { return };
     let record = crate::outcome::OutcomeRecord {
         experiment: ticket.exp.name(),

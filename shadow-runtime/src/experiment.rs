@@ -1130,12 +1130,15 @@ impl Experiment {
             (p.wall.as_micros() as u64, c.wall.as_micros() as u64, 1)
         });
         let failed = u64::from(candidate_failed == Some(true));
+        // Nothing to retain or publish (the common call): decided in the same batch, last.
+        let closed = u64::from(discrepancy.is_none() && !st.gate_tracking.load(Relaxed));
         self.count_all(&[
             (slot::OUTCOMES + outcome.index(), 1),
             (slot::PRIMARY_US, p_us),
             (slot::CANDIDATE_US, c_us),
             (slot::TIMED, n),
             (slot::FAILED, failed),
+            (slot::CLOSED, closed),
         ]);
         if let Some((p, c)) = timed {
             crate::observe::durations(self, p, c);
@@ -1157,7 +1160,9 @@ impl Experiment {
                 self.gate.publish(|| self.effective_gate(st));
             }
         }
-        self.count(slot::CLOSED, 1);
+        if closed == 0 {
+            self.count(slot::CLOSED, 1);
+        }
         crate::snapshot::done_one();
     }
 
