@@ -28,10 +28,10 @@
 
 pub use shadow_runtime::{
     breaker, compare, config, context, cutover, exec, experiment, global_enabled, guard_write,
-    in_shadow, lane, live, outcome, publish, reload_from_env, set_global_enabled, snapshot, sticky,
-    structural, testing, wait_idle, BreakerConfig, BreakerState, Comparator, DefaultComparator,
-    Discrepancy, Experiment, ExperimentSnapshot, Mode, Order, Outcome, OutcomeCounts, Verdict,
-    WriteMode, WriteRefused,
+    in_shadow, lane, live, noise, outcome, publish, reload_from_env, set_global_enabled, snapshot,
+    sticky, structural, testing, wait_idle, BreakerConfig, BreakerState, Comparator,
+    DefaultComparator, Discrepancy, Experiment, ExperimentSnapshot, Mode, Order, Outcome,
+    OutcomeCounts, Verdict, WriteMode, WriteRefused,
 };
 
 /// Runs a candidate implementation beside this function on sampled calls, compares the two

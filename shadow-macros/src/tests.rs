@@ -121,6 +121,14 @@ fn context_before_and_errors() {
 }
 
 #[test]
+fn noise_sync_method() {
+    assert_expansion!(
+        "candidate = Self::price_v2, compare = Structural::new(), noise = 0.05",
+        "fn price<C: Currency>(&self, cents: u64, currency: &C) -> Quote {\n    self.quote(cents, currency)\n}",
+    );
+}
+
+#[test]
 fn timeout_and_cap_errors() {
     for (args, message) in [
         (quote!(candidate = f2, timeout = "soon"), "`timeout` must be a duration such as \"150ms\" or \"2s\", found \"soon\""),

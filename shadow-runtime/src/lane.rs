@@ -508,6 +508,11 @@ pub(crate) fn available() -> bool {
     runtime().is_some()
 }
 
+/// A handle to the lane's runtime (starting it if needed).
+pub(crate) fn handle() -> Option<tokio::runtime::Handle> {
+    runtime().map(|lane| lane.handle.clone())
+}
+
 /// Runs `task` on the lane's runtime. `Err(task)` back when the runtime could not be started.
 pub(crate) fn spawn<F>(admission: Option<Admission>, task: F) -> Result<(), F>
 where
