@@ -129,6 +129,14 @@ fn noise_sync_method() {
 }
 
 #[test]
+fn noise_async() {
+    assert_expansion!(
+        "candidate = fetch_v2, compare = Structural::new(), noise = 0.05",
+        "async fn fetch(id: u32, tag: &str) -> User {\n    db::load(id, tag).await\n}",
+    );
+}
+
+#[test]
 fn timeout_and_cap_errors() {
     for (args, message) in [
         (quote!(candidate = f2, timeout = "soon"), "`timeout` must be a duration such as \"150ms\" or \"2s\", found \"soon\""),
