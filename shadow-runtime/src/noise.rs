@@ -15,8 +15,8 @@
 //!   noise only if the candidate's value is also such a time and lies within the largest gap seen
 //!   between two runs of the primary. A second run starts after the candidate has ended, so any
 //!   clock read by the candidate lies between the primary's two reads: an honest clock field is
-//!   always within its own call's gap, and a candidate that is an hour off (or in the wrong unit,
-//!   or `null`) is a mismatch;
+//!   always within its own call's gap, and a candidate that is an hour off (or `null`) is a
+//!   mismatch;
 //! - a **refuted** path: one where 16 (`REFUTED_AFTER`) second runs found the primary agreeing
 //!   with itself while the candidate differed. Differences there are judged at once, without
 //!   more confirmations, so a real bug costs a bounded number of extra runs of the primary. A
@@ -496,8 +496,8 @@ mod tests {
             vec![("$.at".to_owned(), Duration::from_millis(4))]
         );
         assert!(n.explains(&near));
-        // An hour off, in seconds instead of milliseconds, or null: not noise; confirmed each
-        // time, however often it was refuted (a slow candidate widens the gap).
+        // An hour off, 500 ms off (in seconds instead of milliseconds), or null: not noise;
+        // confirmed each time, however often it was refuted (a slow candidate widens the gap).
         for bad in [
             format!("$.at: {t} -> {}", t + 3_600_000),
             format!("$.at: {t} -> {}", t / 1000),
