@@ -997,7 +997,7 @@ impl<F, T: 'static> Pending<F, T> {
     /// not return), the second run is not made.
     ///
     /// ```
-    /// use shadow_runtime::__private::Keep;
+    /// use shadow_runtime::noise::Keep;
     /// # static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
     /// #     "docs::with_noise_kept", 1.0, shadow_runtime::Mode::Detached, shadow_runtime::Order::PrimaryFirst).with_noise(1.0);
     /// let keep = Keep::new();
@@ -1048,7 +1048,7 @@ impl<F, T: 'static> Pending<F, T> {
     /// The async twin of [`with_noise_kept`](Self::with_noise_kept).
     ///
     /// ```
-    /// use shadow_runtime::__private::Keep;
+    /// use shadow_runtime::noise::Keep;
     /// # static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
     /// #     "docs::with_noise_kept_async", 1.0, shadow_runtime::Mode::Detached, shadow_runtime::Order::PrimaryFirst).with_noise(1.0);
     /// # let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).build().unwrap();

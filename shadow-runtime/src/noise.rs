@@ -358,7 +358,7 @@ fn time_near(v: &Value, now: i128) -> Option<i128> {
 /// caller's path. Cloning a `Keep` shares it.
 ///
 /// ```
-/// use shadow_runtime::__private::Keep;
+/// use shadow_runtime::noise::Keep;
 /// let keep = Keep::new();
 /// let put = keep.share();
 /// put.put((String::from("order-7"), 3));

@@ -1,6 +1,6 @@
 //! `noise` on an `async fn` and on a generic async method: the second run calls the function by
 //! name, and its future need not be `Send` (the runtime polls it on one thread), so nothing is
-//! recursive for rustc; the caller's future stays `Send`.
+//! recursive for rustc; the caller's future stays `Send`. Functions without arguments too.
 use parallel_run::parallel_run;
 
 #[parallel_run(candidate = quote_v2, noise = 0.01)]
@@ -10,6 +10,25 @@ async fn quote(x: u64) -> u64 {
 
 async fn quote_v2(x: u64) -> u64 {
     x
+}
+
+// No argument at all: the hand-off is `()`.
+#[parallel_run(candidate = tick_v2, noise = 1.0, name = "ui::tick")]
+fn tick() -> u64 {
+    7
+}
+
+fn tick_v2() -> u64 {
+    7
+}
+
+#[parallel_run(candidate = tock_v2, noise = 1.0, name = "ui::tock")]
+async fn tock() -> u64 {
+    8
+}
+
+async fn tock_v2() -> u64 {
+    8
 }
 
 #[derive(Clone)]
@@ -42,12 +61,16 @@ fn main() {
         .unwrap();
     rt.block_on(async {
         assert_eq!(assert_send(quote(1)).await, 1);
+        assert_eq!(tick(), 7);
+        assert_eq!(assert_send(tock()).await, 8);
         let p = Pricer { margin: 1 };
         let served = tokio::spawn(async move { p.price(10, "eur", 3u8).await });
         assert_eq!(served.await.unwrap(), 11);
         parallel_run::snapshot::idle().await;
     });
     // Drawn at rate 1.0: the primary ran a second time.
-    let s = parallel_run::snapshot::experiment("ui::price").unwrap();
-    assert_eq!(s.noise_runs, 1);
+    assert!(parallel_run::wait_idle(std::time::Duration::from_secs(10)));
+    for name in ["ui::price", "ui::tick", "ui::tock"] {
+        assert_eq!(parallel_run::snapshot::experiment(name).unwrap().noise_runs, 1, "{name}");
+    }
 }
