@@ -28,10 +28,10 @@
 
 pub use shadow_runtime::{
     breaker, compare, config, context, cutover, exec, experiment, global_enabled, guard_write,
-    in_shadow, lane, live, outcome, publish, reload_from_env, set_global_enabled, snapshot, sticky,
-    structural, testing, wait_idle, BreakerConfig, BreakerState, Comparator, DefaultComparator,
-    Discrepancy, Experiment, ExperimentSnapshot, Mode, Order, Outcome, OutcomeCounts, Verdict,
-    WriteMode, WriteRefused,
+    in_shadow, lane, live, noise, outcome, publish, reload_from_env, set_global_enabled, snapshot,
+    sticky, structural, testing, wait_idle, BreakerConfig, BreakerState, Comparator,
+    DefaultComparator, Discrepancy, Experiment, ExperimentSnapshot, Mode, Order, Outcome,
+    OutcomeCounts, Verdict, WriteMode, WriteRefused,
 };
 
 /// Runs a candidate implementation beside this function on sampled calls, compares the two
@@ -78,7 +78,7 @@ pub use shadow_runtime::{
 /// | `min_match_rate = 0.999`, `min_samples = 10_000` | the promotion gate: a ramp above 0% is refused until the measured match rate meets them (see [`cutover`]) | no gate |
 /// | `deadline = "2026-12-31"` | the time-box: after that day the experiment is *overdue* (warned at start-up and hourly, in metrics, snapshot and report) | none |
 /// | `record_inputs = true` | serialise the arguments (not the receiver; each must be `Serialize`) into every discrepancy record and log line, so that [`testing::replay`] can run production discrepancies again in `cargo test` | off |
-/// | `noise = 0.05` | declares the primary pure (or read-only): on that share of shadowed calls it runs a second time, off the caller's path, and the paths where it differs from itself are learned; a mismatch only at learned paths counts as `noise` (sync functions, detached mode; the comparator must name paths: [`structural`], [`typed`]) | off |
+/// | `noise = 0.05` | declares the primary pure (or read-only): it runs a second time, off the caller's path and after the candidate, on that share of shadowed calls and on every call whose difference is not explained yet, and the paths where it differs from itself are learned; a mismatch only at learned paths (a clock: within the gap between the primary's two runs) counts as `noise` (detached mode, sync or `async`; the comparator must name paths: [`structural`], [`typed`]; see [`noise`]) | off |
 /// | `crate = "path"` | where the runtime is, when `parallel_run` is re-exported under another name | `"::parallel_run"` |
 ///
 /// # Modes

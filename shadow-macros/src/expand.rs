@@ -332,23 +332,14 @@ fn expand(m: Model) -> TokenStream {
         let idem = m.idempotency_key.as_ref().map(|_| {
             quote!(let __parallel_run_call = __parallel_run_call.with_idempotency_key(::core::clone::Clone::clone(&__parallel_run_key));)
         });
-        // `noise`: on a share of shadowed calls, a second run of the primary (the function calling
-        // itself with its own copies; the nested call runs its primary alone).
+        // `noise`: the primary's second run, which the runtime makes off the caller's path after
+        // the candidate when it needs one. It calls the function by name (that nested call runs
+        // its primary alone) with the candidate's own copies of the arguments, which the
+        // candidate hands back through a `Keep` when it returns (it gets clones of the by-value
+        // ones): nothing more is copied on the caller's path.
         let attached = match m.noise {
             None => attach,
-            Some(_) => {
-                let self_path = &m.self_path;
-                let again = quote!(#self_path(#(#call_args),*));
-                let with = if m.is_async {
-                    quote!(__parallel_run_p.with_noise_async({ #(#prep)* async move { let __parallel_run_again: #ret = #again.await; __parallel_run_again } }))
-                } else {
-                    quote!(__parallel_run_p.with_noise({ #(#prep)* move || { let __parallel_run_again: #ret = #again; __parallel_run_again } }))
-                };
-                quote!({
-                    let __parallel_run_p = #attach;
-                    if __parallel_run_p.noise_due() { #with } else { __parallel_run_p }
-                })
-            }
+            Some(_) => noise_attach(&m, &prep, &call_args, &cand_annot, candidate),
         };
         pendings.push(quote! {
             let #pending = match #decision {
@@ -483,6 +474,92 @@ fn expand(m: Model) -> TokenStream {
             __parallel_run_out
         }
     }
+}
+
+/// The call's pending shadow with `noise`: the candidate attached as usual, except that it
+/// gets clones of the by-value copies and leaves the copies in a `Keep`, and the second run,
+/// which takes them from there.
+///
+/// ```text
+/// {
+///     let keep = Keep::new();
+///     let p = call.with_candidate({ PREP; let put = Keep::share(&keep);
+///         move || { let c: T = v2(Clone::clone(&c0), c1.borrow()); put.put((c0, c1,)); c } });
+///     p.with_noise_kept(keep, move |(c0, c1,)| { let again: T = f(c0, c1.borrow()); again })
+/// }
+/// ```
+///
+/// An `async fn` awaits both calls and uses `with_noise_kept_async`, whose closure makes the
+/// second run's future: the runtime polls it on one thread, so it need not be `Send` (the
+/// future of a function calling itself, which rustc cannot prove `Send`).
+fn noise_attach(
+    m: &Model,
+    prep: &[TokenStream],
+    call_args: &[TokenStream],
+    cand_annot: &TokenStream,
+    candidate: &syn::Path,
+) -> TokenStream {
+    let krate = &m.krate;
+    let private = quote!(#krate::__private);
+    let ret = &m.ret;
+    let cand_span = candidate.span();
+    let copies: Vec<Ident> = (0..m.args.len())
+        .map(|i| format_ident!("__parallel_run_c{}", i))
+        .collect();
+    let cand_args = m.args.iter().zip(call_args).map(|(arg, a)| match arg.pass {
+        Pass::Value => quote_spanned!(arg.span=> ::core::clone::Clone::clone(&#a)),
+        _ => a.clone(),
+    });
+    let call = quote_spanned!(cand_span=> #candidate(#(#cand_args),*));
+    let self_path = &m.self_path;
+    let again = quote!(#self_path(#(#call_args),*));
+    let (attach, second) = if m.is_async {
+        let call = quote_spanned!(cand_span=> #call.await);
+        (
+            quote! {
+                __parallel_run_call.with_candidate_async({
+                    #(#prep)*
+                    let __parallel_run_put = #private::Keep::share(&__parallel_run_keep);
+                    async move {
+                        let __parallel_run_cand #cand_annot = #call;
+                        __parallel_run_put.put((#(#copies,)*));
+                        __parallel_run_cand
+                    }
+                }).await
+            },
+            quote! {
+                __parallel_run_p.with_noise_kept_async(__parallel_run_keep, move |(#(#copies,)*)| async move {
+                    let __parallel_run_again: #ret = #again.await;
+                    __parallel_run_again
+                })
+            },
+        )
+    } else {
+        (
+            quote! {
+                __parallel_run_call.with_candidate({
+                    #(#prep)*
+                    let __parallel_run_put = #private::Keep::share(&__parallel_run_keep);
+                    move || {
+                        let __parallel_run_cand #cand_annot = #call;
+                        __parallel_run_put.put((#(#copies,)*));
+                        __parallel_run_cand
+                    }
+                })
+            },
+            quote! {
+                __parallel_run_p.with_noise_kept(__parallel_run_keep, move |(#(#copies,)*)| {
+                    let __parallel_run_again: #ret = #again;
+                    __parallel_run_again
+                })
+            },
+        )
+    };
+    quote!({
+        let __parallel_run_keep = #private::Keep::new();
+        let __parallel_run_p = #attach;
+        #second
+    })
 }
 
 /// The experiment's `static`, with the attribute's settings as builder calls.

@@ -121,6 +121,22 @@ fn context_before_and_errors() {
 }
 
 #[test]
+fn noise_sync_method() {
+    assert_expansion!(
+        "candidate = Self::price_v2, compare = Structural::new(), noise = 0.05",
+        "fn price<C: Currency>(&self, cents: u64, currency: &C) -> Quote {\n    self.quote(cents, currency)\n}",
+    );
+}
+
+#[test]
+fn noise_async() {
+    assert_expansion!(
+        "candidate = fetch_v2, compare = Structural::new(), noise = 0.05",
+        "async fn fetch(id: u32, tag: &str) -> User {\n    db::load(id, tag).await\n}",
+    );
+}
+
+#[test]
 fn timeout_and_cap_errors() {
     for (args, message) in [
         (quote!(candidate = f2, timeout = "soon"), "`timeout` \"soon\": not a number and a unit; `timeout` takes a whole number and a unit in a string, such as `timeout = \"150ms\"`, `\"2s\"` or `\"1m\"` (units `us`, `ms`, `s` and `m` for minutes; at least 1ms), or `\"none\"` for no timeout"),

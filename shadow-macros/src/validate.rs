@@ -139,12 +139,6 @@ pub(crate) fn validate(args: Args, mut item: ItemFn) -> syn::Result<Model> {
         None => Order::PrimaryFirst,
     };
     if let Some(n) = &args.noise {
-        if item.sig.asyncness.is_some() {
-            return Err(syn::Error::new(
-                n.key,
-                "`noise` is not available on an `async fn` yet: its second run would be a future of the function awaiting itself, whose `Send` rustc cannot prove; use it on a sync function, or ignore the noisy paths in the comparator",
-            ));
-        }
         if mode == Mode::Inline {
             return Err(syn::Error::new(
                 n.key,

@@ -6,6 +6,7 @@ pub use crate::config::{Mode, Order};
 pub use crate::context::WriteMode;
 pub use crate::exec::{ByPartialEq, Pending, Probes};
 pub use crate::experiment::{Experiment, ShadowCall};
+pub use crate::noise::Keep;
 pub use crate::sticky::SampleKey;
 
 /// Wraps a value for the rendering probe (autoref specialisation):

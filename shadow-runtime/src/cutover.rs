@@ -15,7 +15,7 @@
 //! compared calls. It then opens by itself. If the rate falls below `min_match_rate` while
 //! ramping, the ramp falls back to 0% ([`GateStatus::FellBack`]) and stays there until the ramp
 //! is set again ([`live::set_ramp`](crate::live::set_ramp), [`reload_from_env`](crate::live::reload_from_env)).
-//! The gate's rate counts match, acceptable and ignored as good; mismatch, candidate panic,
+//! The gate's rate counts match, acceptable, ignored and noise as good; mismatch, candidate panic,
 //! timeout and refused write as bad.
 //!
 //! **Deadline.** `deadline = "2026-12-31"` time-boxes the parallel run: once the day is over (UTC)

@@ -132,9 +132,8 @@ pub(crate) struct State {
     /// When the deadline warning was last given.
     pub(crate) deadline_warned: Mutex<Option<Instant>>,
     pub(crate) warned_no_ramp: AtomicBool,
-    /// Learned noisy paths (indices as `[*]`) and how often each differed; second runs made.
-    pub(crate) noise: Mutex<Vec<(String, u64)>>,
-    pub(crate) noise_runs: AtomicU64,
+    /// What the primary's second runs taught (the attribute's `noise`).
+    pub(crate) noise: crate::noise::Noise,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -297,9 +296,11 @@ impl Experiment {
         self
     }
 
-    /// Declares the primary pure (or read-only) and runs it a second time on `rate` of the
-    /// shadowed calls, off the caller's path, to learn where it differs from itself (the
-    /// attribute's `noise`): mismatches only at those paths then count as [`Outcome::Noise`].
+    /// Declares the primary pure (or read-only) and runs it a second time, off the caller's path
+    /// and after the candidate, on `rate` of the shadowed calls and on every call whose
+    /// difference the noise learned so far does not explain, to learn where it differs from
+    /// itself (the attribute's `noise`): a mismatch only at those paths counts as
+    /// [`Outcome::Noise`] (see [noise cancellation](crate::noise)).
     ///
     /// ```
     /// static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
@@ -321,36 +322,6 @@ impl Experiment {
     pub(crate) fn noise_due(&self) -> bool {
         self.noise_rate > 0.0 && sampling::draw_any() < sampling::threshold(self.noise_rate)
             || self.noise_rate >= 1.0
-    }
-
-    /// Learns the paths of a primary that differed from itself.
-    pub(crate) fn learn_noise(&'static self, paths: &[&str]) {
-        let st = self.state();
-        let mut noise = lock(&st.noise);
-        for p in paths {
-            let p = crate::publish::path_pattern(p);
-            match noise.iter_mut().find(|(q, _)| *q == p) {
-                Some((_, n)) => *n += 1,
-                None => {
-                    tracing::info!(target: "parallel_run", experiment = self.name, path = %p, "learned a noisy path: the primary differs from itself there");
-                    noise.push((p, 1));
-                }
-            }
-        }
-    }
-
-    /// Whether a diff's paths are all learned noise (`false` without paths).
-    pub(crate) fn only_noise(&'static self, paths: &[&str]) -> bool {
-        if paths.is_empty() {
-            return false;
-        }
-        let st = self.state();
-        let noise = lock(&st.noise);
-        !noise.is_empty()
-            && paths.iter().all(|p| {
-                let p = crate::publish::path_pattern(p);
-                noise.iter().any(|(q, _)| *q == p)
-            })
     }
 
     /// How the shadow side must treat writes.
@@ -509,8 +480,7 @@ impl Experiment {
                 gate_tracking: AtomicBool::new(false),
                 deadline_warned: Mutex::new(None),
                 warned_no_ramp: AtomicBool::new(false),
-                noise: Mutex::new(Vec::new()),
-                noise_runs: AtomicU64::new(0),
+                noise: crate::noise::Noise::new(),
             };
             // Complete before anyone sees it: a call on another thread that finds the state but
             // not yet the gate decides from the settings in force (a ramp included).

@@ -7,7 +7,7 @@
 //!   features go), so a candidate can `tokio::spawn`, sleep, and open connections there; I/O
 //!   objects created on the caller's runtime (a pooled connection, a client) keep working while
 //!   that runtime runs. Task-locals of the caller's task do not reach the candidate.
-//! - **Sync candidates** run on the lane's worker pool ([`crate::pool`]).
+//! - **Sync candidates** run on the lane's worker pool (`pool`).
 //! - **Priority**: every lane thread (the runtime's workers and blocking threads, the pool's
 //!   workers) runs at the lowest OS priority: `SCHED_IDLE` on Linux (it runs only when a core has
 //!   nothing else to run), else nice 19, else the platform's lowest thread priority. A failure is
@@ -504,6 +504,11 @@ impl<F: Future<Output = ()>> Future for Metered<F> {
 /// Whether the lane's runtime runs (starting it if needed).
 pub(crate) fn available() -> bool {
     runtime().is_some()
+}
+
+/// A handle to the lane's runtime (starting it if needed).
+pub(crate) fn handle() -> Option<tokio::runtime::Handle> {
+    runtime().map(|lane| lane.handle.clone())
 }
 
 /// Runs `task` on the lane's runtime. `Err(task)` back when the runtime could not be started.

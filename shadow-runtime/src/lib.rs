@@ -11,6 +11,7 @@
 //! | [`experiment`] | the per-function [`Experiment`] and the per-call decision |
 //! | `isolation` | the panic hook that keeps caught candidate panics quiet |
 //! | `exec` | running the candidate: inline, or detached on the shadow lane |
+//! | [`noise`] | noise cancellation: what the primary's second runs taught, and judging a difference against it |
 //! | [`lane`] | the shadow lane: the runtime and worker pool detached candidates run on, at the lowest OS priority, bounded by a queue and a run-time budget |
 //! | [`context`] | the shadow context: `in_shadow`, write guards, dry runs, separate stores, idempotency keys |
 //! | [`cutover`] | the ramp, its promotion gate, the deadline |
@@ -37,6 +38,7 @@ pub mod experiment;
 mod isolation;
 pub mod lane;
 pub mod live;
+pub mod noise;
 mod observe;
 pub mod outcome;
 mod pool;

@@ -190,7 +190,9 @@ pub fn to_json(d: &Discrepancy) -> Value {
 /// One experiment's summary line: its cumulative counts since this process started (`kind`
 /// `"summary"`): `outcomes` (every label), `shadowed`, `in_flight`, `served_by_candidate`,
 /// `primary_us_sum`, `candidate_us_sum`, `timed` (judged calls with both durations), `ramp`,
-/// `ramp_requested`, `gate`, `gate_detail`, `deadline`, `overdue`. The log writes one per
+/// `ramp_requested`, `gate`, `gate_detail`, `deadline`, `overdue`, and the learned noise:
+/// `noisy_paths`, `noise_runs`, `noise_confirmations`, `noise_clocks_us` (each clock path's
+/// largest gap between two runs of the primary, in microseconds). The log writes one per
 /// experiment every 10 seconds and at each [`JsonLinesLog::flush`].
 ///
 /// ```
@@ -238,6 +240,10 @@ pub fn summary_json(s: &crate::ExperimentSnapshot) -> Value {
         "overdue": s.overdue,
         "noisy_paths": s.noisy_paths.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(),
         "noise_runs": s.noise_runs,
+        "noise_confirmations": s.noise_confirmations,
+        "noise_clocks_us": s.noise_clocks.iter()
+            .map(|(p, gap)| (p.clone(), Value::from(gap.as_micros() as u64)))
+            .collect::<Map<String, Value>>(),
     })
 }
 

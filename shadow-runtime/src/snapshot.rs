@@ -135,11 +135,17 @@ pub struct ExperimentSnapshot {
     /// See `primary_us_sum`.
     pub timed: u64,
     /// Paths (indices as `[*]`) where the primary differed from itself, learned from its second
-    /// runs (the attribute's `noise`), with how often each differed. A mismatch only at these
-    /// paths counts as [`Outcome::Noise`].
+    /// runs (the attribute's `noise`), with how often each differed, in path order. A mismatch
+    /// only at these paths counts as [`Outcome::Noise`] ([`crate::noise`]).
     pub noisy_paths: Vec<(String, u64)>,
-    /// Second runs of the primary made to learn the noise.
+    /// The noisy paths that are clocks (every difference between two runs of the primary was
+    /// between two times near now), with the largest gap seen: a candidate's value there is
+    /// noise only within it.
+    pub noise_clocks: Vec<(String, Duration)>,
+    /// Second runs of the primary made (drawn at the `noise` rate, or confirming a difference).
     pub noise_runs: u64,
+    /// Of `noise_runs`, those made to confirm a difference the learned noise did not explain.
+    pub noise_confirmations: u64,
 }
 
 /// Why calls were shed (their sum is the `shed` count).
@@ -321,14 +327,10 @@ pub fn snapshot() -> Vec<ExperimentSnapshot> {
                 primary_us_sum: exp.total(crate::sampling::slot::PRIMARY_US),
                 candidate_us_sum: exp.total(crate::sampling::slot::CANDIDATE_US),
                 timed: exp.total(crate::sampling::slot::TIMED),
-                noisy_paths: st
-                    .noise
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .iter()
-                    .map(|(p, n)| (p.clone(), *n))
-                    .collect(),
-                noise_runs: st.noise_runs.load(Relaxed),
+                noisy_paths: st.noise.paths(),
+                noise_clocks: st.noise.clocks(),
+                noise_runs: st.noise.runs().0,
+                noise_confirmations: st.noise.runs().1,
             }
         })
         .collect()
