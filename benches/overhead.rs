@@ -28,8 +28,10 @@
 //! | `typed_cmp_1k_one_off` | the `Typed` comparator on that pair (the diff and the verdict's text) | `eq_1k_one_off` |
 //! | `structural_1k_one_off` | the `Structural` comparator on that pair | `eq_1k_one_off` |
 //!
-//! Arguments that do not start with `-` filter the rows, as criterion's do: only the rows whose
-//! names contain one of them, and their baselines, run (`cargo bench --bench overhead -- 1k`).
+//! An argument that does not start with `-` filters the rows, as criterion's does: only the rows
+//! whose names contain it (or one of its `|`-separated parts, as criterion reads a regex), and
+//! their baselines, run (`cargo bench --bench overhead -- 1k`,
+//! `cargo bench --bench overhead -- 'inline_shadow|shed'`).
 //!
 //! Each row is first measured by criterion (`iter_custom` over a loop of calls on distinct
 //! inputs). Criterion measures the rows one after the other, seconds apart, so on a shared machine
@@ -502,7 +504,12 @@ fn rows(
     }
     let wanted: Vec<&str> = rows
         .iter()
-        .filter(|r| filters.iter().any(|f| r.0.contains(f.as_str())))
+        .filter(|r| {
+            filters
+                .iter()
+                .flat_map(|f| f.split('|'))
+                .any(|f| r.0.contains(f))
+        })
         .flat_map(|r| [Some(r.0), r.1])
         .flatten()
         .collect();
@@ -735,6 +742,14 @@ fn main() {
     .expect("valid breaker");
     assert_eq!(annotated_breaker_open(7), plain(7));
     assert!(parallel_run::wait_idle(Duration::from_secs(10)));
+    // The breaker is fed at the runtime timer's next tick.
+    let opened = Instant::now();
+    while parallel_run::snapshot::experiment("bench::breaker_open")
+        .is_some_and(|s| s.breaker != parallel_run::BreakerState::Open)
+        && opened.elapsed() < Duration::from_secs(5)
+    {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     assert_eq!(
         parallel_run::snapshot::experiment("bench::breaker_open").map(|s| s.breaker),
         Some(parallel_run::BreakerState::Open)
