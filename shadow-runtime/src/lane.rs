@@ -446,6 +446,49 @@ fn lane_threads() -> usize {
 struct AsyncLane {
     handle: tokio::runtime::Handle,
     threads: usize,
+    /// Where callers hand their candidates to the lane's dispatcher (a lock-free channel).
+    inbox: std::sync::mpsc::Sender<Task>,
+}
+
+/// A candidate's task on its way to the lane.
+type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// The dispatcher is in its long wait: a caller that hands it a candidate wakes it.
+static DISPATCHER_ASLEEP: AtomicBool = AtomicBool::new(false);
+static WAKE_DISPATCHER: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// How often the dispatcher looks at its inbox while candidates keep coming, and how long it goes
+/// on looking after the last one before it waits to be woken.
+const DISPATCH_EVERY: Duration = Duration::from_millis(1);
+const DISPATCH_ACTIVE_FOR: u32 = 100;
+/// The longest a candidate handed over at the very moment the dispatcher fell asleep waits.
+const DISPATCH_NAP: Duration = Duration::from_millis(100);
+
+/// The lane's dispatcher: takes the candidates callers hand over and spawns them on the lane's
+/// runtime. A spawn from outside a tokio runtime wakes one of its parked workers (a system
+/// call, about half a microsecond, on the caller's path, every call); this way a caller only
+/// queues the task, and wakes the dispatcher only when it has been idle for a while. A candidate
+/// starts at most a millisecond later.
+async fn dispatch(inbox: std::sync::mpsc::Receiver<Task>) {
+    let mut quiet = 0;
+    loop {
+        let mut any = false;
+        while let Ok(task) = inbox.try_recv() {
+            tokio::spawn(task);
+            any = true;
+        }
+        quiet = if any { 0 } else { quiet + 1 };
+        if quiet < DISPATCH_ACTIVE_FOR {
+            tokio::time::sleep(DISPATCH_EVERY).await;
+            continue;
+        }
+        DISPATCHER_ASLEEP.store(true, std::sync::atomic::Ordering::SeqCst);
+        // A candidate handed over just before the flag was visible is seen by the next round;
+        // the nap bounds the wait of one handed over in between.
+        let _ = tokio::time::timeout(DISPATCH_NAP, WAKE_DISPATCHER.notified()).await;
+        DISPATCHER_ASLEEP.store(false, std::sync::atomic::Ordering::SeqCst);
+        quiet = 0;
+    }
 }
 
 static RUNTIME: OnceLock<Option<AsyncLane>> = OnceLock::new();
@@ -463,10 +506,16 @@ fn runtime() -> Option<&'static AsyncLane> {
                 .build();
             match built {
                 Ok(rt) => {
+                    let (tx, rx) = std::sync::mpsc::channel();
+                    rt.spawn(dispatch(rx));
                     let handle = rt.handle().clone();
                     // Kept for the process's lifetime: dropping a runtime blocks on its threads.
                     *RUNTIME_KEEP.lock().unwrap_or_else(|e| e.into_inner()) = Some(rt);
-                    Some(AsyncLane { handle, threads })
+                    Some(AsyncLane {
+                        handle,
+                        threads,
+                        inbox: tx,
+                    })
                 }
                 Err(e) => {
                     tracing::warn!(target: "parallel_run", error = %e,
@@ -519,10 +568,16 @@ where
     let Some(lane) = runtime() else {
         return Err(task);
     };
-    lane.handle.spawn(Metered {
+    let task: Task = Box::pin(Metered {
         inner: task,
         admission,
     });
+    // A send fails only if the dispatcher is gone, which it never is (the runtime lives as long
+    // as the process); the task is then dropped and its call recorded as cancelled.
+    let _ = lane.inbox.send(task);
+    if DISPATCHER_ASLEEP.load(std::sync::atomic::Ordering::SeqCst) {
+        WAKE_DISPATCHER.notify_one();
+    }
     Ok(())
 }
 

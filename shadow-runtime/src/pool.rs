@@ -13,6 +13,7 @@ use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
+use std::time::Duration;
 
 /// A queued candidate; called with `true` to run it, `false` to record it as shed.
 pub(crate) type Job = Box<dyn FnOnce(bool) + Send + 'static>;
@@ -21,7 +22,18 @@ struct Pool {
     queue: Mutex<VecDeque<Job>>,
     ready: Condvar,
     workers: usize,
+    /// Workers in their long wait: a submitter wakes one only then. A worker that ran a job
+    /// lately looks at the queue every millisecond instead, so that a submit (on the caller's
+    /// path) is no system call while candidates keep coming.
+    asleep: AtomicUsize,
 }
+
+/// How often an idle worker looks at the queue while jobs keep coming, for how many empty looks,
+/// and how long its long wait lasts at most (bounding the wait of a job queued at the very moment
+/// it fell asleep).
+const LOOK_EVERY: Duration = Duration::from_millis(1);
+const LOOKS_BEFORE_SLEEP: u32 = 100;
+const SLEEP_AT_MOST: Duration = Duration::from_millis(100);
 
 /// A backstop on the queue's length: the lane's admission keeps it far below.
 const HARD_CAPACITY: usize = 1 << 20;
@@ -41,6 +53,7 @@ fn pool() -> Option<&'static Pool> {
             queue: Mutex::new(VecDeque::with_capacity(64)),
             ready: Condvar::new(),
             workers,
+            asleep: AtomicUsize::new(0),
         })
     })
     .as_ref()
@@ -107,11 +120,27 @@ fn worker(p: &'static Pool) {
         }
         let job = {
             let mut q = p.queue.lock().unwrap_or_else(|e| e.into_inner());
+            let mut looks = 0;
             loop {
                 if let Some(j) = q.pop_front() {
                     break j;
                 }
-                q = p.ready.wait(q).unwrap_or_else(|e| e.into_inner());
+                looks += 1;
+                if looks < LOOKS_BEFORE_SLEEP {
+                    q = p
+                        .ready
+                        .wait_timeout(q, LOOK_EVERY)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                } else {
+                    p.asleep.fetch_add(1, Ordering::SeqCst);
+                    q = p
+                        .ready
+                        .wait_timeout(q, SLEEP_AT_MOST)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                    p.asleep.fetch_sub(1, Ordering::SeqCst);
+                }
             }
         };
         let _ = catch_unwind(AssertUnwindSafe(move || crate::lane::metered(|| job(true))));
@@ -127,6 +156,10 @@ pub(crate) fn try_submit(job: Job) -> Result<(), Job> {
     }
     q.push_back(job);
     drop(q);
-    p.ready.notify_one();
+    // A condvar notification is a system call; wake a worker only when one is in its long wait
+    // (the others look at the queue within a millisecond).
+    if p.asleep.load(Ordering::SeqCst) > 0 {
+        p.ready.notify_one();
+    }
     Ok(())
 }
