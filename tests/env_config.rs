@@ -258,3 +258,80 @@ fn candidate_panics_do_not_reach_the_panic_hook_output() {
     // Panics outside candidates still go to the previous hook as usual.
     assert!(out.contains("the primary's own panic"), "{out}");
 }
+
+// ------------------------------------------------ every helper's panic is as quiet as a candidate's
+
+#[parallel_run(candidate = helpers_v2, mode = inline, run_if = picky(x), name = "env_config::picky")]
+fn picky_fn(x: u32) -> u32 {
+    x
+}
+
+fn helpers_v2(x: u32) -> u32 {
+    x
+}
+
+fn picky(x: u32) -> bool {
+    if x == 0 {
+        panic!("a run_if panic nobody should see on stderr");
+    }
+    true
+}
+
+fn shaky_context(x: u32) -> u32 {
+    if x == 1 {
+        panic!("a context panic nobody should see on stderr");
+    }
+    x
+}
+
+fn shaky_key(x: u32) -> u32 {
+    if x == 2 {
+        panic!("a sample_by panic nobody should see on stderr");
+    }
+    x
+}
+
+#[parallel_run(
+    candidate = helpers_v2,
+    mode = inline,
+    context = { "x": shaky_context(x) },
+    sample_by = shaky_key(x),
+    name = "env_config::shaky"
+)]
+fn shaky(x: u32) -> u32 {
+    x
+}
+
+#[test]
+fn child_helper_panics_are_quiet_and_never_reach_the_caller() {
+    if !is_child() {
+        return;
+    }
+    // The very first call's run_if panics: before any shadowed call of any experiment.
+    assert_eq!(picky_fn(0), 0);
+    assert_eq!(picky_fn(5), 5);
+    let s = counts("env_config::picky");
+    assert_eq!(s.counts.get(Outcome::Filtered), 1);
+    assert_eq!(s.counts.get(Outcome::Match), 1);
+    assert_eq!(s.internal_errors, vec![("run_if", 1)]);
+    for x in [1, 2, 3] {
+        assert_eq!(shaky(x), x, "a helper's panic reached the caller");
+    }
+    let s = counts("env_config::shaky");
+    // x = 1: its context panicked, it was still compared; x = 2: its key panicked, not
+    // shadowed; x = 3: fine.
+    assert_eq!(s.counts.get(Outcome::Match), 2);
+    assert_eq!(s.counts.get(Outcome::Filtered), 1);
+    let mut errs = s.internal_errors.clone();
+    errs.sort();
+    assert_eq!(errs, vec![("context", 1), ("sample_by", 1)]);
+}
+
+#[test]
+fn helper_panics_do_not_reach_the_panic_hook_output() {
+    let out = run_child(
+        "child_helper_panics_are_quiet_and_never_reach_the_caller",
+        &[],
+    );
+    assert!(!out.contains("nobody should see on stderr"), "{out}");
+}

@@ -26,6 +26,7 @@ fn discrepancy(i: usize) -> Discrepancy {
         candidate_cpu: None,
         at: SystemTime::now(),
         served_by_candidate: false,
+        candidate_ran_first: false,
         key: None,
         inputs: None,
     }

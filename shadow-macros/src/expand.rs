@@ -312,13 +312,15 @@ fn expand(m: Model) -> TokenStream {
                 let v = operand(v);
                 quote_spanned!(v.span()=> (#k, #p::ctx(&#v)))
             });
-            quote!(let __parallel_run_call = __parallel_run_call.with_context(::std::vec![#(#pairs),*]);)
+            // In a closure the runtime calls under `catch_unwind`: a panicking context value is
+            // reported (helper `context`), never the caller's problem.
+            quote!(let __parallel_run_call = __parallel_run_call.with_context_from(|| ::std::vec![#(#pairs),*]);)
         });
         // The sampling key's text for the call's records (evaluated again, shadowed calls only).
         let key_text = m.sample_by.as_ref().map(|e| {
             let p = private_at(e.span());
             let e = operand(e);
-            quote_spanned!(e.span()=> let __parallel_run_call = __parallel_run_call.with_sample_key(#p::key_text(&#e));)
+            quote_spanned!(e.span()=> let __parallel_run_call = __parallel_run_call.with_sample_key_from(|| #p::key_text(&#e));)
         });
         // The arguments as JSON (receivers left out), each checked at its own argument's span.
         let inputs = m.record_inputs.then(|| {
@@ -327,7 +329,7 @@ fn expand(m: Model) -> TokenStream {
                 let p = private_at(a.span);
                 quote_spanned!(a.span=> #p::input(&#name))
             });
-            quote!(let __parallel_run_call = __parallel_run_call.with_inputs(::std::vec![#(#values),*]);)
+            quote!(let __parallel_run_call = __parallel_run_call.with_inputs_from(|| ::std::vec![#(#values),*]);)
         });
         let idem = m.idempotency_key.as_ref().map(|_| {
             quote!(let __parallel_run_call = __parallel_run_call.with_idempotency_key(::core::clone::Clone::clone(&__parallel_run_key));)
@@ -588,6 +590,9 @@ fn experiment_static(m: &Model, exp: &Ident, candidate: &syn::Path, several: boo
     }
     if m.on_caller {
         builders.extend(quote!(.on_caller_runtime()));
+    }
+    if m.compare_panics {
+        builders.extend(quote!(.comparing_panics()));
     }
     if m.cpu_time {
         builders.extend(quote!(.with_cpu_time(true)));

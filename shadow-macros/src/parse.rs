@@ -25,6 +25,7 @@ pub(crate) const KEYS: &[&str] = &[
     "ignore",
     "strict",
     "errors",
+    "panics",
     "context",
     "before",
     "on_outcome",
@@ -91,6 +92,8 @@ pub(crate) struct Args {
     pub ignore: Option<Spanned<Vec<Expr>>>,
     pub strict: Option<Spanned<bool>>,
     pub errors: Option<Spanned<Ident>>,
+    /// `panics = compare`.
+    pub compare_panics: Option<Spanned<bool>>,
     pub context: Option<Spanned<Vec<(LitStr, Expr)>>>,
     pub before: Option<Spanned<Expr>>,
     pub on_outcome: Option<Spanned<Expr>>,
@@ -127,6 +130,7 @@ fn forms(key: &str) -> &'static str {
         "ignore" => "a list of rules `fn(&T, &T) -> bool`, such as `ignore = [same_total, |primary, candidate| primary.id == candidate.id]`",
         "strict" | "cpu_time" | "record_inputs" => "`true` or `false`",
         "errors" => "`compare`, `match` or `variant`, such as `errors = variant`",
+        "panics" => "`propagate` or `compare` (whether a primary panic is compared with the candidate's outcome), such as `panics = compare`",
         "context" => "`{ \"key\": value, ... }` with string keys, such as `context = { \"order_id\": order.id }`",
         "before" => "an expression run before the candidate, such as `before = warm_cache(&order)` or `before = || warm_cache(&order)`",
         "on_outcome" => "a function `fn(&OutcomeRecord)`, such as `on_outcome = log_outcome`, or a closure without captures",
@@ -290,6 +294,10 @@ fn parse_args(input: ParseStream) -> syn::Result<Args> {
             "errors" => {
                 let id = parse_word(input, k, &["compare", "match", "variant"])?;
                 set_once(&mut args.errors, &key, id)?
+            }
+            "panics" => {
+                let compare = parse_word(input, k, &["propagate", "compare"])? == "compare";
+                set_once(&mut args.compare_panics, &key, compare)?
             }
             "context" => set_once(&mut args.context, &key, parse_context(input)?)?,
             "ignore" => {

@@ -172,7 +172,7 @@ fn missing_candidate() {
 fn unknown_key_lists_the_valid_ones() {
     assert_eq!(
         error(quote!(candidate = f2, comparator = C), quote!(fn f() {})),
-        "unknown `parallel_run` argument `comparator`; expected one of: candidate, compare, name, sample, mode, runtime, order, timeout, max_in_flight, sample_by, run_if, ignore, strict, errors, context, before, on_outcome, cpu_time, clean, writes, idempotency_key, min_match_rate, min_samples, deadline, record_inputs, noise, crate"
+        "unknown `parallel_run` argument `comparator`; expected one of: candidate, compare, name, sample, mode, runtime, order, timeout, max_in_flight, sample_by, run_if, ignore, strict, errors, panics, context, before, on_outcome, cpu_time, clean, writes, idempotency_key, min_match_rate, min_samples, deadline, record_inputs, noise, crate"
     );
 }
 

@@ -83,6 +83,8 @@ pub(crate) struct Model {
     pub mode: Mode,
     /// `runtime = caller`: a detached `async fn`'s candidate is spawned on the caller's runtime.
     pub on_caller: bool,
+    /// `panics = compare`: a primary panic is compared with the candidate's outcome.
+    pub compare_panics: bool,
     pub order: Order,
     pub krate: Path,
 }
@@ -380,6 +382,7 @@ pub(crate) fn validate(args: Args, mut item: ItemFn) -> syn::Result<Model> {
             }
         },
         mode,
+        compare_panics: args.compare_panics.as_ref().is_some_and(|c| c.value),
         on_caller: args
             .runtime
             .as_ref()

@@ -237,6 +237,54 @@ pub fn set_strict(on: Option<bool>) {
     );
 }
 
+type StrictHook =
+    std::sync::Arc<dyn Fn(&crate::Discrepancy) -> Box<dyn std::any::Any + Send> + Send + Sync>;
+static STRICT_HOOK: std::sync::RwLock<Option<StrictHook>> = std::sync::RwLock::new(None);
+
+/// Chooses what a call fails with in strict mode: `hook` turns the discrepancy (a mismatch, a
+/// candidate panic, a refused write) into the panic payload, e.g. the application's own error
+/// type, which a test harness can catch and downcast. Without a hook the call panics with the
+/// library's message (both sides and the diff). The outcome is recorded and published first.
+///
+/// ```
+/// #[derive(Debug)]
+/// struct RewriteDisagrees { experiment: &'static str, diff: String }
+///
+/// shadow_runtime::config::on_strict_failure(|d| {
+///     Box::new(RewriteDisagrees { experiment: d.experiment, diff: d.detail.clone() })
+/// });
+/// # shadow_runtime::config::clear_strict_failure();
+/// ```
+pub fn on_strict_failure(
+    hook: impl Fn(&crate::Discrepancy) -> Box<dyn std::any::Any + Send> + Send + Sync + 'static,
+) {
+    *STRICT_HOOK.write().unwrap_or_else(|e| e.into_inner()) = Some(std::sync::Arc::new(hook));
+}
+
+/// Removes the hook of [`on_strict_failure`]: strict mode fails with the library's message again.
+///
+/// ```
+/// shadow_runtime::config::clear_strict_failure();
+/// ```
+pub fn clear_strict_failure() {
+    *STRICT_HOOK.write().unwrap_or_else(|e| e.into_inner()) = None;
+}
+
+/// The application's strict-mode payload for `d`, if it set a hook (a panicking hook gives none:
+/// the library's message is used).
+pub(crate) fn strict_failure_payload(
+    d: &crate::Discrepancy,
+) -> Option<Box<dyn std::any::Any + Send>> {
+    let hook = STRICT_HOOK
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()?;
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        crate::isolation::quietly(|| hook(d))
+    }))
+    .ok()
+}
+
 /// Turns every experiment on or off while the process runs (the kill switch), overriding
 /// `PARALLEL_RUN`. Takes effect on the next call.
 ///

@@ -6,7 +6,7 @@
 //! and resolves the call's ticket exactly once.
 
 use std::future::Future;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -209,6 +209,7 @@ impl ShadowCall {
             let exp = p.ticket.exp;
             let key = p.ticket.key();
             let (ran, took, end) = run_sync(exp, p.primary_start, key, f);
+            p.ticket.candidate_first = true;
             p.slot = None; // the candidate has ended
             p.primary_start = end;
             p.early = Some(Box::new((ran, took)));
@@ -241,6 +242,7 @@ impl ShadowCall {
             let key = p.ticket.key();
             let start = p.primary_start;
             let (ran, took, end) = run_async(exp, start, key, f, inline_deadline(exp, start)).await;
+            p.ticket.candidate_first = true;
             p.slot = None; // the candidate has ended
             p.primary_start = end;
             p.early = Some(Box::new((ran, took)));
@@ -698,9 +700,48 @@ where
         if self.served {
             return self.serve(primary, compare, &probes);
         }
-        let out = self.primary_sync(primary);
+        let out = if self.ticket.exp.compares_panics() {
+            match catch_unwind(AssertUnwindSafe(|| self.primary_sync(primary))) {
+                Ok(v) => v,
+                Err(p) => {
+                    self.after_primary_panic_inline(&*p, &probes);
+                    resume_unwind(p)
+                }
+            }
+        } else {
+            self.primary_sync(primary)
+        };
         self.finish_inline(&out, compare, probes);
         out
+    }
+
+    /// `panics = compare`, inline: the primary panicked; the candidate runs (unless it ran
+    /// first) and its outcome is judged against the panic. The caller then gets the panic.
+    fn after_primary_panic_inline<P: Probe<T>>(
+        mut self,
+        panic: &(dyn std::any::Any + Send),
+        probes: &P,
+    ) {
+        let (primary_time, end) = self.primary_done();
+        let exp = self.ticket.exp;
+        let key = self.ticket.key();
+        let (ran, took) = match (self.early.take(), self.candidate.take()) {
+            (Some(early), _) => *early,
+            (None, Some(f)) => {
+                let (ran, took, _) = run_sync(exp, end, key, f);
+                (ran, took)
+            }
+            (None, None) => unreachable!("a candidate is attached or has run"),
+        };
+        self.slot = None;
+        judge_panicked(
+            self.take_ticket(),
+            &panic_message(panic),
+            ran,
+            primary_time,
+            took,
+            probes,
+        );
     }
 
     /// Runs the legacy code as the served side (in a context only to carry an idempotency key),
@@ -779,9 +820,52 @@ where
         if self.served {
             return self.serve(primary, &compare, &probes);
         }
-        let out = self.primary_sync(primary);
+        let out = if self.ticket.exp.compares_panics() {
+            match catch_unwind(AssertUnwindSafe(|| self.primary_sync(primary))) {
+                Ok(v) => v,
+                Err(p) => {
+                    self.after_primary_panic_detached(&*p, probes);
+                    resume_unwind(p)
+                }
+            }
+        } else {
+            self.primary_sync(primary)
+        };
         self.finish_detached(copy(&out), compare, probes);
         out
+    }
+
+    /// `panics = compare`, detached: the primary panicked; the candidate is queued on the lane
+    /// as usual and judged against the panic there. The caller gets the panic at once.
+    fn after_primary_panic_detached<P>(mut self, panic: &(dyn std::any::Any + Send), probes: P)
+    where
+        P: Probe<T> + Send + 'static,
+    {
+        let (primary_time, end) = self.primary_done();
+        let exp = self.ticket.exp;
+        let f = self
+            .candidate
+            .take()
+            .expect("detached candidates never run first");
+        let key = self.ticket.key();
+        let ticket = self.take_ticket();
+        let (slot, admission) = (self.slot.take(), self.admission.take());
+        let panic = panic_message(panic);
+        let job = move |run: bool| {
+            if let Some(a) = admission {
+                a.start();
+            }
+            if !run {
+                drop(slot);
+                return shed_late(ticket);
+            }
+            let (ran, took, _) = run_sync(exp, end, key, f);
+            drop(slot);
+            judge_panicked(ticket, &panic, ran, primary_time, took, &probes);
+        };
+        if let Err(job) = crate::pool::try_submit(Box::new(job)) {
+            job(false);
+        }
     }
 }
 
@@ -810,9 +894,51 @@ where
                 .serve_async::<L, &C, C, P>(primary, compare, probes)
                 .await;
         }
-        let out = self.primary_async(primary).await;
+        let out = if self.ticket.exp.compares_panics() {
+            match (CatchUnwind {
+                inner: self.primary_async(primary),
+            })
+            .await
+            {
+                Ok(v) => v,
+                Err(p) => {
+                    self.after_primary_panic_inline_async(&*p, &probes).await;
+                    resume_unwind(p)
+                }
+            }
+        } else {
+            self.primary_async(primary).await
+        };
         self.finish_inline_async(&out, compare, probes).await;
         out
+    }
+
+    /// The async twin of `after_primary_panic_inline`.
+    async fn after_primary_panic_inline_async<P: Probe<T>>(
+        mut self,
+        panic: &(dyn std::any::Any + Send),
+        probes: &P,
+    ) {
+        let (primary_time, end) = self.primary_done();
+        let exp = self.ticket.exp;
+        let key = self.ticket.key();
+        let (ran, took) = match (self.early.take(), self.candidate.take()) {
+            (Some(early), _) => *early,
+            (None, Some(f)) => {
+                let (ran, took, _) = run_async(exp, end, key, f, inline_deadline(exp, end)).await;
+                (ran, took)
+            }
+            (None, None) => unreachable!("a candidate is attached or has run"),
+        };
+        self.slot = None;
+        judge_panicked(
+            self.take_ticket(),
+            &panic_message(panic),
+            ran,
+            primary_time,
+            took,
+            probes,
+        );
     }
 
     /// The async twin of `primary_sync`: the served side, marked as this experiment's primary
@@ -899,10 +1025,54 @@ where
                 .serve_async::<L, C, C, P>(primary, compare, probes)
                 .await;
         }
-        let out = self.primary_async(primary).await;
+        let out = if self.ticket.exp.compares_panics() {
+            match (CatchUnwind {
+                inner: self.primary_async(primary),
+            })
+            .await
+            {
+                Ok(v) => v,
+                Err(p) => {
+                    self.after_primary_panic_detached_async(&*p, probes);
+                    resume_unwind(p)
+                }
+            }
+        } else {
+            self.primary_async(primary).await
+        };
         self.finish_detached_async(copy(&out), compare, probes)
             .await;
         out
+    }
+
+    /// The async twin of `after_primary_panic_detached`: the candidate goes to the lane.
+    fn after_primary_panic_detached_async<P>(
+        mut self,
+        panic: &(dyn std::any::Any + Send),
+        probes: P,
+    ) where
+        P: Probe<T> + Send + 'static,
+    {
+        let (primary_time, _) = self.primary_done();
+        let exp = self.ticket.exp;
+        let f = self
+            .candidate
+            .take()
+            .expect("detached candidates never run first");
+        let key = self.ticket.key();
+        let ticket = self.take_ticket();
+        let slot = self.slot.take();
+        let panic = panic_message(panic);
+        if !crate::lane::available() {
+            return shed_late(ticket);
+        }
+        let task = async move {
+            let start = Stamp::now();
+            let (ran, took, _) = run_async(exp, start, key, f, inline_deadline(exp, start)).await;
+            drop(slot);
+            judge_panicked(ticket, &panic, ran, primary_time, took, &probes);
+        };
+        let _ = crate::lane::spawn(self.admission.take(), task);
     }
 }
 
@@ -916,7 +1086,7 @@ fn judge_served<T, C, P>(
     served_time: Took,
     compare: &C,
     probes: &P,
-) -> Option<String>
+) -> Failure
 where
     C: Comparator<T> + ?Sized,
     P: Probe<T>,
@@ -1449,6 +1619,80 @@ impl<F: Future> Future for Race<F> {
     }
 }
 
+/// Judges a call whose primary panicked (`panics = compare`): a candidate that panics with the
+/// same message is a match; one that panics otherwise, or returns, is a mismatch that names both.
+fn judge_panicked<T, P: Probe<T>>(
+    mut ticket: Ticket,
+    primary_panic: &str,
+    ran: Ran<T>,
+    primary: Took,
+    candidate: Took,
+    probes: &P,
+) {
+    let msg_only = |s: &str| s.split(" (at ").next().unwrap_or(s).to_owned();
+    let (detail, candidate_text) = match ran {
+        Ran::TimedOut => {
+            settle(ticket, Outcome::Timeout, None, primary, candidate, true);
+            return;
+        }
+        Ran::Refused(n, first) => {
+            let detail = format!(
+                "the primary panicked ({primary_panic}); the shadow run attempted {n} production write(s), first `{first}`: refused, not compared"
+            );
+            let d = discrepancy(
+                &mut ticket,
+                Outcome::WriteRefused,
+                detail,
+                None,
+                None,
+                primary,
+                candidate,
+            );
+            ticket.resolve_timed(Outcome::WriteRefused, Some(d), None, &primary, &candidate);
+            return;
+        }
+        Ran::Panicked(p) => {
+            let theirs = panic_detail(&*p);
+            if msg_only(&theirs) == msg_only(primary_panic) {
+                settle(
+                    ticket,
+                    Outcome::Match,
+                    Some("both panicked alike"),
+                    primary,
+                    candidate,
+                    false,
+                );
+                return;
+            }
+            (
+                format!("the primary panicked: {primary_panic}\nthe candidate panicked: {theirs}"),
+                Some("(panicked)".to_owned()),
+            )
+        }
+        Ran::Value(v) => (
+            format!("the primary panicked: {primary_panic}\nthe candidate returned a value"),
+            render(ticket.exp, probes, &v),
+        ),
+    };
+    notify(
+        &ticket,
+        Outcome::Mismatch,
+        Some(&detail),
+        primary,
+        candidate,
+    );
+    let d = discrepancy(
+        &mut ticket,
+        Outcome::Mismatch,
+        detail,
+        Some(format!("(panicked: {})", msg_only(primary_panic))),
+        candidate_text,
+        primary,
+        candidate,
+    );
+    ticket.resolve_timed(Outcome::Mismatch, Some(d), None, &primary, &candidate);
+}
+
 /// The panic's message and, when the hook saw it, where it was raised.
 fn panic_detail(p: &(dyn std::any::Any + Send)) -> String {
     let msg = panic_message(p);
@@ -1491,7 +1735,7 @@ fn judge<T, V, C, P>(
     candidate_duration: Took,
     compare: &C,
     probes: &P,
-) -> Option<String>
+) -> Failure
 where
     V: std::borrow::Borrow<T>,
     C: Comparator<T> + ?Sized,
@@ -1522,7 +1766,7 @@ where
                 primary_duration,
                 candidate_duration,
             );
-            let failure = Some(strict_message(&d));
+            let failure = strict_failure(ticket.exp, &d);
             ticket.resolve_timed(
                 Outcome::WriteRefused,
                 Some(d),
@@ -1673,8 +1917,11 @@ where
         primary_duration,
         candidate_duration,
     );
-    let failure =
-        matches!(outcome, Outcome::Mismatch | Outcome::CandidatePanic).then(|| strict_message(&d));
+    let failure = if matches!(outcome, Outcome::Mismatch | Outcome::CandidatePanic) {
+        strict_failure(ticket.exp, &d)
+    } else {
+        None
+    };
     ticket.resolve_timed(
         outcome,
         Some(d),
@@ -1709,6 +1956,7 @@ fn discrepancy(
         candidate_cpu: candidate_duration.cpu,
         at: SystemTime::now(),
         served_by_candidate: ticket.served,
+        candidate_ran_first: ticket.candidate_first,
         key: extras.sample_key,
         inputs: extras.inputs,
     }
@@ -1723,7 +1971,7 @@ fn settle(
     primary: Took,
     candidate: Took,
     candidate_failed: bool,
-) -> Option<String> {
+) -> Failure {
     notify(&ticket, outcome, detail, primary, candidate);
     ticket.resolve_timed(outcome, None, Some(candidate_failed), &primary, &candidate);
     None
@@ -1755,6 +2003,7 @@ fn notify_hook(
         primary_cpu: primary.cpu,
         candidate_cpu: candidate.cpu,
         context: ticket.context().to_vec(),
+        candidate_ran_first: ticket.candidate_first,
     };
     if let Err(p) = catch_unwind(AssertUnwindSafe(|| quietly(|| hook(&record)))) {
         crate::observe::internal_error(ticket.exp, "on_outcome", &panic_message(&*p));
@@ -1778,12 +2027,35 @@ fn strict_message(d: &Discrepancy) -> String {
     )
 }
 
-/// Strict mode: fails the call, after its outcome has been recorded and published.
-fn fail_if_strict(exp: &'static Experiment, failure: Option<String>) {
-    if let Some(msg) = failure {
-        if exp.is_strict() {
-            panic!("{msg}");
-        }
+/// What a call fails with in strict mode, when its outcome is a failure.
+type Failure = Option<Box<StrictFailure>>;
+
+pub(crate) struct StrictFailure {
+    message: String,
+    discrepancy: Discrepancy,
+}
+
+/// The failure of a discrepancy, if its experiment is strict (the record is copied only then).
+fn strict_failure(exp: &'static Experiment, d: &Discrepancy) -> Failure {
+    exp.is_strict().then(|| {
+        Box::new(StrictFailure {
+            message: strict_message(d),
+            discrepancy: d.clone(),
+        })
+    })
+}
+
+/// Strict mode: fails the call, after its outcome has been recorded and published: with the
+/// application's payload when it set one ([`crate::config::on_strict_failure`]), else with the
+/// library's message.
+fn fail_if_strict(exp: &'static Experiment, failure: Failure) {
+    let Some(f) = failure else { return };
+    if !exp.is_strict() {
+        return;
+    }
+    match crate::config::strict_failure_payload(&f.discrepancy) {
+        Some(payload) => std::panic::resume_unwind(payload),
+        None => panic!("{}", f.message),
     }
 }
 

@@ -61,6 +61,9 @@ pub struct Experiment {
     /// `runtime = caller` of the attribute: a detached async candidate is spawned on the caller's
     /// tokio runtime instead of the shadow lane's.
     on_caller: bool,
+    /// `panics = compare` of the attribute: when the primary panics, the candidate runs anyway and
+    /// is judged against the panic.
+    compare_panics: bool,
     /// The one word a call reads: the effective sampling threshold (`rate * 2^64`), 0 when
     /// shadowing is off (kill switch, setting, rate 0), [`OPEN`] while the circuit breaker is not
     /// closed, [`RAMP`] while the candidate serves a share of calls, `u64::MAX` for every call,
@@ -111,6 +114,8 @@ pub(crate) struct State {
     pub(crate) retained: Mutex<Vec<Discrepancy>>,
     /// Failures of user helpers (comparator, ignore rules, run_if, before, Debug), per helper.
     pub(crate) internal_errors: Mutex<Vec<(&'static str, u64)>>,
+    /// Per helper: when its failure was last warned about, and the failures since.
+    pub(crate) helper_warnings: Mutex<Vec<(&'static str, Instant, u64)>>,
     pub(crate) warned_no_runtime: AtomicBool,
     /// The warning that every slot is held by hung candidates was given.
     pub(crate) warned_stuck: AtomicBool,
@@ -171,6 +176,7 @@ impl Experiment {
             no_ramp: false,
             noise_rate: 0.0,
             on_caller: false,
+            compare_panics: false,
             gate: crate::sync::gate::GateWord::new(UNINIT),
             sample_t: AtomicU64::new(0),
             ramp_t: AtomicU64::new(0),
@@ -226,6 +232,30 @@ impl Experiment {
     pub const fn on_caller_runtime(mut self) -> Self {
         self.on_caller = true;
         self
+    }
+
+    /// When the primary panics, runs the candidate anyway (in shadow context, as usual) and judges
+    /// it against the panic: a candidate that panics with the same message is a match, one that
+    /// panics otherwise or returns a value is a mismatch (the attribute's `panics = compare`). The
+    /// caller gets the primary's panic unchanged either way. Without it (the default, as
+    /// `panics = propagate`) a primary panic is counted as `primary_panic` and the candidate does
+    /// not run.
+    ///
+    /// ```
+    /// static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
+    ///     "docs::panics", 1.0, shadow_runtime::Mode::Inline, shadow_runtime::Order::PrimaryFirst)
+    ///     .comparing_panics();
+    /// assert!(EXP.compares_panics());
+    /// ```
+    pub const fn comparing_panics(mut self) -> Self {
+        self.compare_panics = true;
+        self
+    }
+
+    /// Whether a primary panic is compared ([`comparing_panics`](Self::comparing_panics)).
+    #[inline]
+    pub fn compares_panics(&self) -> bool {
+        self.compare_panics
     }
 
     /// Whether a detached async candidate is spawned on the caller's runtime
@@ -469,6 +499,7 @@ impl Experiment {
                 abandoned: AtomicU64::new(0),
                 retained: Mutex::new(Vec::new()),
                 internal_errors: Mutex::new(Vec::new()),
+                helper_warnings: Mutex::new(Vec::new()),
                 warned_no_runtime: AtomicBool::new(false),
                 warned_stuck: AtomicBool::new(false),
                 shed_late: AtomicU64::new(0),
@@ -499,6 +530,9 @@ impl Experiment {
                 );
             }
             reg.push(self);
+            // Before any helper of the experiment runs (`run_if`, `sample_by`, ...): their
+            // panics, caught, are then quiet from the first call on.
+            crate::isolation::install_hook();
             // Again under the registry lock, as `set_global_enabled` refreshes every gate:
             // whichever runs last sees the latest switch.
             self.apply(st);
@@ -589,10 +623,14 @@ impl Experiment {
             self.count_skip(Skip::Filtered);
             return None;
         }
+        let Ok(key) = self.helper("sample_by", || key(self.seed.load(Relaxed))) else {
+            self.count_skip(Skip::Filtered);
+            return None;
+        };
         if t == RAMP {
-            return self.decide_ramp(key(self.seed.load(Relaxed)));
+            return self.decide_ramp(key);
         }
-        let inside = match key(self.seed.load(Relaxed)) {
+        let inside = match key {
             Some(h) => {
                 let inside = t == u64::MAX || h < t;
                 if !inside {
@@ -623,6 +661,23 @@ impl Experiment {
             UNINIT => self.effective_gate(st),
             t => t,
         }
+    }
+
+    /// Runs one of the attribute's helpers (a user expression) quietly: its panic is reported as
+    /// an internal error of `helper` (once per message) and the call goes on.
+    #[inline]
+    pub(crate) fn helper<R>(
+        &'static self,
+        helper: &'static str,
+        f: impl FnOnce() -> R,
+    ) -> Result<R, ()> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            crate::isolation::quietly(f)
+        }))
+        .map_err(|p| {
+            let msg = crate::compare::panic_message(&*p);
+            crate::observe::internal_error(self, helper, &format!("{msg}; the call goes on"));
+        })
     }
 
     fn run_if(&'static self, f: impl FnOnce() -> bool) -> bool {
@@ -1314,6 +1369,8 @@ pub(crate) struct Ticket {
     pub(crate) done: bool,
     /// The candidate serves this call; the legacy code is the shadow.
     pub(crate) served: bool,
+    /// The candidate ran before the primary (`order = random`).
+    pub(crate) candidate_first: bool,
     /// What the attribute attached to the call, if anything (kept out of line: most calls carry
     /// nothing, and the ticket moves with the call).
     pub(crate) extras: Option<Box<Extras>>,
@@ -1342,6 +1399,7 @@ impl Ticket {
             phase,
             done,
             served: false,
+            candidate_first: false,
             extras: None,
         }
     }
@@ -1461,6 +1519,43 @@ impl ShadowCall {
     pub fn with_context(mut self, context: Vec<(&'static str, String)>) -> Self {
         self.ticket.extras_mut().context = context;
         self
+    }
+
+    /// [`with_context`](Self::with_context) with the context computed by `f`, which may panic: a
+    /// panic is reported as an internal error of helper `context` and the call keeps a context
+    /// that says so (the attribute's `context` values are evaluated this way).
+    ///
+    /// ```
+    /// # static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
+    /// #     "docs::ctx_from", 1.0, shadow_runtime::Mode::Inline, shadow_runtime::Order::PrimaryFirst);
+    /// let call = EXP.decide().unwrap().with_context_from(|| vec![("order_id", "42".to_string())]);
+    /// # drop(call);
+    /// ```
+    pub fn with_context_from(self, f: impl FnOnce() -> Vec<(&'static str, String)>) -> Self {
+        let context = self
+            .ticket
+            .exp
+            .helper("context", f)
+            .unwrap_or_else(|()| vec![("context", "(a context value panicked)".to_owned())]);
+        self.with_context(context)
+    }
+
+    /// [`with_sample_key`](Self::with_sample_key) with the key rendered by `f`, which may panic
+    /// (reported as helper `sample_by`; the record then has no key).
+    pub fn with_sample_key_from(self, f: impl FnOnce() -> String) -> Self {
+        match self.ticket.exp.helper("sample_by", f) {
+            Ok(key) => self.with_sample_key(key),
+            Err(()) => self,
+        }
+    }
+
+    /// [`with_inputs`](Self::with_inputs) with the arguments serialised by `f`, which may panic
+    /// (a `Serialize` impl; reported as helper `record_inputs`; the record then has no inputs).
+    pub fn with_inputs_from(self, f: impl FnOnce() -> Vec<serde_json::Value>) -> Self {
+        match self.ticket.exp.helper("record_inputs", f) {
+            Ok(inputs) => self.with_inputs(inputs),
+            Err(()) => self,
+        }
     }
 
     /// Sets the hook called with this call's judged outcome (the attribute's `on_outcome`). It

@@ -208,7 +208,19 @@ pub(crate) fn internal_error(exp: &'static Experiment, helper: &'static str, mes
         ],
     );
     counter(&key).increment(1);
-    tracing::warn!(target: TARGET, experiment = name, helper, "parallel run helper `{helper}` of {name} failed: {message}");
+    // Warned the first time, then at most once a minute (with the count since): a helper that
+    // fails on every call must not flood the log. Every failure is counted and given to the hook.
+    match helper_warning_due(exp, helper) {
+        Some(0) => {
+            tracing::warn!(target: TARGET, experiment = name, helper, "parallel run helper `{helper}` of {name} failed: {message}")
+        }
+        Some(more) => {
+            tracing::warn!(target: TARGET, experiment = name, helper, "parallel run helper `{helper}` of {name} failed: {message} ({more} more failures of it since the last warning)")
+        }
+        None => {
+            tracing::debug!(target: TARGET, experiment = name, helper, "parallel run helper `{helper}` of {name} failed: {message}")
+        }
+    }
     let hook = INTERNAL_HOOK
         .read()
         .unwrap_or_else(|e| e.into_inner())
@@ -220,6 +232,34 @@ pub(crate) fn internal_error(exp: &'static Experiment, helper: &'static str, mes
             message: message.to_owned(),
         };
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(&e)));
+    }
+}
+
+/// How often a failing helper is warned about at most.
+const HELPER_WARN_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Whether this failure of `helper` is warned about: `Some(failures since the last warning)`, or
+/// `None` while the last warning is less than [`HELPER_WARN_EVERY`] old.
+fn helper_warning_due(exp: &'static Experiment, helper: &'static str) -> Option<u64> {
+    let now = crate::timer::coarse_now();
+    let mut w = exp
+        .state()
+        .helper_warnings
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    match w.iter_mut().find(|(h, _, _)| *h == helper) {
+        None => {
+            w.push((helper, now, 0));
+            Some(0)
+        }
+        Some((_, last, since)) if now.saturating_duration_since(*last) >= HELPER_WARN_EVERY => {
+            *last = now;
+            Some(std::mem::take(since))
+        }
+        Some((_, _, since)) => {
+            *since += 1;
+            None
+        }
     }
 }
 

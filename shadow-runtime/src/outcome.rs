@@ -182,6 +182,9 @@ pub struct Discrepancy {
     /// The candidate served this call (a ramp) and the legacy code ran as the shadow. `primary`
     /// and `candidate` still name the legacy code and the candidate.
     pub served_by_candidate: bool,
+    /// The candidate ran before the primary (inline mode with `order = random`, on a coin toss);
+    /// otherwise after it.
+    pub candidate_ran_first: bool,
     /// The call's sampling key (the attribute's `sample_by`), rendered, if any.
     pub key: Option<String>,
     /// The call's arguments as a JSON array (the attribute's `record_inputs = true`), for
@@ -219,6 +222,8 @@ pub struct OutcomeRecord {
     pub candidate_cpu: Option<Duration>,
     /// The call's context.
     pub context: Vec<(&'static str, String)>,
+    /// The candidate ran before the primary (inline mode with `order = random`).
+    pub candidate_ran_first: bool,
 }
 
 /// `k=v, k2=v2`, for log events.

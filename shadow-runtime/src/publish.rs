@@ -154,7 +154,7 @@ pub fn path_pattern(path: &str) -> String {
 /// #   detail: "$.fee: 1 -> 2".into(), primary: Some("1".into()), candidate: Some("2".into()),
 /// #   primary_duration: Default::default(), candidate_duration: Default::default(),
 /// #   primary_cpu: None, candidate_cpu: None, at: std::time::SystemTime::now(),
-/// #   served_by_candidate: false, key: Some("c-1".into()), inputs: None };
+/// #   served_by_candidate: false, candidate_ran_first: false, key: Some("c-1".into()), inputs: None };
 /// let line = shadow_runtime::publish::to_json(&d);
 /// assert_eq!(line["experiment"], "e");
 /// assert_eq!(line["context"]["k"], "v");
@@ -176,6 +176,7 @@ pub fn to_json(d: &Discrepancy) -> Value {
         "at_ms": d.at.duration_since(UNIX_EPOCH).map(|t| t.as_millis() as u64).unwrap_or(0),
         "key": d.key,
         "served_by": if d.served_by_candidate { "candidate" } else { "primary" },
+        "order": if d.candidate_ran_first { "candidate_first" } else { "primary_first" },
         "detail": d.detail,
         "paths": diff_paths(&d.detail),
         "primary": d.primary,
