@@ -64,13 +64,15 @@ pub use shadow_runtime::{
 /// | `name = "..."` | the experiment's name, in metrics, logs, snapshots and its environment variable | `module_path!()::fn_name` |
 /// | `sample = 0.25` | fraction of calls shadowed, `0..=1`; the environment overrides it | `1.0` |
 /// | `mode = detached \| inline` | where the candidate runs (below) | `detached` |
+/// | `runtime = lane \| caller` | detached `async fn`: the shadow lane's runtime, or the caller's tokio runtime | `lane` |
 /// | `order = primary_first \| random` | inline mode: which side runs first; `random` tosses a coin per call, as Scientist does | `primary_first` |
-/// | `timeout = "150ms"` | the candidate's deadline; past it the call counts as `timeout` (an async candidate is cancelled, a sync one abandoned) | none |
-/// | `max_in_flight = 64` | concurrent candidate executions of this experiment; beyond, calls are `shed` | `64` |
+/// | `timeout = "150ms"` | the candidate's deadline, from its start; a candidate that ends after it is a `timeout`, however it ran (an async one is cancelled, a sync one abandoned); `"none"`: no timeout | `"5s"` |
+/// | `max_in_flight = 64` | shadow runs of this experiment at once (a slot is taken when the call is decided); beyond, calls are `shed` before anything is prepared | `64` |
 /// | `sample_by = expr` | sticky sampling by a key over the arguments (integer, string, bytes): see [`sticky`] | random |
 /// | `run_if = expr` | a `bool` over the arguments; `false` skips shadowing (`filtered`) | always |
 /// | `ignore = [rule, ...]` | `fn(&T, &T) -> bool` rules consulted when the pair did not match; the first yes makes the outcome `ignored` | none |
 /// | `errors = compare \| match \| variant` | how two `Err` results compare; an `Err` against an `Ok` is always a mismatch | `compare` |
+/// | `panics = propagate \| compare` | when the primary panics: skip the candidate (`primary_panic`), or run it and judge it against the panic; the caller gets the panic either way | `propagate` |
 /// | `strict = true \| false` | a mismatch or candidate panic fails the call (after it is recorded); see [`testing`] for differential tests | global switch, else off |
 /// | `candidate = [v2, v3]` | several candidates: each is its own experiment (`name/v2`, `name/v3`), compared with the primary independently, with its own outcomes; they never serve (no ramp) | one |
 /// | `writes = refuse \| dry_run \| separate` | how the shadow side must treat writes, read by the data layer through [`context`] ([`context::write_mode`], [`guard_write`], [`context::pick`]) | `refuse` |
@@ -85,11 +87,16 @@ pub use shadow_runtime::{
 ///
 /// - **`detached`** (default): the primary runs and returns; the candidate runs off the caller's
 ///   path with its own copies of the arguments (`T: Clone`; `&T` through [`ToOwned`], so `&str`
-///   becomes a `String` and `&[T]` a `Vec<T>`), and the comparison happens there too. An `async fn`
-///   spawns a task on the current tokio runtime (outside one: a warning once, then inline); a sync
-///   function queues the candidate on a small bounded worker pool (a full queue sheds the call,
-///   counted as [`Outcome::Shed`]; the caller never waits). Arguments must be
-///   `Clone + Send + 'static`, the return type too; `&mut` arguments are refused at compile time.
+///   becomes a `String` and `&[T]` a `Vec<T>`), and the comparison happens there too, on the
+///   [`lane`]: its own small tokio runtime for an `async fn` (no runtime needed at the call
+///   site), its worker pool for a sync function, both at the lowest OS priority, bounded by a
+///   queue (`PARALLEL_RUN_QUEUE`, [`lane::set_queue_capacity`]) and a CPU budget
+///   (`PARALLEL_RUN_LANE_BUDGET`, [`lane::set_budget`]). A call the lane or `max_in_flight`
+///   cannot take is shed ([`Outcome::Shed`], with its reason in the snapshot) before anything
+///   of the shadow is prepared; the caller never waits. A tight loop of detached calls at 100%
+///   sampling sheds most of them: the lane runs candidates only as fast as its threads and budget
+///   allow. Arguments must be `Clone + Send + 'static`, the return type too; `&mut` arguments are
+///   refused at compile time.
 /// - **`inline`**: the candidate runs in the caller, after the primary (or before, with
 ///   `order = random`). It takes the same references; by-value arguments are cloned and `&mut`
 ///   arguments get `&mut` to a clone, so the candidate never changes what the caller sees. Adds the
