@@ -27,11 +27,11 @@
 #![warn(missing_docs)]
 
 pub use shadow_runtime::{
-    breaker, compare, config, context, cutover, exec, experiment, global_enabled, guard_write,
-    in_shadow, lane, live, noise, outcome, publish, reload_from_env, set_global_enabled, snapshot,
-    sticky, structural, testing, wait_idle, BreakerConfig, BreakerState, Comparator,
-    DefaultComparator, Discrepancy, Experiment, ExperimentSnapshot, Mode, Order, Outcome,
-    OutcomeCounts, Verdict, WriteMode, WriteRefused,
+    breaker, compare, config, context, cutover, global_enabled, guard_write, in_shadow, lane, live,
+    manual, noise, outcome, publish, reload_from_env, set_global_enabled, snapshot, sticky,
+    structural, testing, wait_idle, BreakerConfig, BreakerState, Comparator, DefaultComparator,
+    Discrepancy, Experiment, ExperimentSnapshot, Mode, Order, Outcome, OutcomeCounts, Verdict,
+    WriteMode, WriteRefused,
 };
 
 /// Runs a candidate implementation beside this function on sampled calls, compares the two

@@ -254,7 +254,7 @@ fn an_experiment_that_sets_no_timeout_gets_the_default_one() {
     assert_eq!(
         s.timeout,
         Some(Duration::from_millis(
-            parallel_run::experiment::DEFAULT_TIMEOUT_MS
+            parallel_run::manual::DEFAULT_TIMEOUT_MS
         ))
     );
     assert_eq!(s.counts.get(Outcome::Match), 1);

@@ -1,18 +1,18 @@
 //! Items the `#[parallel_run]` expansion names by absolute path. Not public API: no stability
 //! promise, may change in any release.
 
-pub use crate::compare::{Comparator, DefaultComparator, Verdict};
-pub use crate::config::{Mode, Order};
-pub use crate::context::WriteMode;
-pub use crate::exec::{ByPartialEq, Pending, Probes};
+pub use crate::decide::config::{Mode, Order};
+pub use crate::decide::sticky::SampleKey;
 pub use crate::experiment::{Experiment, ShadowCall};
-pub use crate::noise::Keep;
-pub use crate::sticky::SampleKey;
+pub use crate::judge::compare::{Comparator, DefaultComparator, Verdict};
+pub use crate::judge::noise::Keep;
+pub use crate::run::context::WriteMode;
+pub use crate::run::exec::{ByPartialEq, Pending, Probes};
 
 /// Wraps a value for the rendering probe (autoref specialisation):
 /// `(&&&&DebugProbe(v)).__pr_debug()` (each level one reference less, tried in order). One rule, whatever the function (generic or not): `{:#?}`
 /// when the type implements `Debug`, except for a type that may mask a part of itself
-/// ([`ShadowCompare::MASKED`](crate::typed::ShadowCompare::MASKED), a `#[shadow(sensitive)]`
+/// ([`ShadowCompare::MASKED`](crate::judge::typed::ShadowCompare::MASKED), a `#[shadow(sensitive)]`
 /// field), which is rendered as pretty JSON through `shadow_value`, so that the masked part never
 /// reaches a record; a `ShadowCompare` type without `Debug` is rendered through `shadow_value`
 /// too; anything else yields `None`. In a generic function, the bounds in scope decide.
@@ -23,7 +23,7 @@ pub struct DebugProbe<'a, T: ?Sized>(pub &'a T);
 pub trait ViaShadowDebug {
     fn __pr_debug(&self) -> Option<String>;
 }
-impl<T: crate::typed::ShadowCompare + core::fmt::Debug + ?Sized> ViaShadowDebug
+impl<T: crate::judge::typed::ShadowCompare + core::fmt::Debug + ?Sized> ViaShadowDebug
     for &&&DebugProbe<'_, T>
 {
     fn __pr_debug(&self) -> Option<String> {
@@ -39,7 +39,7 @@ impl<T: crate::typed::ShadowCompare + core::fmt::Debug + ?Sized> ViaShadowDebug
 pub trait ViaShadow {
     fn __pr_debug(&self) -> Option<String>;
 }
-impl<T: crate::typed::ShadowCompare + ?Sized> ViaShadow for &&DebugProbe<'_, T> {
+impl<T: crate::judge::typed::ShadowCompare + ?Sized> ViaShadow for &&DebugProbe<'_, T> {
     fn __pr_debug(&self) -> Option<String> {
         serde_json::to_string_pretty(&self.0.shadow_value()).ok()
     }
@@ -92,7 +92,7 @@ impl<T: ?Sized> ViaNotResult for &ErrProbe<'_, T> {
 /// The sticky hash of a `sample_by` key (checked at the expression's span).
 #[inline(always)]
 pub fn sample_key<K: SampleKey + ?Sized>(k: &K, seed: u64) -> Option<u64> {
-    Some(crate::sticky::key_hash(k, seed))
+    Some(crate::decide::sticky::key_hash(k, seed))
 }
 
 /// The sampling key as text, for the call's records (checked at the `sample_by` expression).
@@ -129,8 +129,8 @@ pub fn primary_with_key<T>(
     key: std::sync::Arc<str>,
     primary: impl FnOnce() -> T,
 ) -> T {
-    let mut ctx = crate::exec::served_context(exp, Some(key));
-    crate::context::within(ctx.as_mut(), primary)
+    let mut ctx = crate::run::exec::served_context(exp, Some(key));
+    crate::run::context::within(ctx.as_mut(), primary)
 }
 
 /// The async twin of [`primary_with_key`].
@@ -139,8 +139,8 @@ pub fn primary_with_key_async<F: core::future::Future>(
     exp: &'static Experiment,
     key: std::sync::Arc<str>,
     primary: F,
-) -> crate::context::Scoped<F> {
-    crate::context::scoped(crate::exec::served_context(exp, Some(key)), primary)
+) -> crate::run::context::Scoped<F> {
+    crate::run::context::scoped(crate::run::exec::served_context(exp, Some(key)), primary)
 }
 
 /// An argument recorded for replay (`record_inputs = true`), serialised to JSON.
@@ -169,7 +169,7 @@ pub fn input<T: RecordInput + ?Sized>(v: &T) -> serde_json::Value {
 /// primary alone.
 #[inline(always)]
 pub fn second_run() -> bool {
-    crate::context::second_run()
+    crate::run::context::second_run()
 }
 
 /// Checks that `run_if` is a `bool`, with the error at the expression.
@@ -241,15 +241,15 @@ where
     label = "`{Self}` does not implement `ShadowCompare`",
     note = "derive it on the result type, `#[derive(ShadowCompare)]` (and on the types of its fields); for a type of another crate, which cannot implement it (the orphan rule), compare its serde form with `compare = parallel_run::structural::Structural::new()`"
 )]
-pub trait TypedResult: crate::typed::ShadowCompare {}
+pub trait TypedResult: crate::judge::typed::ShadowCompare {}
 #[diagnostic::do_not_recommend]
-impl<T: crate::typed::ShadowCompare + ?Sized> TypedResult for T {}
+impl<T: crate::judge::typed::ShadowCompare + ?Sized> TypedResult for T {}
 
 /// Checks `compare = Typed` against the result type, at the `compare` expression.
 #[inline(always)]
 pub fn typed_comparator<T: TypedResult + ?Sized>(
-    c: crate::typed::Typed,
-) -> Checked<T, crate::typed::Typed> {
+    c: crate::judge::typed::Typed,
+) -> Checked<T, crate::judge::typed::Typed> {
     checked(c)
 }
 
@@ -332,7 +332,7 @@ where
     T: DetachedResult,
     L: FnOnce() -> T,
     C: Comparator<T> + Send + 'static,
-    P: crate::exec::Probe<T> + Send + 'static,
+    P: crate::run::exec::Probe<T> + Send + 'static,
 {
     pending.run_detached(primary, T::detached_copy, compare, probes)
 }
@@ -353,7 +353,7 @@ where
     T: DetachedResult,
     L: core::future::Future<Output = T>,
     C: Comparator<T> + Send + 'static,
-    P: crate::exec::Probe<T> + Send + 'static,
+    P: crate::run::exec::Probe<T> + Send + 'static,
 {
     pending
         .run_detached_async(primary, T::detached_copy, compare, probes)
@@ -368,7 +368,7 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: DetachedResult,
     C: Comparator<T> + Send + 'static,
-    P: crate::exec::Probe<T> + Send + 'static,
+    P: crate::run::exec::Probe<T> + Send + 'static,
 {
     pending.finish_detached(primary.detached_copy(), compare, probes)
 }
@@ -384,7 +384,7 @@ pub async fn finish_detached_async<T, F, C, P>(
     F: core::future::Future<Output = T> + Send + 'static, // not `Send`? use `mode = inline`
     T: DetachedResult,
     C: Comparator<T> + Send + 'static,
-    P: crate::exec::Probe<T> + Send + 'static,
+    P: crate::run::exec::Probe<T> + Send + 'static,
 {
     pending
         .finish_detached_async(primary.detached_copy(), compare, probes)
@@ -458,7 +458,7 @@ impl<C: Comparator<T>, T: ?Sized, const N: usize> Comparator<T> for Ignoring<C, 
         }
         for (i, rule) in self.rules.iter().enumerate() {
             let said = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                crate::isolation::quietly(|| rule(primary, candidate))
+                crate::run::isolation::quietly(|| rule(primary, candidate))
             }));
             match said {
                 Ok(true) => {
@@ -467,13 +467,12 @@ impl<C: Comparator<T>, T: ?Sized, const N: usize> Comparator<T> for Ignoring<C, 
                     }
                 }
                 Ok(false) => {}
-                Err(p) => crate::observe::internal_error(
-                    self.experiment,
+                Err(p) => self.experiment.internal_error(
                     "ignore",
                     &format!(
                         "ignore rule #{} panicked ({}); counted as no",
                         i + 1,
-                        crate::compare::panic_message(&*p)
+                        crate::judge::compare::panic_message(&*p)
                     ),
                 ),
             }
@@ -581,7 +580,9 @@ pub fn ctx<V: ContextValue + ?Sized>(v: &V) -> String {
 
 /// The attribute's `on_outcome` hook, typed at its expression.
 #[inline(always)]
-pub fn on_outcome(f: fn(&crate::outcome::OutcomeRecord)) -> fn(&crate::outcome::OutcomeRecord) {
+pub fn on_outcome(
+    f: fn(&crate::record::outcome::OutcomeRecord),
+) -> fn(&crate::record::outcome::OutcomeRecord) {
     f
 }
 
@@ -590,9 +591,9 @@ pub fn on_outcome(f: fn(&crate::outcome::OutcomeRecord)) -> fn(&crate::outcome::
 #[inline]
 pub fn before(exp: &'static Experiment, hook: impl FnOnce()) {
     if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        crate::isolation::quietly(hook)
+        crate::run::isolation::quietly(hook)
     })) {
-        crate::observe::internal_error(exp, "before", &crate::compare::panic_message(&*p));
+        exp.internal_error("before", &crate::judge::compare::panic_message(&*p));
     }
 }
 
@@ -604,11 +605,11 @@ pub fn cleaned<T: ?Sized>(
     v: &T,
 ) -> Option<String> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        crate::isolation::quietly(|| clean(v))
+        crate::run::isolation::quietly(|| clean(v))
     })) {
         Ok(s) => Some(s),
         Err(p) => {
-            crate::observe::internal_error(exp, "clean", &crate::compare::panic_message(&*p));
+            exp.internal_error("clean", &crate::judge::compare::panic_message(&*p));
             Some("(clean failed)".to_owned())
         }
     }

@@ -2,23 +2,20 @@
 //! attribute calls into.
 //!
 //! Users depend on the `parallel-run` facade crate, which re-exports this crate's public API next to
-//! the attribute. The modules are split by concern:
+//! the attribute. The crate is organised by the stages a call goes through, one folder each, and a
+//! lower stage never uses a higher one (`tests/layers.rs` checks it on every build; ARCHITECTURE.md
+//! at the repository's root draws the graph):
 //!
-//! | module | concern |
+//! | stage | what it holds |
 //! |---|---|
-//! | [`config`] | environment variables, the global kill switch, per-experiment settings |
-//! | `sampling` | the per-thread random source and the skip counters of the hot path |
-//! | [`experiment`] | the per-function [`Experiment`] and the per-call decision |
-//! | `isolation` | the panic hook that keeps caught candidate panics quiet |
-//! | `exec` | running the candidate: inline, or detached on the shadow lane |
-//! | [`noise`] | noise cancellation: what the primary's second runs taught, and judging a difference against it |
-//! | [`lane`] | the shadow lane: the runtime and worker pool detached candidates run on, at the lowest OS priority, bounded by a queue and a run-time budget |
-//! | [`context`] | the shadow context: `in_shadow`, write guards, dry runs, separate stores, idempotency keys |
-//! | [`cutover`] | the ramp, its promotion gate, the deadline |
-//! | [`compare`] | [`Comparator`], [`Verdict`], the default `PartialEq` comparator and the `Debug` diff |
-//! | [`outcome`] | [`Outcome`] and the retained [`Discrepancy`] records |
-//! | `observe` | `metrics` counters and histograms, `tracing` events |
-//! | [`snapshot`](mod@snapshot) | the in-process snapshot API used by tests, examples and dashboards |
+//! | `sync` | the concurrency primitives (slot capacity, claims, the gate word, probes), model-checked by loom |
+//! | `judge` | whether two results agree: [`compare`], [`structural`], [`typed`], [`noise`] |
+//! | `decide` | whether a call is shadowed: [`config`], [`sticky`], [`breaker`], [`cutover`], sampling and the lane's admission |
+//! | `run` (time, isolation) | the clock, the timer thread, the panic hook, the shadow [`context`] |
+//! | `record` | what happened and who hears of it: [`outcome`], metrics and events, [`publish`] |
+//! | `experiment` | the per-function state a call is decided, run and recorded against |
+//! | `run` (execution) | the shadow [`lane`], its worker pool, and the inline and detached paths |
+//! | top | [`snapshot`](mod@snapshot), [`live`], [`testing`], [`manual`] and the attribute's `__private` entry points |
 //!
 //! ```
 //! // Nothing has run yet in this process, so no experiment is registered.
@@ -27,40 +24,36 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod breaker;
-mod clock;
-pub mod compare;
-pub mod config;
-pub mod context;
-pub mod cutover;
-pub mod exec;
-pub mod experiment;
-mod isolation;
-pub mod lane;
-pub mod live;
-pub mod noise;
-mod observe;
-pub mod outcome;
-mod pool;
-pub mod publish;
-mod rfc3339;
-mod sampling;
-pub mod snapshot;
-pub mod sticky;
-pub mod structural;
 mod sync;
+
+mod judge;
+
+mod decide;
+
+mod record;
+
+mod experiment;
+
+mod run;
+
+pub mod live;
+pub mod manual;
+pub mod snapshot;
 pub mod testing;
-mod timer;
-pub mod typed;
 
 #[doc(hidden)]
 pub mod __private;
 
+pub use decide::{breaker, config, cutover, sticky};
+pub use judge::{compare, noise, structural, typed};
+pub use record::{outcome, publish};
+pub use run::{context, lane};
+
 pub use breaker::{BreakerConfig, BreakerState};
 pub use compare::{Comparator, DefaultComparator, Verdict};
-pub use config::{global_enabled, set_global_enabled, Mode, Order};
+pub use config::{global_enabled, Mode, Order};
 pub use context::{guard_write, in_shadow, WriteMode, WriteRefused};
-pub use experiment::Experiment;
-pub use live::reload_from_env;
+pub use live::{reload_from_env, set_global_enabled};
+pub use manual::Experiment;
 pub use outcome::{Discrepancy, Outcome};
 pub use snapshot::{snapshot, wait_idle, ExperimentSnapshot, OutcomeCounts};

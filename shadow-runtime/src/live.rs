@@ -16,76 +16,20 @@
 //! assert!(live::set_sample_rate("payments::process", 1.5).is_err());
 //! ```
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::breaker::BreakerConfig;
-use crate::config::Setting;
+use crate::decide::breaker::BreakerConfig;
+use crate::decide::config::{self, Setting};
 use crate::experiment::registry;
 
-/// A rejected live setting.
-///
-/// ```
-/// let e = shadow_runtime::live::set_max_in_flight("x", 0).unwrap_err();
-/// assert!(e.to_string().contains("max_in_flight"));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError(String);
-
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
-impl ConfigError {
-    pub(crate) fn new(msg: impl Into<String>) -> Self {
-        ConfigError(msg.into())
-    }
-}
-
-type Change = Box<dyn Fn(&mut Setting) + Send + Sync>;
-
-/// Changes, by experiment name: the latest per setting, applied at the first call of functions
-/// that have not run yet.
-static PENDING: Mutex<Option<HashMap<String, Changes>>> = Mutex::new(None);
-
-/// One experiment's changes: `(setting name, change)`.
-type Changes = Vec<(&'static str, Change)>;
-
-/// Applies the changes made before the first call of `name` over `s`.
-pub(crate) fn pending_for(name: &str, mut s: Setting) -> Option<Setting> {
-    let pending = PENDING.lock().unwrap_or_else(|e| e.into_inner());
-    let changes = pending.as_ref()?.get(name)?;
-    for (_, c) in changes {
-        c(&mut s);
-    }
-    Some(s)
-}
+pub use crate::decide::config::ConfigError;
 
 fn change(name: &str, field: &'static str, f: impl Fn(&mut Setting) + Send + Sync + 'static) {
-    let f: Change = Box::new(f);
+    let f: config::Change = Box::new(f);
     for exp in registry().into_iter().filter(|e| e.name() == name) {
         exp.update(field == "ramp", |s| f(s));
     }
-    let mut pending = PENDING.lock().unwrap_or_else(|e| e.into_inner());
-    let changes = pending
-        .get_or_insert_with(HashMap::new)
-        .entry(name.to_owned())
-        .or_default();
-    changes.retain(|(k, _)| *k != field);
-    changes.push((field, f));
-}
-
-/// Drops the kept changes of these settings of `name` (for [`crate::testing`]).
-pub(crate) fn forget(name: &str, fields: &[&str]) {
-    let mut pending = PENDING.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(changes) = pending.as_mut().and_then(|p| p.get_mut(name)) {
-        changes.retain(|(k, _)| !fields.contains(k));
-    }
+    config::keep_change(name, field, f);
 }
 
 /// Sets experiment `name`'s sampling rate (`0.0..=1.0`).
@@ -95,7 +39,9 @@ pub(crate) fn forget(name: &str, fields: &[&str]) {
 /// ```
 pub fn set_sample_rate(name: &str, rate: f64) -> Result<(), ConfigError> {
     if !(0.0..=1.0).contains(&rate) {
-        return Err(ConfigError(format!("sample rate {rate} is outside 0..=1")));
+        return Err(ConfigError::new(format!(
+            "sample rate {rate} is outside 0..=1"
+        )));
     }
     change(name, "sample", move |s| s.sample = rate);
     Ok(())
@@ -118,8 +64,8 @@ pub fn set_enabled(name: &str, on: bool) -> Result<(), ConfigError> {
 /// ```
 pub fn set_timeout(name: &str, timeout: Option<Duration>) -> Result<(), ConfigError> {
     if timeout.is_some_and(|d| d.is_zero()) {
-        return Err(ConfigError(
-            "a timeout must be positive (use None for no timeout)".into(),
+        return Err(ConfigError::new(
+            "a timeout must be positive (use None for no timeout)",
         ));
     }
     change(name, "timeout", move |s| s.timeout = timeout);
@@ -133,8 +79,8 @@ pub fn set_timeout(name: &str, timeout: Option<Duration>) -> Result<(), ConfigEr
 /// ```
 pub fn set_max_in_flight(name: &str, n: u64) -> Result<(), ConfigError> {
     if n == 0 {
-        return Err(ConfigError(
-            "max_in_flight must be at least 1 (use set_enabled to turn shadowing off)".into(),
+        return Err(ConfigError::new(
+            "max_in_flight must be at least 1 (use set_enabled to turn shadowing off)",
         ));
     }
     change(name, "max_in_flight", move |s| s.max_in_flight = n);
@@ -161,8 +107,8 @@ pub fn set_strict(name: &str, strict: Option<bool>) -> Result<(), ConfigError> {
 /// ```
 pub fn set_breaker(name: &str, breaker: BreakerConfig) -> Result<(), ConfigError> {
     if !(0.0..=1.0).contains(&breaker.failure_ratio) || breaker.window.is_zero() {
-        return Err(ConfigError(
-            "breaker: failure_ratio must be in 0..=1 and window positive".into(),
+        return Err(ConfigError::new(
+            "breaker: failure_ratio must be in 0..=1 and window positive",
         ));
     }
     change(name, "breaker", move |s| s.breaker = breaker);
@@ -170,7 +116,7 @@ pub fn set_breaker(name: &str, breaker: BreakerConfig) -> Result<(), ConfigError
 }
 
 /// Sets the share of experiment `name`'s calls that the candidate serves (`0.0..=1.0`): the ramp
-/// of the cutover ([`crate::cutover`]). On served calls the candidate's result is returned and the
+/// of the cutover ([`crate::decide::cutover`]). On served calls the candidate's result is returned and the
 /// legacy code runs as the shadow. Subject to the experiment's promotion gate; setting it again
 /// retries a gate that fell back.
 ///
@@ -180,7 +126,7 @@ pub fn set_breaker(name: &str, breaker: BreakerConfig) -> Result<(), ConfigError
 /// ```
 pub fn set_ramp(name: &str, share: f64) -> Result<(), ConfigError> {
     if !(0.0..=1.0).contains(&share) {
-        return Err(ConfigError(format!("ramp {share} is outside 0..=1")));
+        return Err(ConfigError::new(format!("ramp {share} is outside 0..=1")));
     }
     change(name, "ramp", move |s| s.ramp = share);
     Ok(())
@@ -194,11 +140,14 @@ pub fn set_ramp(name: &str, share: f64) -> Result<(), ConfigError> {
 /// let c = Criteria { min_match_rate: 0.999, min_samples: 10_000, window: std::time::Duration::from_secs(3600) };
 /// shadow_runtime::live::set_gate("docs::live_gate", Some(c)).unwrap();
 /// ```
-pub fn set_gate(name: &str, criteria: Option<crate::cutover::Criteria>) -> Result<(), ConfigError> {
+pub fn set_gate(
+    name: &str,
+    criteria: Option<crate::decide::cutover::Criteria>,
+) -> Result<(), ConfigError> {
     if let Some(c) = criteria {
         if !(0.0..=1.0).contains(&c.min_match_rate) || c.window.is_zero() {
-            return Err(ConfigError(
-                "gate: min_match_rate must be in 0..=1 and window positive".into(),
+            return Err(ConfigError::new(
+                "gate: min_match_rate must be in 0..=1 and window positive",
             ));
         }
     }
@@ -220,7 +169,7 @@ pub fn reset_gate_window(name: &str) {
 }
 
 /// Sets (or removes) experiment `name`'s deadline, in days since 1970-01-01
-/// ([`crate::cutover::parse_date`]).
+/// ([`crate::decide::cutover::parse_date`]).
 ///
 /// ```
 /// let day = shadow_runtime::cutover::parse_date("2027-03-31").unwrap();
@@ -239,10 +188,25 @@ pub fn set_deadline(name: &str, days: Option<i64>) -> Result<(), ConfigError> {
 /// shadow_runtime::live::reload_from_env();
 /// ```
 pub fn reload_from_env() {
-    PENDING.lock().unwrap_or_else(|e| e.into_inner()).take();
-    crate::config::set_global_enabled(crate::config::read_kill_switch());
+    config::forget_all();
+    set_global_enabled(config::read_kill_switch());
     for exp in registry() {
-        let s = crate::config::experiment_setting(exp.name(), exp.defaults());
+        let s = crate::decide::config::experiment_setting(exp.name(), exp.defaults());
         exp.update(true, |cur| *cur = s);
     }
+}
+
+/// Turns every experiment on or off while the process runs (the kill switch), overriding
+/// `PARALLEL_RUN`. Takes effect on the next call.
+///
+/// ```
+/// shadow_runtime::set_global_enabled(false);
+/// assert!(!shadow_runtime::global_enabled());
+/// shadow_runtime::set_global_enabled(true);
+/// assert!(shadow_runtime::global_enabled());
+/// ```
+pub fn set_global_enabled(on: bool) {
+    config::store_kill_switch(on);
+    // Each experiment's gate folds the switch in, so that a call reads one word.
+    crate::experiment::refresh_all_gates();
 }

@@ -10,7 +10,7 @@
 //! # fn round(x: i64) -> i64 {
 //! #     let p = EXP.decide().map(|c| c.with_candidate(move || (x + 5) / 10 * 10 + i64::from(x % 10 == 5)));
 //! #     let out = (x + 5) / 10 * 10;
-//! #     if let Some(p) = p { p.finish_detached(out, shadow_runtime::DefaultComparator, shadow_runtime::exec::NoProbes); }
+//! #     if let Some(p) = p { p.finish_detached(out, shadow_runtime::DefaultComparator, shadow_runtime::manual::NoProbes); }
 //! #     out
 //! # }
 //! // `round` is `#[parallel_run(candidate = round_v2)] fn round(x: i64) -> i64`.
@@ -100,7 +100,7 @@ pub fn differential<I: Debug, R>(
     let _ = live::set_strict(name, Some(true));
     let _ = live::set_breaker(
         name,
-        crate::BreakerConfig {
+        crate::decide::breaker::BreakerConfig {
             enabled: false,
             ..Default::default()
         },
@@ -114,9 +114,9 @@ pub fn differential<I: Debug, R>(
         report.inputs += 1;
         let n = shadowed();
         // Quiet: every failure is collected in the report instead of printed by the panic hook.
-        crate::isolation::install_hook();
+        crate::run::isolation::install_hook();
         let r = catch_unwind(AssertUnwindSafe(|| {
-            crate::isolation::quietly(|| {
+            crate::run::isolation::quietly(|| {
                 let _ = call(&input);
             })
         }));
@@ -126,11 +126,11 @@ pub fn differential<I: Debug, R>(
         if let Err(p) = r {
             report.failures.push(Failure {
                 input: format!("{input:?}"),
-                message: crate::compare::panic_message(&*p),
+                message: crate::judge::compare::panic_message(&*p),
             });
         }
     }
-    live::forget(name, &["enabled", "sample", "strict", "breaker"]);
+    crate::decide::config::forget(name, &["enabled", "sample", "strict", "breaker"]);
     for exp in crate::experiment::registry()
         .into_iter()
         .filter(|e| e.name() == name)
@@ -139,7 +139,7 @@ pub fn differential<I: Debug, R>(
             .iter()
             .find(|(e, _)| std::ptr::eq(*e, exp))
             .map(|(_, s)| *s)
-            .unwrap_or_else(|| crate::config::experiment_setting(name, exp.defaults()));
+            .unwrap_or_else(|| crate::decide::config::experiment_setting(name, exp.defaults()));
         exp.update(false, |s| *s = restored);
     }
     report
@@ -191,7 +191,7 @@ impl Replay {
 }
 
 /// Replays production discrepancies as a test: reads the discrepancy log at `log` (written by
-/// [`JsonLinesLog`](crate::publish::JsonLinesLog) for an experiment with `record_inputs = true`),
+/// [`JsonLinesLog`](crate::record::publish::JsonLinesLog) for an experiment with `record_inputs = true`),
 /// takes the arguments recorded with each of experiment `name`'s discrepancies, and runs them
 /// through `call` (which invokes the annotated function) as [`differential`] does: both the
 /// legacy code and the candidate run again, strict, every call compared. Once the candidate is
@@ -207,7 +207,7 @@ impl Replay {
 /// # fn half(x: u64) -> u64 {
 /// #     let p = EXP.decide().map(|c| c.with_inputs(vec![serde_json::json!(x)]).with_candidate(move || x / 2));
 /// #     let out = x / 2;
-/// #     match p { Some(p) => p.run_inline(|| out, &shadow_runtime::DefaultComparator, shadow_runtime::exec::NoProbes), None => out }
+/// #     match p { Some(p) => p.run_inline(|| out, &shadow_runtime::DefaultComparator, shadow_runtime::manual::NoProbes), None => out }
 /// # }
 /// let dir = std::env::temp_dir().join(format!("pr-replay-doc-{}", std::process::id()));
 /// std::fs::create_dir_all(&dir).unwrap();
@@ -285,7 +285,7 @@ where
 /// # fn abs(x: i32) -> i32 {
 /// #     let p = EXP.decide().map(|c| c.with_candidate(move || x.wrapping_abs()));
 /// #     let out = x.wrapping_abs();
-/// #     if let Some(p) = p { p.finish_inline(&out, &shadow_runtime::DefaultComparator, shadow_runtime::exec::NoProbes); }
+/// #     if let Some(p) = p { p.finish_inline(&out, &shadow_runtime::DefaultComparator, shadow_runtime::manual::NoProbes); }
 /// #     out
 /// # }
 /// let report = shadow_runtime::testing::differential_strategy("docs::abs", any::<i32>(), 256, |x| abs(*x));

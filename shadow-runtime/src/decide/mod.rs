@@ -1,0 +1,15 @@
+//! **Decide**: whether a call is shadowed, and on what terms. The circuit breaker's and the
+//! cutover's state machines (`breaker`, `cutover`), the per-thread counters and random source of
+//! the hot path (`sampling`), sticky sampling by key (`sticky`), and the settings (`config`: the
+//! environment, the attribute's defaults, the kill switch, live changes kept for functions that
+//! have not run yet).
+//!
+//! May use: `sync`, `judge`, `record::outcome` (the outcome names) and the leaves of `run`
+//! (`clock`, `isolation`, `timer`, `context`). Never the experiment, which reads its state from
+//! here.
+
+pub mod breaker;
+pub mod config;
+pub mod cutover;
+pub(crate) mod sampling;
+pub mod sticky;

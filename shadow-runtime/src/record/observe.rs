@@ -1,0 +1,373 @@
+//! Emission: `metrics` counters, gauges and histograms, `tracing` events.
+//!
+//! - **Counters** are never touched on a call's path: every outcome is counted in the
+//!   experiment's own atomics (skipped and shed calls per thread), and the runtime's timer
+//!   thread publishes the totals as absolute values once a second (and
+//!   `snapshot::publish_metrics` on demand). Gauges likewise.
+//! - **Histograms** (durations) are recorded where a call is judged, through handles registered
+//!   once per experiment: the timer thread registers them with the recorder in effect there (the
+//!   global one, or none) and a call uses them when the same recorder is in effect on its thread
+//!   (a thread-local recorder gets its own registration). A recorder installed after the first
+//!   call is picked up at the next tick.
+//!
+//! | metric | kind | labels |
+//! |---|---|---|
+//! | `parallel_run_outcomes_total` | counter | `experiment`, `outcome` |
+//! | `parallel_run_primary_duration_seconds` | histogram | `experiment` |
+//! | `parallel_run_candidate_duration_seconds` | histogram | `experiment` |
+//! | `parallel_run_primary_cpu_seconds`, `parallel_run_candidate_cpu_seconds` | histogram | `experiment` (sync, `cpu_time` on) |
+//! | `parallel_run_internal_errors_total` | counter | `experiment`, `helper` |
+//! | `parallel_run_served_by_candidate_total` | counter | `experiment` (calls the candidate served: the ramp) |
+//! | `parallel_run_ramp_ratio` | gauge | `experiment` (the ramp in force, 0 while the gate refuses it) |
+//! | `parallel_run_overdue` | gauge | `experiment` (1 once the experiment's deadline has passed) |
+//! | `parallel_run_shed_total` | counter | `experiment`, `reason` (`max_in_flight`, `lane_queue`, `lane_budget`, `late`) |
+//! | `parallel_run_in_flight` | gauge | `experiment` (shadowed calls not decided yet) |
+//! | `parallel_run_abandoned` | gauge | `experiment` (candidates past their timeout that have not returned) |
+//! | `parallel_run_breaker_open` | gauge | `experiment` (1 while the circuit breaker is open or half-open) |
+//! | `parallel_run_lane_queued` | gauge | (admitted candidates that have not started) |
+//! | `parallel_run_lane_budget_left_seconds` | gauge | (run time left in the lane's budget; negative: overspent, calls are shed) |
+
+use std::sync::Mutex;
+use std::time::Instant;
+
+use metrics::{Key, Label, Level, Metadata};
+
+use crate::record::outcome::{Discrepancy, Outcome};
+
+/// The `tracing` target of every event this crate emits.
+pub(crate) const TARGET: &str = "parallel_run";
+pub(crate) const OUTCOMES: &str = "parallel_run_outcomes_total";
+pub(crate) const PRIMARY_SECONDS: &str = "parallel_run_primary_duration_seconds";
+pub(crate) const CANDIDATE_SECONDS: &str = "parallel_run_candidate_duration_seconds";
+pub(crate) const PRIMARY_CPU_SECONDS: &str = "parallel_run_primary_cpu_seconds";
+pub(crate) const CANDIDATE_CPU_SECONDS: &str = "parallel_run_candidate_cpu_seconds";
+pub(crate) const INTERNAL_ERRORS: &str = "parallel_run_internal_errors_total";
+pub(crate) const SERVED: &str = "parallel_run_served_by_candidate_total";
+pub(crate) const RAMP: &str = "parallel_run_ramp_ratio";
+pub(crate) const OVERDUE: &str = "parallel_run_overdue";
+pub(crate) const SHED: &str = "parallel_run_shed_total";
+pub(crate) const IN_FLIGHT: &str = "parallel_run_in_flight";
+pub(crate) const ABANDONED: &str = "parallel_run_abandoned";
+pub(crate) const BREAKER_OPEN: &str = "parallel_run_breaker_open";
+pub(crate) const LANE_QUEUED: &str = "parallel_run_lane_queued";
+pub(crate) const LANE_BUDGET_LEFT: &str = "parallel_run_lane_budget_left_seconds";
+
+/// The reasons of `parallel_run_shed_total`, in [`crate::record::view::ShedReasons`] order.
+pub(crate) const SHED_REASONS: [&str; 4] = ["max_in_flight", "lane_queue", "lane_budget", "late"];
+
+/// The metric keys of one experiment, built once at its first call so that emitting never
+/// allocates (the `counter!` macro builds a label vector per call when a label is not a literal),
+/// and its histogram handles.
+struct Keys {
+    outcomes: [Key; Outcome::ALL.len()],
+    primary: Key,
+    candidate: Key,
+    primary_cpu: Key,
+    candidate_cpu: Key,
+    served: Key,
+    ramp: Key,
+    overdue: Key,
+    shed: [Key; SHED_REASONS.len()],
+    in_flight: Key,
+    abandoned: Key,
+    breaker_open: Key,
+    /// Histogram handles per recorder (no recorder, then the global one): at most two ever
+    /// seen on the timer thread.
+    handles: [std::sync::OnceLock<Handles>; 2],
+}
+
+/// The duration histograms of one experiment, registered with the recorder at `recorder`.
+struct Handles {
+    recorder: usize,
+    primary: metrics::Histogram,
+    candidate: metrics::Histogram,
+    primary_cpu: metrics::Histogram,
+    candidate_cpu: metrics::Histogram,
+}
+
+/// The identity of the recorder in effect on this thread (its address).
+fn recorder_in_effect() -> usize {
+    metrics::with_recorder(|r| r as *const dyn metrics::Recorder as *const () as usize)
+}
+
+impl Keys {
+    fn new(name: &'static str) -> Self {
+        let exp = Label::from_static_parts("experiment", name);
+        Keys {
+            outcomes: Outcome::ALL.map(|o| {
+                Key::from_parts(
+                    OUTCOMES,
+                    vec![exp.clone(), Label::from_static_parts("outcome", o.as_str())],
+                )
+            }),
+            primary: Key::from_parts(PRIMARY_SECONDS, vec![exp.clone()]),
+            primary_cpu: Key::from_parts(PRIMARY_CPU_SECONDS, vec![exp.clone()]),
+            candidate_cpu: Key::from_parts(CANDIDATE_CPU_SECONDS, vec![exp.clone()]),
+            served: Key::from_parts(SERVED, vec![exp.clone()]),
+            ramp: Key::from_parts(RAMP, vec![exp.clone()]),
+            overdue: Key::from_parts(OVERDUE, vec![exp.clone()]),
+            shed: SHED_REASONS.map(|r| {
+                Key::from_parts(
+                    SHED,
+                    vec![exp.clone(), Label::from_static_parts("reason", r)],
+                )
+            }),
+            in_flight: Key::from_parts(IN_FLIGHT, vec![exp.clone()]),
+            abandoned: Key::from_parts(ABANDONED, vec![exp.clone()]),
+            breaker_open: Key::from_parts(BREAKER_OPEN, vec![exp.clone()]),
+            candidate: Key::from_parts(CANDIDATE_SECONDS, vec![exp]),
+            handles: [std::sync::OnceLock::new(), std::sync::OnceLock::new()],
+        }
+    }
+
+    /// The handles registered with the recorder in effect on this thread, if any.
+    fn cached(&self, recorder: usize) -> Option<&Handles> {
+        self.handles
+            .iter()
+            .filter_map(std::sync::OnceLock::get)
+            .find(|h| h.recorder == recorder)
+    }
+
+    /// Registers the histograms with the recorder in effect, once per recorder (the timer
+    /// thread, where no thread-local recorder is ever in effect).
+    fn refresh(&self) {
+        let recorder = recorder_in_effect();
+        if self.cached(recorder).is_some() {
+            return;
+        }
+        if let Some(free) = self.handles.iter().find(|h| h.get().is_none()) {
+            let _ = free.set(Handles {
+                recorder,
+                primary: histogram(&self.primary),
+                candidate: histogram(&self.candidate),
+                primary_cpu: histogram(&self.primary_cpu),
+                candidate_cpu: histogram(&self.candidate_cpu),
+            });
+        }
+    }
+}
+
+/// What one experiment emits through: its name, its metric keys and histogram handles, and the
+/// failures of its helpers (counted per helper, and when each was last warned about). The
+/// experiment's state holds one; nothing here knows the experiment.
+pub(crate) struct Instruments {
+    name: &'static str,
+    keys: Keys,
+    /// Failures of user helpers (comparator, ignore rules, run_if, before, Debug), per helper.
+    internal_errors: Mutex<Vec<(&'static str, u64)>>,
+    /// Per helper: when its failure was last warned about, and the failures since.
+    helper_warnings: Mutex<Vec<(&'static str, Instant, u64)>>,
+}
+
+impl Instruments {
+    pub(crate) fn new(name: &'static str) -> Self {
+        Instruments {
+            name,
+            keys: Keys::new(name),
+            internal_errors: Mutex::new(Vec::new()),
+            helper_warnings: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The failures of the experiment's helpers so far, per helper.
+    pub(crate) fn internal_errors(&self) -> Vec<(&'static str, u64)> {
+        self.internal_errors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+/// The totals [`publish`] sets the experiment's counters and gauges to.
+pub(crate) struct Totals {
+    /// Every outcome's count, skipped and shed calls included, by [`Outcome::index`].
+    pub(crate) outcomes: [u64; Outcome::ALL.len()],
+    /// The shed calls, in [`SHED_REASONS`] order.
+    pub(crate) shed: [u64; SHED_REASONS.len()],
+    pub(crate) in_flight: u64,
+    pub(crate) abandoned: u64,
+    pub(crate) breaker_open: bool,
+    pub(crate) served: u64,
+    pub(crate) ramp: f64,
+    pub(crate) overdue: bool,
+}
+
+static META: Metadata<'static> = Metadata::new(TARGET, Level::INFO, Some(module_path!()));
+
+fn counter(key: &Key) -> metrics::Counter {
+    metrics::with_recorder(|r| r.register_counter(key, &META))
+}
+
+fn histogram(key: &Key) -> metrics::Histogram {
+    metrics::with_recorder(|r| r.register_histogram(key, &META))
+}
+
+/// The events of a decided outcome (its counter is published by the timer thread).
+pub(crate) fn outcome(obs: &Instruments, outcome: Outcome, d: Option<&Discrepancy>) {
+    let name = obs.name;
+    if let Some(d) = d {
+        match outcome {
+            Outcome::Mismatch => tracing::warn!(
+                target: TARGET,
+                experiment = name,
+                outcome = outcome.as_str(),
+                primary_us = d.primary_duration.as_micros() as u64,
+                candidate_us = d.candidate_duration.as_micros() as u64,
+                diff = %d.detail,
+                context = %crate::record::outcome::render_context(&d.context),
+                "parallel run mismatch in {name}"
+            ),
+            _ => tracing::warn!(
+                target: TARGET,
+                experiment = name,
+                outcome = outcome.as_str(),
+                message_text = %d.detail,
+                "parallel run {outcome} in {name}: {}", d.detail
+            ),
+        }
+    }
+}
+
+/// A user helper (comparator, ignore rule, run_if, before hook, `Debug` impl) failed: count it
+/// per experiment and helper, emit a `warn` event tagged with the helper, and tell the
+/// application's hook. The caller is never affected.
+pub(crate) fn internal_error(obs: &Instruments, helper: &'static str, message: &str) {
+    let name = obs.name;
+    {
+        let mut errs = obs
+            .internal_errors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        match errs.iter_mut().find(|(h, _)| *h == helper) {
+            Some((_, n)) => *n += 1,
+            None => errs.push((helper, 1)),
+        }
+    }
+    let key = Key::from_parts(
+        INTERNAL_ERRORS,
+        vec![
+            Label::from_static_parts("experiment", name),
+            Label::from_static_parts("helper", helper),
+        ],
+    );
+    counter(&key).increment(1);
+    // Warned the first time, then at most once a minute (with the count since): a helper that
+    // fails on every call must not flood the log. Every failure is counted and given to the hook.
+    match helper_warning_due(obs, helper) {
+        Some(0) => {
+            tracing::warn!(target: TARGET, experiment = name, helper, "parallel run helper `{helper}` of {name} failed: {message}")
+        }
+        Some(more) => {
+            tracing::warn!(target: TARGET, experiment = name, helper, "parallel run helper `{helper}` of {name} failed: {message} ({more} more failures of it since the last warning)")
+        }
+        None => {
+            tracing::debug!(target: TARGET, experiment = name, helper, "parallel run helper `{helper}` of {name} failed: {message}")
+        }
+    }
+    if let Some(hook) = crate::record::outcome::internal_error_hook() {
+        let e = crate::record::outcome::InternalError {
+            experiment: name,
+            helper,
+            message: message.to_owned(),
+        };
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(&e)));
+    }
+}
+
+/// How often a failing helper is warned about at most.
+const HELPER_WARN_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Whether this failure of `helper` is warned about: `Some(failures since the last warning)`, or
+/// `None` while the last warning is less than [`HELPER_WARN_EVERY`] old.
+fn helper_warning_due(obs: &Instruments, helper: &'static str) -> Option<u64> {
+    let now = crate::run::timer::coarse_now();
+    let mut w = obs
+        .helper_warnings
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    match w.iter_mut().find(|(h, _, _)| *h == helper) {
+        None => {
+            w.push((helper, now, 0));
+            Some(0)
+        }
+        Some((_, last, since)) if now.saturating_duration_since(*last) >= HELPER_WARN_EVERY => {
+            *last = now;
+            Some(std::mem::take(since))
+        }
+        Some((_, _, since)) => {
+            *since += 1;
+            None
+        }
+    }
+}
+
+pub(crate) fn acceptable(obs: &Instruments, reason: &str) {
+    tracing::debug!(target: TARGET, experiment = obs.name, reason, "acceptable difference");
+}
+
+/// Records both sides' durations in the histograms (the sums are counted with the outcome).
+pub(crate) fn durations(
+    obs: &Instruments,
+    primary: &crate::run::clock::Took,
+    candidate: &crate::run::clock::Took,
+) {
+    let keys = &obs.keys;
+    match keys.cached(recorder_in_effect()) {
+        Some(h) => {
+            h.primary.record(primary.wall.as_secs_f64());
+            h.candidate.record(candidate.wall.as_secs_f64());
+            if let Some(c) = primary.cpu {
+                h.primary_cpu.record(c.as_secs_f64());
+            }
+            if let Some(c) = candidate.cpu {
+                h.candidate_cpu.record(c.as_secs_f64());
+            }
+        }
+        // A recorder the timer thread has not registered with yet (installed moments ago, or
+        // local to this thread).
+        None => {
+            histogram(&keys.primary).record(primary.wall.as_secs_f64());
+            histogram(&keys.candidate).record(candidate.wall.as_secs_f64());
+            if let Some(c) = primary.cpu {
+                histogram(&keys.primary_cpu).record(c.as_secs_f64());
+            }
+            if let Some(c) = candidate.cpu {
+                histogram(&keys.candidate_cpu).record(c.as_secs_f64());
+            }
+        }
+    }
+}
+
+/// Sets the counters and gauges of an experiment to `t`: every outcome's total, the shed
+/// reasons, the in-flight, abandoned and breaker gauges, and the cutover's metrics (served
+/// calls, ramp, overdue). `on_timer`: called on the timer thread, which also registers the
+/// histogram handles with the recorder in effect there.
+pub(crate) fn publish(obs: &Instruments, t: &Totals, on_timer: bool) {
+    let keys = &obs.keys;
+    if on_timer {
+        keys.refresh();
+    }
+    for o in Outcome::ALL {
+        counter(&keys.outcomes[o.index()]).absolute(t.outcomes[o.index()]);
+    }
+    for (key, n) in keys.shed.iter().zip(t.shed) {
+        counter(key).absolute(n);
+    }
+    let flag = |on: bool| if on { 1.0 } else { 0.0 };
+    gauge(&keys.in_flight).set(t.in_flight as f64);
+    gauge(&keys.abandoned).set(t.abandoned as f64);
+    gauge(&keys.breaker_open).set(flag(t.breaker_open));
+    counter(&keys.served).absolute(t.served);
+    gauge(&keys.ramp).set(t.ramp);
+    gauge(&keys.overdue).set(flag(t.overdue));
+}
+
+fn gauge(key: &Key) -> metrics::Gauge {
+    metrics::with_recorder(|r| r.register_gauge(key, &META))
+}
+
+/// Publishes the shadow lane's gauges.
+pub(crate) fn publish_lane(queued: u64, budget_left_seconds: f64) {
+    gauge(&Key::from_static_name(LANE_QUEUED)).set(queued as f64);
+    gauge(&Key::from_static_name(LANE_BUDGET_LEFT)).set(budget_left_seconds);
+}
