@@ -25,11 +25,13 @@ use crate::experiment::registry;
 pub use crate::decide::config::ConfigError;
 
 fn change(name: &str, field: &'static str, f: impl Fn(&mut Setting) + Send + Sync + 'static) {
-    let f: config::Change = Box::new(f);
+    // Kept first: a reload of the configuration file that runs meanwhile reads it.
+    let f: std::sync::Arc<dyn Fn(&mut Setting) + Send + Sync> = std::sync::Arc::new(f);
+    let kept = std::sync::Arc::clone(&f);
+    config::keep_change(name, field, Box::new(move |s| kept(s)));
     for exp in registry().into_iter().filter(|e| e.name() == name) {
         exp.update(field == "ramp", |s| f(s));
     }
-    config::keep_change(name, field, f);
 }
 
 /// Sets experiment `name`'s sampling rate (`0.0..=1.0`).

@@ -54,6 +54,9 @@ const LAYERS: &[(&str, u32)] = &[
     ("", 15),
 ];
 
+/// Module → the modules it names.
+type Graph = BTreeMap<String, BTreeSet<String>>;
+
 /// Folders that only group units (their `mod.rs` declares modules and documents them).
 const FOLDERS: &[&str] = &["judge", "decide", "record", "run"];
 
@@ -117,10 +120,7 @@ fn unit_of<'a>(module: &str, layers: &BTreeMap<&'a str, u32>) -> Option<&'a str>
 
 /// Checks a module graph (`module → modules it names`) against the table: every module has a
 /// unit, and every edge between units goes to a lower layer.
-fn check(
-    graph: &BTreeMap<String, BTreeSet<String>>,
-    layers: &BTreeMap<&str, u32>,
-) -> Result<(), Vec<String>> {
+fn check(graph: &Graph, layers: &BTreeMap<&str, u32>) -> Result<(), Vec<String>> {
     let mut errors = Vec::new();
     for (from, targets) in graph {
         let Some(fu) = unit_of(from, layers) else {
@@ -150,7 +150,7 @@ fn check(
 }
 
 /// The runtime's module graph, read from its sources.
-fn runtime_graph() -> (BTreeMap<String, BTreeSet<String>>, Vec<(PathBuf, usize)>) {
+fn runtime_graph() -> (Graph, Vec<(PathBuf, usize)>) {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
     sources(&src, &mut files);

@@ -261,6 +261,9 @@ pub(crate) fn housekeeping() {
     static TICKS: AtomicU64 = AtomicU64::new(0);
     let n = TICKS.fetch_add(1, Relaxed);
     crate::run::lane::tick();
+    if n % 4 == 1 && config::file::poll() {
+        apply_file();
+    }
     let now = Instant::now();
     for exp in registry() {
         exp.tick(now);
@@ -273,6 +276,18 @@ pub(crate) fn housekeeping() {
         crate::record::observe::publish_lane(lane.queued, lane.budget_left_seconds);
     }
     crate::record::idle::wake_waiters();
+}
+
+/// Applies a new configuration file to every registered experiment: its settings recomputed from
+/// the attribute, the environment and the file, with the live API's changes over them. Each
+/// experiment changes at once (one lock); a ramp the file changed is a fresh one.
+fn apply_file() {
+    for exp in registry() {
+        exp.replace_setting(|_| {
+            let s = config::experiment_setting(exp.name(), exp.defaults());
+            config::pending_for(exp.name(), s).unwrap_or(s)
+        });
+    }
 }
 
 /// The snapshot of every registered experiment, in order of first call.

@@ -55,6 +55,20 @@ impl Experiment {
         self.apply_fresh(st, fresh);
     }
 
+    /// Replaces the settings in force with `f(current)` under the setting's lock (a reload of the
+    /// configuration file); a ramp that changed is a fresh one.
+    pub(crate) fn replace_setting(&'static self, f: impl FnOnce(Setting) -> Setting) {
+        let st = self.state();
+        let fresh = {
+            let mut cur = lock(&st.setting);
+            let new = f(*cur);
+            let fresh = new.ramp != cur.ramp;
+            *cur = new;
+            fresh
+        };
+        self.apply_fresh(st, fresh);
+    }
+
     /// Forgets the promotion gate's measurements (a new candidate version was deployed).
     pub(crate) fn reset_gate_window(&'static self) {
         let st = self.state();

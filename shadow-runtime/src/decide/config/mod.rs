@@ -367,8 +367,14 @@ impl Setting {
     }
 }
 
-/// Reads experiment `name`'s variable over the attribute's `defaults`.
+/// Experiment `name`'s settings from its attribute's `defaults`, its environment variable and
+/// the configuration file ([`file`]), in that order of precedence (lowest first).
 pub(crate) fn experiment_setting(name: &str, defaults: Setting) -> Setting {
+    file::overlay(name, env_setting(name, defaults))
+}
+
+/// Experiment `name`'s variable over the attribute's `defaults`, without the file.
+fn env_setting(name: &str, defaults: Setting) -> Setting {
     let var = env_var_name(name);
     match std::env::var_os(&var) {
         None => defaults,
@@ -452,6 +458,9 @@ pub(crate) fn parse_setting(s: &str, defaults: Setting) -> Result<Setting, Strin
                 out.breaker.cooldown = parse_duration(v).map_err(|e| format!("breaker_cooldown: {e}"))?
             }
             "ramp" => out.ramp = parse_rate(v).map_err(|e| format!("ramp: {e}"))?,
+            "strict" => {
+                out.strict = Some(parse_switch(v).ok_or_else(|| format!("strict: `{}` is not on or off", clip(v)))?)
+            }
             "min_match_rate" => {
                 criteria(&mut out).min_match_rate = parse_rate(v).map_err(|e| format!("min_match_rate: {e}"))?
             }
@@ -469,7 +478,7 @@ pub(crate) fn parse_setting(s: &str, defaults: Setting) -> Result<Setting, Strin
                 return Err(format!(
                     "unknown key `{}` (expected sample, enabled, timeout, max_in_flight, cpu_time, breaker, \
                      breaker_ratio, breaker_min_calls, breaker_window, breaker_cooldown, breaker_probes, ramp, \
-                     min_match_rate, min_samples, gate_window, deadline)",
+                     min_match_rate, min_samples, gate_window, deadline, strict)",
                     clip(other)
                 ))
             }
@@ -654,8 +663,9 @@ impl ConfigError {
     }
 }
 
+pub mod file;
 mod pending;
-pub(crate) use pending::{forget, forget_all, keep_change, pending_for, Change};
+pub(crate) use pending::{forget, forget_all, keep_change, pending_for};
 
 #[cfg(test)]
 mod tests;
