@@ -9,7 +9,8 @@
 //! ## Quickstart
 //!
 //! The crate is not published on crates.io yet. Depend on a checkout of its repository by path,
-//! or on the repository by git:
+//! or on the repository by git (the URL of your clone; add `branch`, `tag` or `rev` to pick a
+//! commit):
 //!
 //! ```toml
 //! [dependencies]
