@@ -266,8 +266,9 @@ mod rewrite {
 
 // ------------------------------------------------------------------- the shadowed functions
 
-/// Settles one order. The legacy body serves the caller; the rewrite runs on a spawned tokio task
-/// after it (detached mode), gets its own copy of `order`, and is judged by `PaymentComparator`.
+/// Settles one order. The legacy body serves the caller; the rewrite runs on the shadow lane's
+/// tokio runtime after it (detached mode), gets its own copy of `order`, and is judged by
+/// `PaymentComparator`.
 #[parallel_run(
     candidate = process_payment_v2,
     compare = PaymentComparator,

@@ -2,29 +2,138 @@
 //!
 //! The *Parallel Run* pattern (shadow testing, dark launching) for Rust. Keep the legacy
 //! implementation as the source of truth, run the rewrite beside it on real calls, compare the two
-//! results, record every discrepancy, and return only the legacy result.
+//! results, record every discrepancy, and return only the legacy result. One attribute on the
+//! legacy function does it; once the match rate has stayed at your target long enough, a ramp
+//! hands the calls to the rewrite.
 //!
-//! ```
-//! use parallel_run::parallel_run;
+//! ## Quickstart
 //!
-//! #[parallel_run(candidate = total_v2, mode = inline)]
-//! fn total(prices: &[u64]) -> u64 {
-//!     prices.iter().sum()
-//! }
+//! The crate is not published on crates.io yet. Depend on a checkout of its repository by path,
+//! or on the repository by git (the URL of your clone; add `branch`, `tag` or `rev` to pick a
+//! commit):
 //!
-//! fn total_v2(prices: &[u64]) -> u64 {
-//!     prices.iter().fold(0, |a, p| a + p)
-//! }
-//!
-//! assert_eq!(total(&[1, 2, 3]), 6);
-//! let snap = parallel_run::snapshot::experiment("rust_out::total").unwrap();
-//! assert_eq!(snap.counts.get(parallel_run::Outcome::Match), 1);
+//! ```toml
+//! [dependencies]
+//! parallel-run = { path = "../parallel-run" }  # a checkout of the repository
+//! # parallel-run = { git = "<url of your clone>" }  # or the git form
+//! tokio = { version = "1", features = ["macros", "rt-multi-thread"] }
 //! ```
 //!
-//! See [`parallel_run`](macro@parallel_run) for the attribute's arguments, [`config`] for the
-//! environment variables, [`Outcome`] for what gets counted and [`snapshot()`] for reading it back.
+//! ```rust
+//! use parallel_run::{parallel_run, Outcome};
+//!
+//! // The legacy code, the source of truth: a 2.9% fee in cents, rounded down.
+//! #[parallel_run(candidate = fee_v2, name = "billing::fee")]
+//! async fn fee(amount_cents: u64) -> u64 {
+//!     amount_cents * 29 / 1000
+//! }
+//!
+//! // The rewrite, same signature: rounds half up, so it differs on some amounts.
+//! async fn fee_v2(amount_cents: u64) -> u64 {
+//!     (amount_cents * 29 + 500) / 1000
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() {
+//!     for amount in [1_000, 1_050, 2_500, 9_999] {
+//!         // Always the legacy result. The rewrite runs after it, off the caller's path.
+//!         println!("fee({amount}) = {}", fee(amount).await);
+//!     }
+//!
+//!     parallel_run::snapshot::idle().await; // wait for the rewrite's runs (tests, demos, shutdown)
+//!     let s = parallel_run::snapshot::experiment("billing::fee").expect("called");
+//!     println!(
+//!         "shadowed {} of {} calls: {} match, {} mismatch",
+//!         s.shadowed,
+//!         s.calls(),
+//!         s.counts.get(Outcome::Match),
+//!         s.counts.get(Outcome::Mismatch),
+//!     );
+//!     for d in &s.discrepancies {
+//!         println!("{}", d.detail);
+//!     }
+//! }
+//! ```
+//!
+//! `cargo run` prints the legacy fees, then what the parallel run found: the rewrite differs on
+//! 2,500 and 9,999 cents (the two discrepancies may come in either order: the rewrite's runs are
+//! detached, and finish in any order).
+//!
+//! ```text
+//! fee(1000) = 29
+//! fee(1050) = 30
+//! fee(2500) = 72
+//! fee(9999) = 289
+//! shadowed 4 of 4 calls: 2 match, 2 mismatch
+//! primary:   72
+//! candidate: 73
+//! primary:   289
+//! candidate: 290
+//! ```
+//!
+//! From there: the [attribute's arguments](macro@parallel_run) (sampling, timeouts, comparators,
+//! modes), [comparators](guide::comparators) for results that differ in ways that do not matter,
+//! and the [observability](guide::observability) page for production, where metrics, logs and a
+//! discrepancy log replace the snapshot.
+//!
+//! ## Guarantees
+//!
+//! - **The caller gets exactly what the legacy code returned**, its errors and panics included.
+//!   A panic of the candidate, the comparator or a helper (`run_if`, `context`, `clean`, ...) is
+//!   caught and counted, never seen by the caller (`idempotency_key` excepted: it is computed for
+//!   the legacy code too, so it is production code).
+//! - **The candidate runs off the caller's threads** by default, on the [shadow
+//!   lane](guide::modes#the-shadow-lane): its own threads at the lowest OS priority, a bounded
+//!   queue and a CPU budget. A call it cannot take is shed; the caller never waits.
+//! - **Bounded**: a deadline per candidate (5 s by default), at most 64 shadow runs per experiment
+//!   at once, a circuit breaker, a kill switch (`PARALLEL_RUN=off`), sampling (`sample = 0.01`).
+//! - **Cheap when skipped**: a call that is off or sampled out reads one atomic word and allocates
+//!   nothing: +1.52 and +1.90 ns a call in a loop of independent calls, +0.00 when each call
+//!   waits for the previous one's result ([performance](guide::performance)).
+//! - **Every call is counted once**: each lands in exactly one [`Outcome`], and the counts add up
+//!   ([`ExperimentSnapshot::lost`] is 0).
+//! - **Shadow writes are refused** by default: [`guard_write`] in the data layer returns an error
+//!   in shadow context, and the call is counted as `write_refused`.
+//!
+//! It cannot isolate the candidate's other side effects, the candidate's time in `mode = inline`,
+//! or a candidate that aborts the process ([production safety](guide::safety)).
+//!
+//! ## The guide
+//!
+//! | page | what it covers |
+//! |---|---|
+//! | [`#[parallel_run]`](macro@parallel_run) | the attribute: every argument, what it expands to, the compile errors |
+//! | [`guide::modes`] | execution modes (`detached`, `inline`) and the shadow lane detached candidates run on |
+//! | [`guide::comparators`] | `Comparator` and `Verdict`, structural diffs, `#[derive(ShadowCompare)]` |
+//! | [`guide::outcomes`] | what every call is counted as, and the match rate |
+//! | [`guide::configuration`] | environment variables and live configuration |
+//! | [`guide::safety`] | timeouts, shedding, the circuit breaker, sticky sampling; the isolation guarantees |
+//! | [`guide::cutover`] | safe writes (the shadow context), the ramp, the promotion gate, the deadline |
+//! | [`guide::strict`] | strict mode, differential tests, noise cancellation, replay of production discrepancies |
+//! | [`guide::scientist`] | Scientist's API, mapped |
+//! | [`guide::observability`] | the discrepancy log, the report, metrics, logs and the snapshot API |
+//! | [`guide::performance`] | what a call costs, the load run, what comparing results costs, with the commands that measured them |
+//! | [`guide::limits`] | what the library does not do today |
+//!
+//! ## The API
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`snapshot`](mod@snapshot) | reading the outcomes in-process: [`snapshot::experiment`], [`snapshot::idle`], [`wait_idle`] |
+//! | [`live`] | changing an experiment's settings while the process runs: rate, timeout, ramp, gate, strict |
+//! | [`config`] | the environment variables, the kill switch, strict mode's global switch |
+//! | [`compare`], [`structural`], [`typed`] | comparators: [`Comparator`], [`Verdict`], path-level diffs of serde values and of `#[derive(ShadowCompare)]` types |
+//! | [`outcome`] | [`Outcome`], the [`Discrepancy`] records, the internal-error hook |
+//! | [`publish`] | publishers and the JSON-lines discrepancy log the `parallel-run report` command reads |
+//! | [`context`] | the shadow context a data layer asks: [`in_shadow`], [`guard_write`], [`context::pick`] |
+//! | [`cutover`], [`sticky`], [`breaker`], [`noise`] | the ramp and the promotion gate, sticky sampling, the circuit breaker, noise cancellation |
+//! | [`lane`] | the shadow lane's state and its live bounds |
+//! | [`testing`] | differential tests and the replay of production discrepancies in `cargo test` |
+//! | [`manual`] | shadowing by hand, where a function cannot carry the attribute |
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod guide;
 
 pub use shadow_runtime::{
     breaker, compare, config, context, cutover, global_enabled, guard_write, in_shadow, lane, live,
@@ -37,105 +146,8 @@ pub use shadow_runtime::{
 /// Runs a candidate implementation beside this function on sampled calls, compares the two
 /// results, records the outcome and returns this function's own result unchanged.
 ///
-/// ```
-/// use parallel_run::parallel_run;
-///
-/// #[derive(Debug, Clone, PartialEq)]
-/// struct Money { cents: i64 }
-///
-/// #[parallel_run(candidate = fee_v2, sample = 0.5, name = "billing::fee")]
-/// fn fee(amount: &Money, currency: &str) -> Money {
-///     Money { cents: amount.cents * 3 / 100 }
-/// }
-///
-/// fn fee_v2(amount: &Money, currency: &str) -> Money {
-///     Money { cents: (amount.cents * 3 + 50) / 100 } // rounds half up: differs sometimes
-/// }
-///
-/// assert_eq!(fee(&Money { cents: 1_050 }, "EUR"), Money { cents: 31 });
-/// ```
-///
-/// # Arguments
-///
-/// | argument | meaning | default |
-/// |---|---|---|
-/// | `candidate = path` | the new implementation, same signature (`process_v2`, `Self::v2`, `module::v2`) | required |
-/// | `compare = expr` | a [`Comparator`] for the return type: a unit struct, a value, or a closure `\|primary, candidate\| ...` returning `bool` or [`Verdict`] | [`PartialEq`] |
-/// | `name = "..."` | the experiment's name, in metrics, logs, snapshots and its environment variable | `module_path!()::fn_name` |
-/// | `sample = 0.25` | fraction of calls shadowed, `0..=1`; the environment overrides it | `1.0` |
-/// | `mode = detached \| inline` | where the candidate runs (below) | `detached` |
-/// | `runtime = lane \| caller` | detached `async fn`: the shadow lane's runtime, or the caller's tokio runtime | `lane` |
-/// | `order = primary_first \| random` | inline mode: which side runs first; `random` tosses a coin per call, as Scientist does | `primary_first` |
-/// | `timeout = "150ms"` | the candidate's deadline, from its start; a candidate that ends after it is a `timeout`, however it ran (an async one is cancelled, a sync one abandoned); `"none"`: no timeout | `"5s"` |
-/// | `max_in_flight = 64` | shadow runs of this experiment at once (a slot is taken when the call is decided); beyond, calls are `shed` before anything is prepared | `64` |
-/// | `sample_by = expr` | sticky sampling by a key over the arguments (integer, string, bytes): see [`sticky`] | random |
-/// | `run_if = expr` | a `bool` over the arguments; `false` skips shadowing (`filtered`) | always |
-/// | `ignore = [rule, ...]` | `fn(&T, &T) -> bool` rules consulted when the pair did not match; the first yes makes the outcome `ignored` | none |
-/// | `errors = compare \| match \| variant` | how two `Err` results compare; an `Err` against an `Ok` is always a mismatch | `compare` |
-/// | `panics = propagate \| compare` | when the primary panics: skip the candidate (`primary_panic`), or run it and judge it against the panic; the caller gets the panic either way | `propagate` |
-/// | `strict = true \| false` | a mismatch or candidate panic fails the call (after it is recorded); see [`testing`] for differential tests | global switch, else off |
-/// | `candidate = [v2, v3]` | several candidates: each is its own experiment (`name/v2`, `name/v3`), compared with the primary independently, with its own outcomes; they never serve (no ramp) | one |
-/// | `writes = refuse \| dry_run \| separate` | how the shadow side must treat writes, read by the data layer through [`context`] ([`context::write_mode`], [`guard_write`], [`context::pick`]) | `refuse` |
-/// | `idempotency_key = expr` | a `Display` key computed once per call, before anything runs, and given to both sides ([`context::idempotency_key`]) | none |
-/// | `min_match_rate = 0.999`, `min_samples = 10_000` | the promotion gate: a ramp above 0% is refused until the measured match rate meets them (see [`cutover`]) | no gate |
-/// | `deadline = "2026-12-31"` | the time-box: after that day the experiment is *overdue* (warned at start-up and hourly, in metrics, snapshot and report) | none |
-/// | `record_inputs = true` | serialise the arguments (not the receiver; each must be `Serialize`) into every discrepancy record and log line, so that [`testing::replay`] can run production discrepancies again in `cargo test` | off |
-/// | `noise = 0.05` | declares the primary pure (or read-only): it runs a second time, off the caller's path and after the candidate, on that share of shadowed calls and on every call whose difference is not explained yet, and the paths where it differs from itself are learned; a mismatch only at learned paths (a clock: within the gap between the primary's two runs) counts as `noise` (detached mode, sync or `async`; the comparator must name paths: [`structural`], [`typed`]; see [`noise`]) | off |
-/// | `crate = "path"` | where the runtime is, when `parallel_run` is re-exported under another name | `"::parallel_run"` |
-///
-/// # Modes
-///
-/// - **`detached`** (default): the primary runs and returns; the candidate runs off the caller's
-///   path with its own copies of the arguments (`T: Clone`; `&T` through [`ToOwned`], so `&str`
-///   becomes a `String` and `&[T]` a `Vec<T>`), and the comparison happens there too, on the
-///   [`lane`]: its own small tokio runtime for an `async fn` (no runtime needed at the call
-///   site), its worker pool for a sync function, both at the lowest OS priority, bounded by a
-///   queue (`PARALLEL_RUN_QUEUE`, [`lane::set_queue_capacity`]) and a CPU budget
-///   (`PARALLEL_RUN_LANE_BUDGET`, [`lane::set_budget`]). A call the lane or `max_in_flight`
-///   cannot take is shed ([`Outcome::Shed`], with its reason in the snapshot) before anything
-///   of the shadow is prepared; the caller never waits. A tight loop of detached calls at 100%
-///   sampling sheds most of them: the lane runs candidates only as fast as its threads and budget
-///   allow. Arguments must be `Clone + Send + 'static`, the return type too; `&mut` arguments are
-///   refused at compile time.
-/// - **`inline`**: the candidate runs in the caller, after the primary (or before, with
-///   `order = random`). It takes the same references; by-value arguments are cloned and `&mut`
-///   arguments get `&mut` to a clone, so the candidate never changes what the caller sees. Adds the
-///   candidate's time to the call.
-///
-/// In every mode the caller gets exactly what the primary returned, including its errors and
-/// panics; a candidate's or comparator's panic is caught and counted.
-///
-/// # Cutover
-///
-/// A ramp (`PARALLEL_RUN__<NAME>=ramp=10%`, or [`live::set_ramp`]) makes the candidate *serve*
-/// that share of calls (sticky by `sample_by` when given): the roles swap, the candidate's result
-/// is returned, and the legacy code runs as the shadow (inline, in shadow context) and is
-/// compared. The kill switch, the experiment's `enabled = off` and an open breaker send every
-/// call back to the legacy code. See [`cutover`] for the promotion gate and the deadline.
-///
-/// # What it expands to
-///
-/// ```text
-/// fn total(items: &[Item]) -> Money {
-///     static __PARALLEL_RUN_EXPERIMENT: Experiment = Experiment::new("my_crate::total", 1.0, Detached, PrimaryFirst);
-///     let pending = match __PARALLEL_RUN_EXPERIMENT.decide() {      // two atomic loads, one random draw
-///         Some(call) => Some(call.with_candidate({
-///             let c0 = items.to_owned();                            // Vec<Item>
-///             move || -> Money { total_v2(&c0) }
-///         })),
-///         None => None,                                             // counted per thread, no allocation
-///     };
-///     let primary = move || { /* the original body */ };
-///     match pending {
-///         // runs the primary, returns its result, queues the candidate with a copy of it
-///         // (or, on a call a ramp gives to the candidate, the other way round)
-///         Some(p) => run_detached::<Money>(p, primary, DefaultComparator, debug_probe),
-///         None => primary(),
-///     }
-/// }
-/// ```
-///
-/// The repository keeps full expansions under `shadow-macros/src/snapshots/`.
+#[doc = guide::links!()]
+#[doc = include_str!("../docs/guide/attribute.md")]
 pub use shadow_macros::parallel_run;
 
 pub use shadow_runtime::typed;
@@ -237,13 +249,13 @@ pub use shadow_runtime::typed::ShadowCompare;
 /// #[derive(Debug, Clone, ShadowCompare)]
 /// struct Quote { cents: i64, #[shadow(within = "250ms")] at_ms: u64 }
 ///
-/// #[parallel_run(candidate = quote_v2, compare = parallel_run::typed::Typed, mode = inline)]
+/// #[parallel_run(candidate = quote_v2, compare = parallel_run::typed::Typed, mode = inline, name = "docs::quote")]
 /// fn quote(cents: i64) -> Quote { Quote { cents, at_ms: 1_000 } }
 ///
 /// fn quote_v2(cents: i64) -> Quote { Quote { cents, at_ms: 1_100 } }
 ///
 /// assert_eq!(quote(5).cents, 5);
-/// let s = parallel_run::snapshot::experiment("rust_out::quote").unwrap();
+/// let s = parallel_run::snapshot::experiment("docs::quote").unwrap();
 /// assert_eq!(s.counts.get(parallel_run::Outcome::Acceptable), 1);
 /// ```
 pub use shadow_macros::ShadowCompare;

@@ -51,7 +51,7 @@ fn pair_v2() -> Option<(u8, &'static str)> {
 fn std_types_render_with_pretty_debug() {
     pair();
     let d = the_discrepancy("rendering::pair");
-    // Was `[1,"a"]`, the JSON form, where the README promises `{:#?}`.
+    // Was `[1,"a"]`, the JSON form, where the guide (docs/guide/comparators.md) promises `{:#?}`.
     assert_eq!(d.primary, Some(format!("{:#?}", Some((1, "a")))));
     assert_eq!(d.candidate, Some(format!("{:#?}", Some((1, "b")))));
     assert!(

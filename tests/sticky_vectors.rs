@@ -2,7 +2,7 @@
 //! this function on every instance; if a release changed it, every instance would reshuffle its
 //! sample at the next deploy. These values must never change.
 //!
-//! The function (also in the README and `parallel_run::sticky`):
+//! The function (also in docs/guide/safety.md and `parallel_run::sticky`):
 //!
 //! ```text
 //! seed = XXH3_64bits(experiment name)

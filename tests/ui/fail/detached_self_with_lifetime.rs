@@ -1,6 +1,6 @@
 //! Issue 11, item 3: `&self` of a type with a lifetime (`impl<'a> Parser<'a>`) cannot go to a
 //! detached candidate, whose copy of `self` must be `'static`. rustc's lifetime error cannot be
-//! given a note by the macro; it points at the receiver, and the README's Limits say to use
+//! given a note by the macro; it points at the receiver, and the guide's Limits say to use
 //! `mode = inline`, as the second method here does.
 use parallel_run::parallel_run;
 

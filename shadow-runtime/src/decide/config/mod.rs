@@ -9,8 +9,11 @@
 //! |---|---|---|
 //! | `PARALLEL_RUN` | `on`, `off` (also `true`/`false`, `yes`/`no`, `1`/`0`) | `on` |
 //! | `PARALLEL_RUN__<EXPERIMENT>` | `on`, `off`, a rate `0.25` or `25%`, or a `key=value` list | the attribute's values |
-//! | `PARALLEL_RUN_WORKERS` | threads of the worker pool for detached sync candidates, 1..=64 | available cores, at most 4 |
-//! | `PARALLEL_RUN_QUEUE` | capacity of that pool's queue, 1..=1048576 | 1024 |
+//! | `PARALLEL_RUN_STRICT` | strict mode for every experiment without its own `strict = ...`: `on`, `off` | off |
+//! | `PARALLEL_RUN_WORKERS` | threads of the shadow lane's worker pool for detached sync candidates, 1..=64 | available cores, at most 4 |
+//! | `PARALLEL_RUN_LANE_THREADS` | threads of the shadow lane's runtime for detached async candidates, 1..=64 | a quarter of the cores, at least 2, at most 4 |
+//! | `PARALLEL_RUN_QUEUE` | the shadow lane's queue: admitted candidates not started yet, 1..=1048576 | 1024 |
+//! | `PARALLEL_RUN_LANE_BUDGET` | the shadow lane's CPU budget in cores: `0.5`, `50%`, `2`, or `off` | `1` |
 //!
 //! The list's keys: `sample` (a rate), `enabled` (on/off), `timeout` (`150ms`, `2s`, `off`),
 //! `max_in_flight` (a positive integer), `breaker` (on/off), `breaker_ratio` (`0..=1`),
@@ -26,7 +29,7 @@
 //!
 //! A value that cannot be parsed or is out of range is reported once through `tracing` (target
 //! `parallel_run`, naming the variable and the value) and the safe default applies: shadowing off
-//! for `PARALLEL_RUN` and the experiment variables, the built-in size for the pool variables.
+//! for `PARALLEL_RUN` and the experiment variables, the built-in default for the lane's variables.
 //! The warning quotes at most [`QUOTED_CHARS`] characters of the value and says how long it was.
 //! An empty value counts as unset. A list that names a key twice (`sample=10%,sample=20%`) is a
 //! bad value, not "the last one wins". A rate must be written without a sign (`-0` is refused)
@@ -58,7 +61,8 @@ pub const ENV_EXPERIMENT_PREFIX: &str = "PARALLEL_RUN__";
 /// assert_eq!(shadow_runtime::config::ENV_WORKERS, "PARALLEL_RUN_WORKERS");
 /// ```
 pub const ENV_WORKERS: &str = "PARALLEL_RUN_WORKERS";
-/// Worker-pool queue capacity for detached sync candidates.
+/// Capacity of the shadow lane's queue: admitted detached candidates (sync and async) that have not
+/// started yet.
 ///
 /// ```
 /// assert_eq!(shadow_runtime::config::ENV_QUEUE, "PARALLEL_RUN_QUEUE");
