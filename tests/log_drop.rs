@@ -2,7 +2,8 @@
 //! the writer, the bounded queue fills, further lines are dropped and counted, and the caller
 //! goes on. Unix only (a FIFO stands in for a stalled disk). `JsonLinesLog::open` refuses a
 //! FIFO (it owns regular files only, which it may rotate): the test opens the pipe itself and
-//! hands it to `JsonLinesLog::from_writer`, as a user logging into a pipe would.
+//! hands it to `JsonLinesLog::from_writer`, as a user logging into a pipe would. The drops
+//! also reach a real Prometheus recorder as `parallel_run_discrepancy_log_dropped_total{path}`.
 #![cfg(unix)]
 
 use std::io::Read;
@@ -56,7 +57,24 @@ fn a_stalled_writer_drops_and_counts_lines_without_blocking_the_caller() {
     });
     // Blocks until the reader has opened its end.
     let pipe = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .expect("the only recorder of this test binary");
     let log = JsonLinesLog::from_writer(pipe, 8).unwrap();
+    // A file log publishes its series at 0 from the start, labelled with its path.
+    let file = dir.join("quiet.jsonl");
+    let quiet = JsonLinesLog::open(&file).unwrap();
+    quiet.flush();
+    let quiet_series = format!(
+        "parallel_run_discrepancy_log_dropped_total{{path=\"{}\"}}",
+        file.display()
+    );
+    assert_eq!(
+        sample(&prometheus.render(), &quiet_series),
+        Some(0),
+        "{}",
+        prometheus.render()
+    );
 
     let sent = 2_000;
     for i in 0..sent {
@@ -69,6 +87,14 @@ fn a_stalled_writer_drops_and_counts_lines_without_blocking_the_caller() {
     // The disk comes back: everything that was not dropped is written, intact.
     go.send(()).unwrap();
     log.flush();
+    // Published at the flush, after the last drop: the metric says what `dropped()` says.
+    let writer_series = "parallel_run_discrepancy_log_dropped_total{path=\"(writer)\"}";
+    assert_eq!(
+        sample(&prometheus.render(), writer_series),
+        Some(dropped as u64),
+        "{}",
+        prometheus.render()
+    );
     drop(log);
     let text = reader.join().unwrap();
     let written: Vec<serde_json::Value> = text
@@ -84,4 +110,11 @@ fn a_stalled_writer_drops_and_counts_lines_without_blocking_the_caller() {
         .collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The value of `series` (name and labels, exactly as rendered) in a Prometheus text exposition.
+fn sample(text: &str, series: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .map(|v| v.trim().parse().expect("a whole number"))
 }

@@ -56,16 +56,9 @@ pub fn run(
 ) -> i32 {
     let cmd = match args::parse(args) {
         Ok(c) => c,
-        Err(msg) => {
-            let _ = writeln!(err, "parallel-run: {msg}\n(see `parallel-run --help`)");
-            return 2;
-        }
+        Err(e) => return usage(&e, out, err),
     };
     let done = match cmd {
-        args::Command::Help => out.write_all(args::HELP.as_bytes()).map_err(output_error),
-        args::Command::Version => {
-            writeln!(out, "parallel-run {}", env!("CARGO_PKG_VERSION")).map_err(output_error)
-        }
         args::Command::Report(a) => report_command(&a, out, err),
     };
     match done {
@@ -75,6 +68,24 @@ pub fn run(
             1
         }
     }
+}
+
+/// What clap said instead of a command: help or the version on `out` (exit 0), or a usage error
+/// on `err` (exit 2), as `parallel-run: <what is wrong>` and clap's usage line.
+fn usage(e: &clap::Error, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let text = e.render().to_string();
+    if !e.use_stderr() {
+        return match out.write_all(text.as_bytes()) {
+            Ok(()) => 0,
+            Err(e) => {
+                let _ = writeln!(err, "parallel-run: {}", output_error(e));
+                1
+            }
+        };
+    }
+    let text = text.strip_prefix("error: ").unwrap_or(&text);
+    let _ = write!(err, "parallel-run: {text}");
+    2
 }
 
 fn output_error(e: io::Error) -> String {

@@ -187,8 +187,18 @@ enum Op<'a> {
     Add(&'a str),
 }
 
-/// Longest-common-subsequence line diff after trimming the common prefix and suffix. Inputs past
-/// a size limit fall back to "all removed, all added" for the middle part, which stays correct.
+/// Changed lines (after the common prefix and suffix, both sides) up to which [`line_ops`] is
+/// exact: Myers' work is at most about the square of this, 4 million steps (a few ms).
+const EXACT_LINES: usize = 2000;
+/// Past [`EXACT_LINES`], how long [`line_ops`] may look for a shortest edit script before it
+/// settles for a longer one.
+const DIFF_DEADLINE: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// The line diff of `a` and `b`: Myers' algorithm (`similar`), a shortest edit script, so the
+/// unchanged lines are a longest common subsequence; deletions come before insertions where a
+/// run of lines is replaced (`- old` then `+ new`, as diff tools print). Exact, and so the same
+/// every time, up to [`EXACT_LINES`] changed lines; larger inputs get [`DIFF_DEADLINE`], past
+/// which the script is longer but still rebuilds both sides.
 fn line_ops<'a>(a: &[&'a str], b: &[&'a str]) -> Vec<Op<'a>> {
     let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
     let suffix = a[prefix..]
@@ -197,43 +207,17 @@ fn line_ops<'a>(a: &[&'a str], b: &[&'a str]) -> Vec<Op<'a>> {
         .zip(b[prefix..].iter().rev())
         .take_while(|(x, y)| x == y)
         .count();
-    let (am, bm) = (&a[prefix..a.len() - suffix], &b[prefix..b.len() - suffix]);
-    let mut ops: Vec<Op<'a>> = a[..prefix].iter().map(|l| Op::Same(l)).collect();
-    if am.len().saturating_mul(bm.len()) <= 250_000 {
-        // lcs[i][j] = length of the LCS of am[i..] and bm[j..]
-        let w = bm.len() + 1;
-        let mut lcs = vec![0u32; (am.len() + 1) * w];
-        for i in (0..am.len()).rev() {
-            for j in (0..bm.len()).rev() {
-                lcs[i * w + j] = if am[i] == bm[j] {
-                    lcs[(i + 1) * w + j + 1] + 1
-                } else {
-                    lcs[(i + 1) * w + j].max(lcs[i * w + j + 1])
-                };
-            }
-        }
-        let (mut i, mut j) = (0, 0);
-        while i < am.len() || j < bm.len() {
-            if i < am.len() && j < bm.len() && am[i] == bm[j] {
-                ops.push(Op::Same(am[i]));
-                i += 1;
-                j += 1;
-            } else if i < am.len() && (j == bm.len() || lcs[(i + 1) * w + j] >= lcs[i * w + j + 1])
-            {
-                // Deletions before insertions on ties: `- old` then `+ new`, as diff tools print.
-                ops.push(Op::Del(am[i]));
-                i += 1;
-            } else {
-                ops.push(Op::Add(bm[j]));
-                j += 1;
-            }
-        }
-    } else {
-        ops.extend(am.iter().map(|l| Op::Del(l)));
-        ops.extend(bm.iter().map(|l| Op::Add(l)));
-    }
-    ops.extend(a[a.len() - suffix..].iter().map(|l| Op::Same(l)));
-    ops
+    let changed = a.len() + b.len() - 2 * (prefix + suffix);
+    let deadline = (changed > EXACT_LINES).then(|| std::time::Instant::now() + DIFF_DEADLINE);
+    similar::capture_diff_slices_deadline(similar::Algorithm::Myers, a, b, deadline)
+        .iter()
+        .flat_map(|op| op.iter_changes(a, b))
+        .map(|c| match c.tag() {
+            similar::ChangeTag::Equal => Op::Same(c.value()),
+            similar::ChangeTag::Delete => Op::Del(c.value()),
+            similar::ChangeTag::Insert => Op::Add(c.value()),
+        })
+        .collect()
 }
 
 fn render_hunks(ops: &[Op<'_>], context: usize) -> String {
@@ -323,22 +307,55 @@ mod tests {
         );
     }
 
-    /// Property: for any two line lists, the ops rebuild both sides (Same+Del = primary,
-    /// Same+Add = candidate) and keep a longest common subsequence. 2000 random cases from a fixed
-    /// seed, over a tiny alphabet so that lines repeat and ties are frequent.
     #[test]
-    fn diff_ops_rebuild_both_sides() {
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move |n: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % n
-        };
-        const WORDS: [&str; 4] = ["a", "b", "c", "d"];
-        for _ in 0..2000 {
-            let a: Vec<&str> = (0..next(9)).map(|_| WORDS[next(4) as usize]).collect();
-            let b: Vec<&str> = (0..next(9)).map(|_| WORDS[next(4) as usize]).collect();
+    fn large_inputs_are_diffed_exactly_around_a_change_and_correctly_past_the_limit() {
+        // 5,000 lines, one changed: the common prefix and suffix leave two lines to diff.
+        let a: Vec<String> = (0..5_000).map(|i| format!("    f{i}: {i},")).collect();
+        let mut b = a.clone();
+        b[2_500] = "    f2500: 0,".to_owned();
+        let (a, b): (Vec<&str>, Vec<&str>) = (
+            a.iter().map(String::as_str).collect(),
+            b.iter().map(String::as_str).collect(),
+        );
+        let ops = line_ops(&a, &b);
+        let changed: Vec<&Op> = ops.iter().filter(|o| !matches!(o, Op::Same(_))).collect();
+        assert_eq!(changed, [&Op::Del(a[2_500]), &Op::Add("    f2500: 0,")]);
+        // Past EXACT_LINES of changes: whatever the deadline allowed, both sides are rebuilt.
+        let c: Vec<String> = (0..3_000).map(|i| format!("{}", i * 7 % 3_001)).collect();
+        let c: Vec<&str> = c.iter().map(String::as_str).collect();
+        let ops = line_ops(&a[..3_000], &c);
+        let left: Vec<&str> = ops
+            .iter()
+            .filter_map(|o| match o {
+                Op::Same(l) | Op::Del(l) => Some(*l),
+                Op::Add(_) => None,
+            })
+            .collect();
+        let right: Vec<&str> = ops
+            .iter()
+            .filter_map(|o| match o {
+                Op::Same(l) | Op::Add(l) => Some(*l),
+                Op::Del(_) => None,
+            })
+            .collect();
+        assert_eq!(
+            (left.as_slice(), right.as_slice()),
+            (&a[..3_000], c.as_slice())
+        );
+    }
+
+    /// A few lines over a tiny alphabet, so that lines repeat and ties are frequent.
+    fn lines() -> impl proptest::strategy::Strategy<Value = Vec<&'static str>> {
+        proptest::collection::vec(proptest::sample::select(vec!["a", "b", "c", "d"]), 0..12)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// The ops rebuild both sides (Same+Del = primary, Same+Add = candidate) and keep a
+        /// longest common subsequence (a shortest edit script).
+        #[test]
+        fn diff_ops_rebuild_both_sides(a in lines(), b in lines()) {
             let ops = line_ops(&a, &b);
             let left: Vec<&str> = ops
                 .iter()
@@ -354,10 +371,44 @@ mod tests {
                     Op::Del(_) => None,
                 })
                 .collect();
-            assert_eq!(left, a);
-            assert_eq!(right, b);
+            proptest::prop_assert_eq!(left, a.clone());
+            proptest::prop_assert_eq!(right, b.clone());
             let same = ops.iter().filter(|o| matches!(o, Op::Same(_))).count();
-            assert_eq!(same, lcs_len(&a, &b), "{a:?} vs {b:?}: {ops:?}");
+            proptest::prop_assert_eq!(same, lcs_len(&a, &b), "{:?} vs {:?}: {:?}", a, b, ops);
+        }
+
+        /// The rendered diff: equal inputs give no diff lines; otherwise every removed and added
+        /// line is printed once, in order, each run of changes prints its `-` lines before its
+        /// `+` lines, and only lines of the two sides (or `  ...`) are printed.
+        #[test]
+        fn rendered_diff_accounts_for_every_changed_line(a in lines(), b in lines()) {
+            // Multi-line renderings, as `{:#?}` prints them.
+            let (pa, pb) = (format!("{{\n{}\n}}", a.join("\n")), format!("{{\n{}\n}}", b.join("\n")));
+            let d = debug_diff(&pa, &pb);
+            if a == b {
+                proptest::prop_assert!(d.starts_with("(the two renderings are identical)\n"), "{}", d);
+                return Ok(());
+            }
+            let mut printed_del = Vec::new();
+            let mut printed_add = Vec::new();
+            let mut last = ' ';
+            for line in d.lines() {
+                let (mark, text) = line.split_at(2);
+                match mark {
+                    "- " => printed_del.push(text),
+                    "+ " => printed_add.push(text),
+                    "  " => {}
+                    _ => proptest::prop_assert!(false, "unmarked line {:?} in {}", line, d),
+                }
+                let m = mark.as_bytes()[0] as char;
+                proptest::prop_assert!(!(last == '+' && m == '-'), "`-` after `+` in {}", d);
+                last = m;
+            }
+            let ops = line_ops(&pa.lines().collect::<Vec<_>>(), &pb.lines().collect::<Vec<_>>());
+            let del: Vec<&str> = ops.iter().filter_map(|o| match o { Op::Del(l) => Some(*l), _ => None }).collect();
+            let add: Vec<&str> = ops.iter().filter_map(|o| match o { Op::Add(l) => Some(*l), _ => None }).collect();
+            proptest::prop_assert_eq!(printed_del, del);
+            proptest::prop_assert_eq!(printed_add, add);
         }
     }
 

@@ -26,6 +26,7 @@
 //! | `parallel_run_breaker_open` | gauge | `experiment` (1 while the circuit breaker is open or half-open) |
 //! | `parallel_run_lane_queued` | gauge | (admitted candidates that have not started) |
 //! | `parallel_run_lane_budget_left_seconds` | gauge | (run time left in the lane's budget; negative: overspent, calls are shed) |
+//! | `parallel_run_discrepancy_log_dropped_total` | counter | `path` (lines a `JsonLinesLog` dropped, its queue full; published by the log's own thread) |
 
 use std::sync::Mutex;
 use std::time::Instant;
@@ -51,6 +52,7 @@ pub(crate) const ABANDONED: &str = "parallel_run_abandoned";
 pub(crate) const BREAKER_OPEN: &str = "parallel_run_breaker_open";
 pub(crate) const LANE_QUEUED: &str = "parallel_run_lane_queued";
 pub(crate) const LANE_BUDGET_LEFT: &str = "parallel_run_lane_budget_left_seconds";
+pub(crate) const LOG_DROPPED: &str = "parallel_run_discrepancy_log_dropped_total";
 
 /// The reasons of `parallel_run_shed_total`, in [`crate::record::view::ShedReasons`] order.
 pub(crate) const SHED_REASONS: [&str; 4] = ["max_in_flight", "lane_queue", "lane_budget", "late"];
@@ -364,6 +366,16 @@ pub(crate) fn publish(obs: &Instruments, t: &Totals, on_timer: bool) {
 
 fn gauge(key: &Key) -> metrics::Gauge {
     metrics::with_recorder(|r| r.register_gauge(key, &META))
+}
+
+/// The key of one discrepancy log's dropped-lines counter (`path`: the file, or `(writer)`).
+pub(crate) fn log_dropped_key(path: String) -> Key {
+    Key::from_parts(LOG_DROPPED, vec![Label::new("path", path)])
+}
+
+/// Publishes a discrepancy log's dropped lines (an absolute total, from the log's thread).
+pub(crate) fn log_dropped(key: &Key, dropped: u64) {
+    counter(key).absolute(dropped);
 }
 
 /// Publishes the shadow lane's gauges.

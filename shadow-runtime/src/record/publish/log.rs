@@ -375,21 +375,27 @@ impl JsonLinesLog {
     fn start(sink: Sink, lines: usize) -> io::Result<JsonLinesLog> {
         let (tx, rx) = sync_channel(lines.max(1));
         let max_bytes = Arc::new(AtomicU64::new(64 << 20));
-        let size = match &sink {
-            Sink::File(f) => f.file.metadata().map_or(0, |m| m.len()),
-            Sink::Stream(_) => 0,
+        let dropped = Arc::new(AtomicU64::new(0));
+        let (size, label) = match &sink {
+            Sink::File(f) => (
+                f.file.metadata().map_or(0, |m| m.len()),
+                f.path.display().to_string(),
+            ),
+            Sink::Stream(_) => (0, WRITER_PATH.to_owned()),
         };
         let writer = Writer {
             size,
             sink,
             max_bytes: max_bytes.clone(),
+            dropped: dropped.clone(),
+            dropped_key: crate::observe::log_dropped_key(label),
         };
         std::thread::Builder::new()
             .name("parallel-run-log".into())
             .spawn(move || writer.run(rx))?;
         Ok(JsonLinesLog {
             tx,
-            dropped: Arc::new(AtomicU64::new(0)),
+            dropped,
             max_bytes,
         })
     }
@@ -406,7 +412,10 @@ impl JsonLinesLog {
         self
     }
 
-    /// Lines dropped because the queue was full (the caller never waits for the disk).
+    /// Lines dropped because the queue was full (the caller never waits for the disk). The
+    /// log's thread also publishes it as `parallel_run_discrepancy_log_dropped_total{path}`
+    /// (the path given, or `(writer)` for [`from_writer`](Self::from_writer)), at 0 from the
+    /// start, then once a second and at each [`flush`](Self::flush).
     ///
     /// ```
     /// # let p = std::env::temp_dir().join(format!("pr-drop-{}.jsonl", std::process::id()));
@@ -480,27 +489,43 @@ pub(super) struct Writer {
     sink: Sink,
     size: u64,
     max_bytes: Arc<AtomicU64>,
+    /// [`JsonLinesLog::dropped`], published as a metric under `dropped_key`.
+    dropped: Arc<AtomicU64>,
+    dropped_key: metrics::Key,
 }
 
 /// How often the log writes summary lines.
 pub(super) const SUMMARY_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+/// How often the log publishes its dropped-lines counter.
+const METRIC_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+/// The `path` label of a [`JsonLinesLog::from_writer`] log's metric.
+const WRITER_PATH: &str = "(writer)";
 
 impl Writer {
     fn run(mut self, rx: Receiver<Msg>) {
         let mut next_summary = std::time::Instant::now() + SUMMARY_EVERY;
+        // At once: the series exists at 0 before the first drop, so `increase()` sees that one.
+        let mut next_metric = std::time::Instant::now();
         loop {
-            let wait = next_summary.saturating_duration_since(std::time::Instant::now());
+            let now = std::time::Instant::now();
+            if now >= next_metric {
+                self.publish_dropped();
+                next_metric = now + METRIC_EVERY;
+            }
+            let wait = next_summary.min(next_metric).saturating_duration_since(now);
             match rx.recv_timeout(wait) {
                 Ok(Msg::Line(line)) => self.line(&line),
                 Ok(Msg::Flush(done)) => {
                     self.summaries();
                     let _ = self.sink.out().flush();
+                    self.publish_dropped();
                     let _ = done.send(());
                 }
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
                 Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
                     self.summaries();
                     let _ = self.sink.out().flush();
+                    self.publish_dropped();
                     return;
                 }
             }
@@ -509,6 +534,10 @@ impl Writer {
                 next_summary = std::time::Instant::now() + SUMMARY_EVERY;
             }
         }
+    }
+
+    fn publish_dropped(&self) {
+        crate::observe::log_dropped(&self.dropped_key, self.dropped.load(Relaxed));
     }
 
     fn line(&mut self, line: &str) {
