@@ -388,7 +388,7 @@ impl JsonLinesLog {
             sink,
             max_bytes: max_bytes.clone(),
             dropped: dropped.clone(),
-            dropped_key: crate::observe::log_dropped_key(label),
+            dropped_key: crate::record::observe::log_dropped_key(label),
         };
         std::thread::Builder::new()
             .name("parallel-run-log".into())
@@ -537,7 +537,7 @@ impl Writer {
     }
 
     fn publish_dropped(&self) {
-        crate::observe::log_dropped(&self.dropped_key, self.dropped.load(Relaxed));
+        crate::record::observe::log_dropped(&self.dropped_key, self.dropped.load(Relaxed));
     }
 
     fn line(&mut self, line: &str) {
