@@ -17,7 +17,13 @@ use shadow_runtime::Outcome;
 
 fn json(req: Request<Incoming>) -> impl std::future::Future<Output = http::Response<UpBody>> {
     let path = req.uri().path().to_owned();
-    async move { response(200, &[("content-type", "application/json"), ("x-version", "1")], price(&path)) }
+    async move {
+        response(
+            200,
+            &[("content-type", "application/json"), ("x-version", "1")],
+            price(&path),
+        )
+    }
 }
 
 #[test]
@@ -25,11 +31,20 @@ fn an_identical_candidate_matches_and_the_client_gets_the_primary_s_bytes() {
     run(async {
         let primary = upstream(json).await;
         let candidate = upstream(json).await;
-        let proxy = proxy("[[routes]]\nname = \"t::identical\"\n", &primary, &candidate).await;
+        let proxy = proxy(
+            "[[routes]]\nname = \"t::identical\"\n",
+            &primary,
+            &candidate,
+        )
+        .await;
         let c = client();
         for i in 0..40 {
-            let seen = same_as_direct(&c, primary.addr, proxy.addr(), |a| get(a, &format!("/prices/sku{i}"))).await;
+            let seen = same_as_direct(&c, primary.addr, proxy.addr(), |a| {
+                get(a, &format!("/prices/sku{i}"))
+            })
+            .await;
             assert_eq!(seen.body, price(&format!("/prices/sku{i}")));
+            pace(i).await;
         }
         idle().await;
         let s = accounted("t::identical");
@@ -48,10 +63,18 @@ fn a_slow_candidate_times_out_and_the_client_never_waits_for_it() {
             json(req).await
         })
         .await;
-        let proxy = proxy("[[routes]]\nname = \"t::slow\"\ntimeout = \"100ms\"\n", &primary, &candidate).await;
+        let proxy = proxy(
+            "[[routes]]\nname = \"t::slow\"\ntimeout = \"100ms\"\n",
+            &primary,
+            &candidate,
+        )
+        .await;
         let c = client();
         for i in 0..10 {
-            same_as_direct(&c, primary.addr, proxy.addr(), |a| get(a, &format!("/p/{i}"))).await;
+            same_as_direct(&c, primary.addr, proxy.addr(), |a| {
+                get(a, &format!("/p/{i}"))
+            })
+            .await;
         }
         idle().await;
         let s = accounted("t::slow");
@@ -65,10 +88,18 @@ fn a_hanging_candidate_is_cut_off_at_its_timeout_and_gives_its_slots_back() {
     run(async {
         let primary = upstream(json).await;
         let candidate = upstream(|_req| async move { std::future::pending().await }).await;
-        let proxy = proxy("[[routes]]\nname = \"t::hang\"\ntimeout = \"100ms\"\nmax_in_flight = 8\n", &primary, &candidate).await;
+        let proxy = proxy(
+            "[[routes]]\nname = \"t::hang\"\ntimeout = \"100ms\"\nmax_in_flight = 8\n",
+            &primary,
+            &candidate,
+        )
+        .await;
         let c = client();
         for i in 0..6 {
-            same_as_direct(&c, primary.addr, proxy.addr(), |a| get(a, &format!("/p/{i}"))).await;
+            same_as_direct(&c, primary.addr, proxy.addr(), |a| {
+                get(a, &format!("/p/{i}"))
+            })
+            .await;
         }
         idle().await;
         let s = accounted("t::hang");
@@ -92,20 +123,27 @@ fn a_candidate_crashing_mid_response_is_a_failed_mismatch() {
                 tx.abort(std::io::Error::other("the rewrite crashed"));
             });
             let mut r = http::Response::new(body.boxed());
-            r.headers_mut().insert("content-type", "application/json".parse().unwrap());
+            r.headers_mut()
+                .insert("content-type", "application/json".parse().unwrap());
             r
         })
         .await;
         let proxy = proxy("[[routes]]\nname = \"t::crash\"\n", &primary, &candidate).await;
         let c = client();
         for i in 0..5 {
-            same_as_direct(&c, primary.addr, proxy.addr(), |a| get(a, &format!("/p/{i}"))).await;
+            same_as_direct(&c, primary.addr, proxy.addr(), |a| {
+                get(a, &format!("/p/{i}"))
+            })
+            .await;
         }
         idle().await;
         let s = accounted("t::crash");
         assert_eq!(count(&s, Outcome::Mismatch), 5, "{:?}", s.counts);
         let d = &s.discrepancies[0];
-        assert!(d.candidate.as_deref().unwrap_or("").contains("broke off"), "{d:?}");
+        assert!(
+            d.candidate.as_deref().unwrap_or("").contains("broke off"),
+            "{d:?}"
+        );
         proxy.shutdown().await;
     });
 }
@@ -114,11 +152,18 @@ fn a_candidate_crashing_mid_response_is_a_failed_mismatch() {
 fn a_candidate_answering_500_is_a_mismatch_at_the_status() {
     run(async {
         let primary = upstream(json).await;
-        let candidate = upstream(|_req| async move { response(500, &[("content-type", "text/plain")], "boom") }).await;
+        let candidate =
+            upstream(
+                |_req| async move { response(500, &[("content-type", "text/plain")], "boom") },
+            )
+            .await;
         let proxy = proxy("[[routes]]\nname = \"t::500\"\n", &primary, &candidate).await;
         let c = client();
         for i in 0..5 {
-            same_as_direct(&c, primary.addr, proxy.addr(), |a| get(a, &format!("/p/{i}"))).await;
+            same_as_direct(&c, primary.addr, proxy.addr(), |a| {
+                get(a, &format!("/p/{i}"))
+            })
+            .await;
         }
         idle().await;
         let s = accounted("t::500");
@@ -135,7 +180,10 @@ fn a_candidate_that_closes_connections_is_a_mismatch_and_the_client_is_served() 
         let proxy = proxy("[[routes]]\nname = \"t::closing\"\n", &primary, &candidate).await;
         let c = client();
         for i in 0..5 {
-            same_as_direct(&c, primary.addr, proxy.addr(), |a| get(a, &format!("/p/{i}"))).await;
+            same_as_direct(&c, primary.addr, proxy.addr(), |a| {
+                get(a, &format!("/p/{i}"))
+            })
+            .await;
         }
         idle().await;
         let s = accounted("t::closing");
@@ -152,7 +200,11 @@ fn a_candidate_with_a_different_json_body_is_a_mismatch_at_its_path() {
         let candidate = upstream(|req: Request<Incoming>| async move {
             let path = req.uri().path().to_owned();
             let body = price(&path).replace(".50", ".49");
-            response(200, &[("content-type", "application/json"), ("x-version", "1")], body)
+            response(
+                200,
+                &[("content-type", "application/json"), ("x-version", "1")],
+                body,
+            )
         })
         .await;
         let proxy = proxy("[[routes]]\nname = \"t::json\"\n", &primary, &candidate).await;
@@ -177,7 +229,12 @@ fn a_body_over_the_limit_streams_on_and_is_not_compared() {
         })
         .await;
         let candidate = upstream(json).await;
-        let proxy = proxy("[[routes]]\nname = \"t::huge\"\nmax_body = \"1MiB\"\n", &primary, &candidate).await;
+        let proxy = proxy(
+            "[[routes]]\nname = \"t::huge\"\nmax_body = \"1MiB\"\n",
+            &primary,
+            &candidate,
+        )
+        .await;
         let c = client();
         for _ in 0..3 {
             let seen = same_as_direct(&c, primary.addr, proxy.addr(), |a| get(a, "/big")).await;
@@ -188,7 +245,11 @@ fn a_body_over_the_limit_streams_on_and_is_not_compared() {
         assert_eq!(count(&s, Outcome::Cancelled), 3, "{:?}", s.counts);
         let h = shadow_http::route::stats("t::huge").unwrap();
         assert_eq!(h.not_compared(NotCompared::BodyLimit), 3);
-        assert_eq!(candidate.requests.load(Relaxed), 0, "the candidate is not asked what cannot be compared");
+        assert_eq!(
+            candidate.requests.load(Relaxed),
+            0,
+            "the candidate is not asked what cannot be compared"
+        );
         proxy.shutdown().await;
     });
 }
@@ -206,7 +267,8 @@ async fn streaming(gate: Arc<tokio::sync::Notify>) -> Upstream {
                 let _ = tx.send_data(Bytes::from_static(b"line 3\n")).await;
             });
             let mut r = http::Response::new(body.boxed());
-            r.headers_mut().insert("content-type", "text/plain".parse().unwrap());
+            r.headers_mut()
+                .insert("content-type", "text/plain".parse().unwrap());
             r
         }
     })
@@ -219,13 +281,22 @@ fn a_chunked_streaming_response_reaches_the_client_at_once_and_is_compared_whole
         let gate = Arc::new(tokio::sync::Notify::new());
         let primary = streaming(gate.clone()).await;
         let candidate = upstream(|_req| async move {
-            response(200, &[("content-type", "text/plain")], "line 1\nline 2\nline 3\n")
+            response(
+                200,
+                &[("content-type", "text/plain")],
+                "line 1\nline 2\nline 3\n",
+            )
         })
         .await;
         let proxy = proxy("[[routes]]\nname = \"t::stream\"\n", &primary, &candidate).await;
         let c = client();
         let resp = c.request(get(proxy.addr(), "/s")).await.unwrap();
-        assert_eq!(resp.headers().get("transfer-encoding").map(|v| v.as_bytes()), Some(&b"chunked"[..]));
+        assert_eq!(
+            resp.headers()
+                .get("transfer-encoding")
+                .map(|v| v.as_bytes()),
+            Some(&b"chunked"[..])
+        );
         let mut body = resp.into_body();
         // The first chunk arrives while the primary is still holding the rest back.
         let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
@@ -245,16 +316,30 @@ fn keep_alive_connections_are_reused_on_both_sides() {
     run(async {
         let primary = upstream(json).await;
         let candidate = upstream(json).await;
-        let proxy = proxy("[[routes]]\nname = \"t::keepalive\"\n", &primary, &candidate).await;
+        let proxy = proxy(
+            "[[routes]]\nname = \"t::keepalive\"\n",
+            &primary,
+            &candidate,
+        )
+        .await;
         let c = client();
         for i in 0..100 {
             send(&c, get(proxy.addr(), &format!("/p/{i}"))).await;
+            pace(i).await;
         }
         idle().await;
         let s = accounted("t::keepalive");
         assert_eq!(count(&s, Outcome::Match), 100, "{:?}", s.counts);
-        assert_eq!(primary.connections.load(Relaxed), 1, "one pooled connection to the primary");
-        assert!(candidate.connections.load(Relaxed) <= 10, "candidate connections: {}", candidate.connections.load(Relaxed));
+        assert_eq!(
+            primary.connections.load(Relaxed),
+            1,
+            "one pooled connection to the primary"
+        );
+        assert!(
+            candidate.connections.load(Relaxed) <= 10,
+            "candidate connections: {}",
+            candidate.connections.load(Relaxed)
+        );
         proxy.shutdown().await;
     });
 }
@@ -265,8 +350,14 @@ async fn echo(seen: Arc<Mutex<Vec<(Bytes, Option<String>, Option<String>)>>>) ->
     upstream(move |req: Request<Incoming>| {
         let seen = seen.clone();
         async move {
-            let marker = req.headers().get("x-parallel-run").map(|v| v.to_str().unwrap().to_owned());
-            let key = req.headers().get("idempotency-key").map(|v| v.to_str().unwrap().to_owned());
+            let marker = req
+                .headers()
+                .get("x-parallel-run")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let key = req
+                .headers()
+                .get("idempotency-key")
+                .map(|v| v.to_str().unwrap().to_owned());
             let body = req.into_body().collect().await.unwrap().to_bytes();
             let out = format!("{{\"got\":{}}}", body.len());
             seen.lock().unwrap().push((body, marker, key));
@@ -277,13 +368,18 @@ async fn echo(seen: Arc<Mutex<Vec<(Bytes, Option<String>, Option<String>)>>>) ->
 }
 
 fn post(addr: std::net::SocketAddr, path: &str, body: &'static str) -> Request<Full<Bytes>> {
-    Request::post(format!("http://{addr}{path}")).body(Full::new(Bytes::from_static(body.as_bytes()))).unwrap()
+    Request::post(format!("http://{addr}{path}"))
+        .body(Full::new(Bytes::from_static(body.as_bytes())))
+        .unwrap()
 }
 
 #[test]
 fn writes_are_mirrored_only_on_routes_that_opt_in_with_the_body_and_the_marker() {
     run(async {
-        let (ps, cs) = (Arc::new(Mutex::new(Vec::new())), Arc::new(Mutex::new(Vec::new())));
+        let (ps, cs) = (
+            Arc::new(Mutex::new(Vec::new())),
+            Arc::new(Mutex::new(Vec::new())),
+        );
         let primary = echo(ps.clone()).await;
         let candidate = echo(cs.clone()).await;
         let toml = "[[routes]]\nname = \"t::writes_separate\"\npath = \"/orders\"\nwrites = \"separate\"\n\n[[routes]]\nname = \"t::writes_refused\"\n";
@@ -297,12 +393,20 @@ fn writes_are_mirrored_only_on_routes_that_opt_in_with_the_body_and_the_marker()
         let s = accounted("t::writes_separate");
         assert_eq!(count(&s, Outcome::Match), 1, "{:?}", s.counts);
         let r = accounted("t::writes_refused");
-        assert_eq!(count(&r, Outcome::Filtered), 1, "a POST on a read-only route is not mirrored: {:?}", r.counts);
+        assert_eq!(
+            count(&r, Outcome::Filtered),
+            1,
+            "a POST on a read-only route is not mirrored: {:?}",
+            r.counts
+        );
         let cs = cs.lock().unwrap().clone();
         assert_eq!(cs.len(), 1, "the candidate got only the opted-in POST");
         assert_eq!(cs[0].0, body);
         assert_eq!(cs[0].1.as_deref(), Some("candidate"));
-        assert!(ps.lock().unwrap().iter().all(|(_, m, _)| m.is_none()), "the primary's requests are not marked");
+        assert!(
+            ps.lock().unwrap().iter().all(|(_, m, _)| m.is_none()),
+            "the primary's requests are not marked"
+        );
         proxy.shutdown().await;
     });
 }
@@ -310,14 +414,24 @@ fn writes_are_mirrored_only_on_routes_that_opt_in_with_the_body_and_the_marker()
 #[test]
 fn an_idempotency_route_forwards_one_key_to_both_sides_and_makes_one_when_missing() {
     run(async {
-        let (ps, cs) = (Arc::new(Mutex::new(Vec::new())), Arc::new(Mutex::new(Vec::new())));
+        let (ps, cs) = (
+            Arc::new(Mutex::new(Vec::new())),
+            Arc::new(Mutex::new(Vec::new())),
+        );
         let primary = echo(ps.clone()).await;
         let candidate = echo(cs.clone()).await;
-        let proxy = proxy("[[routes]]\nname = \"t::idem\"\nwrites = \"idempotency\"\n", &primary, &candidate).await;
+        let proxy = proxy(
+            "[[routes]]\nname = \"t::idem\"\nwrites = \"idempotency\"\n",
+            &primary,
+            &candidate,
+        )
+        .await;
         let c = client();
         send(&c, post(proxy.addr(), "/pay", "{}")).await;
         let mut with_key = post(proxy.addr(), "/pay", "{}");
-        with_key.headers_mut().insert("idempotency-key", "client-key-7".parse().unwrap());
+        with_key
+            .headers_mut()
+            .insert("idempotency-key", "client-key-7".parse().unwrap());
         send(&c, with_key).await;
         idle().await;
         let s = accounted("t::idem");
@@ -328,7 +442,10 @@ fn an_idempotency_route_forwards_one_key_to_both_sides_and_makes_one_when_missin
         assert_eq!(cs[0].2.as_deref(), Some(generated.as_str()));
         assert_eq!(ps[1].2.as_deref(), Some("client-key-7"));
         assert_eq!(cs[1].2.as_deref(), Some("client-key-7"));
-        assert_eq!(shadow_http::route::stats("t::idem").unwrap().keys_generated, 1);
+        assert_eq!(
+            shadow_http::route::stats("t::idem").unwrap().keys_generated,
+            1
+        );
         proxy.shutdown().await;
     });
 }
@@ -345,13 +462,24 @@ fn gzip_bodies_are_decoded_before_comparing() {
     run(async {
         let primary = upstream(|req: Request<Incoming>| async move {
             let body = gzip(price(req.uri().path()).as_bytes());
-            response(200, &[("content-type", "application/json"), ("content-encoding", "gzip")], body)
+            response(
+                200,
+                &[
+                    ("content-type", "application/json"),
+                    ("content-encoding", "gzip"),
+                ],
+                body,
+            )
         })
         .await;
         // The rewrite answers without compression: the same prices, but one bug.
         let candidate = upstream(|req: Request<Incoming>| async move {
             let path = req.uri().path().to_owned();
-            let body = if path.ends_with("bug") { price(&path).replace("EUR", "USD") } else { price(&path) };
+            let body = if path.ends_with("bug") {
+                price(&path).replace("EUR", "USD")
+            } else {
+                price(&path)
+            };
             response(200, &[("content-type", "application/json")], body)
         })
         .await;
@@ -359,12 +487,24 @@ fn gzip_bodies_are_decoded_before_comparing() {
         let c = client();
         for p in ["/p/a", "/p/b", "/p/bug"] {
             let seen = same_as_direct(&c, primary.addr, proxy.addr(), |a| get(a, p)).await;
-            assert_eq!(seen.body, gzip(price(p).as_bytes()), "the client gets the gzip bytes");
+            assert_eq!(
+                seen.body,
+                gzip(price(p).as_bytes()),
+                "the client gets the gzip bytes"
+            );
         }
         idle().await;
         let s = accounted("t::gzip");
-        assert_eq!((count(&s, Outcome::Match), count(&s, Outcome::Mismatch)), (2, 1), "{:?}", s.counts);
-        assert_eq!(s.discrepancies[0].detail, "$.body.currency: \"EUR\" -> \"USD\"");
+        assert_eq!(
+            (count(&s, Outcome::Match), count(&s, Outcome::Mismatch)),
+            (2, 1),
+            "{:?}",
+            s.counts
+        );
+        assert_eq!(
+            s.discrepancies[0].detail,
+            "$.body.currency: \"EUR\" -> \"USD\""
+        );
         proxy.shutdown().await;
     });
 }
@@ -392,7 +532,12 @@ fn a_client_that_goes_away_mid_response_cancels_the_comparison() {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        assert_eq!(shadow_http::route::stats("t::gone").unwrap().not_compared(NotCompared::ClientGone), 1);
+        assert_eq!(
+            shadow_http::route::stats("t::gone")
+                .unwrap()
+                .not_compared(NotCompared::ClientGone),
+            1
+        );
         assert_eq!(candidate.requests.load(Relaxed), 0);
         proxy.shutdown().await;
     });
@@ -403,14 +548,26 @@ fn a_client_that_goes_away_mid_request_body_is_never_mirrored() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     run(async {
         let primary = upstream(|req: Request<Incoming>| async move {
-            let got = req.into_body().collect().await.map(|b| b.to_bytes().len()).unwrap_or(0);
+            let got = req
+                .into_body()
+                .collect()
+                .await
+                .map(|b| b.to_bytes().len())
+                .unwrap_or(0);
             response(200, &[], format!("{got}"))
         })
         .await;
         let candidate = upstream(json).await;
-        let proxy = proxy("[[routes]]\nname = \"t::halfbody\"\nwrites = \"separate\"\n", &primary, &candidate).await;
+        let proxy = proxy(
+            "[[routes]]\nname = \"t::halfbody\"\nwrites = \"separate\"\n",
+            &primary,
+            &candidate,
+        )
+        .await;
         let mut s = tokio::net::TcpStream::connect(proxy.addr()).await.unwrap();
-        s.write_all(b"POST /o HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\n0123456789").await.unwrap();
+        s.write_all(b"POST /o HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\n0123456789")
+            .await
+            .unwrap();
         // Half the request, then the client is gone.
         s.shutdown().await.unwrap();
         let mut sink = Vec::new();
@@ -438,7 +595,13 @@ fn sticky_sampling_by_header_follows_the_runtime_s_published_rule() {
         let candidate = upstream(move |req: Request<Incoming>| {
             let g = g.clone();
             async move {
-                let id = req.headers().get("x-customer-id").unwrap().to_str().unwrap().to_owned();
+                let id = req
+                    .headers()
+                    .get("x-customer-id")
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .to_owned();
                 g.lock().unwrap().push(id);
                 json(req).await
             }
@@ -448,8 +611,10 @@ fn sticky_sampling_by_header_follows_the_runtime_s_published_rule() {
         let c = client();
         for i in 0..200 {
             let mut r = get(proxy.addr(), "/p/x");
-            r.headers_mut().insert("x-customer-id", format!("customer-{i}").parse().unwrap());
+            r.headers_mut()
+                .insert("x-customer-id", format!("customer-{i}").parse().unwrap());
             send(&c, r).await;
+            pace(i).await;
         }
         idle().await;
         let mut expected: Vec<String> = (0..200)
@@ -485,7 +650,10 @@ fn live_changes_apply_to_the_next_request() {
         idle().await;
         let s = accounted("t::live");
         // A rate of 0 and `enabled = off` both count as disabled.
-        let counts: Vec<u64> = [Outcome::Match, Outcome::Disabled].iter().map(|o| count(&s, *o)).collect();
+        let counts: Vec<u64> = [Outcome::Match, Outcome::Disabled]
+            .iter()
+            .map(|o| count(&s, *o))
+            .collect();
         assert_eq!(counts, [2, 2], "{:?}", s.counts);
         assert_eq!(candidate.requests.load(Relaxed), 2);
         proxy.shutdown().await;
@@ -497,7 +665,11 @@ fn the_admin_port_serves_health_and_prometheus_metrics() {
     run(async {
         let primary = upstream(json).await;
         let candidate = upstream(json).await;
-        let mut cfg = shadow_http::proxy::Config::from_toml_str("[[routes]]\nname = \"t::metrics\"\n", "t.toml").unwrap();
+        let mut cfg = shadow_http::proxy::Config::from_toml_str(
+            "[[routes]]\nname = \"t::metrics\"\n",
+            "t.toml",
+        )
+        .unwrap();
         cfg.listen = "127.0.0.1:0".parse().unwrap();
         cfg.admin = Some("127.0.0.1:0".parse().unwrap());
         cfg.primary = Some(primary.url());
@@ -514,10 +686,15 @@ fn the_admin_port_serves_health_and_prometheus_metrics() {
         let m = send(&c, get(admin, "/metrics")).await;
         let text = String::from_utf8(m.body.to_vec()).unwrap();
         assert!(
-            text.lines().any(|l| l.starts_with("parallel_run_outcomes_total{") && l.contains("experiment=\"t::metrics\"") && l.contains("outcome=\"match\"") && l.ends_with(" 3")),
+            text.lines()
+                .any(|l| l.starts_with("parallel_run_outcomes_total{")
+                    && l.contains("experiment=\"t::metrics\"")
+                    && l.contains("outcome=\"match\"")
+                    && l.ends_with(" 3")),
             "{text}"
         );
-        let routes: serde_json::Value = serde_json::from_slice(&send(&c, get(admin, "/routes")).await.body).unwrap();
+        let routes: serde_json::Value =
+            serde_json::from_slice(&send(&c, get(admin, "/routes")).await.body).unwrap();
         assert_eq!(routes[0]["experiment"], "t::metrics");
         assert_eq!(routes[0]["mirrored"], 3);
         proxy.shutdown().await;
@@ -535,10 +712,18 @@ fn a_graceful_shutdown_waits_for_the_candidates_and_flushes_the_log() {
         let candidate = upstream(|req: Request<Incoming>| async move {
             tokio::time::sleep(Duration::from_millis(200)).await;
             let path = req.uri().path().to_owned();
-            response(200, &[("content-type", "application/json"), ("x-version", "2")], price(&path))
+            response(
+                200,
+                &[("content-type", "application/json"), ("x-version", "2")],
+                price(&path),
+            )
         })
         .await;
-        let mut cfg = shadow_http::proxy::Config::from_toml_str("[[routes]]\nname = \"t::shutdown\"\n", "t.toml").unwrap();
+        let mut cfg = shadow_http::proxy::Config::from_toml_str(
+            "[[routes]]\nname = \"t::shutdown\"\n",
+            "t.toml",
+        )
+        .unwrap();
         cfg.listen = "127.0.0.1:0".parse().unwrap();
         cfg.primary = Some(primary.url());
         cfg.candidate = Some(candidate.url());
@@ -550,14 +735,36 @@ fn a_graceful_shutdown_waits_for_the_candidates_and_flushes_the_log() {
         }
         // The candidates are still sleeping: the shutdown waits for them.
         let summary = proxy.shutdown().await;
-        assert!(summary.requests_drained && summary.candidates_drained, "{summary}");
+        assert!(
+            summary.requests_drained && summary.candidates_drained,
+            "{summary}"
+        );
         let s = accounted("t::shutdown");
-        assert_eq!((count(&s, Outcome::Mismatch), s.in_flight), (4, 0), "{:?}", s.counts);
+        assert_eq!(
+            (count(&s, Outcome::Mismatch), s.in_flight),
+            (4, 0),
+            "{:?}",
+            s.counts
+        );
         let text = std::fs::read_to_string(&log).unwrap();
-        let lines = text.lines().filter(|l| l.contains("\"experiment\":\"t::shutdown\"") && l.contains("\"kind\":\"discrepancy\"")).count();
+        let lines = text
+            .lines()
+            .filter(|l| {
+                l.contains("\"experiment\":\"t::shutdown\"")
+                    && l.contains("\"kind\":\"discrepancy\"")
+            })
+            .count();
         assert_eq!(lines, 4, "{text}");
-        assert!(text.lines().any(|l| l.contains("\"kind\":\"summary\"")), "{text}");
-        assert!(summary.to_string().contains("t::shutdown: calls 4, shadowed 4"), "{summary}");
+        assert!(
+            text.lines().any(|l| l.contains("\"kind\":\"summary\"")),
+            "{text}"
+        );
+        assert!(
+            summary
+                .to_string()
+                .contains("t::shutdown: calls 4, shadowed 4"),
+            "{summary}"
+        );
     });
 }
 
@@ -566,15 +773,32 @@ fn an_unreachable_primary_is_a_502_of_the_proxy_and_not_compared() {
     run(async {
         let candidate = upstream(json).await;
         // A port that was just free: nothing listens there.
-        let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-        let primary = Upstream { addr: dead, connections: Arc::new(AtomicU64::new(0)), requests: Arc::new(AtomicU64::new(0)) };
-        let proxy = proxy("[[routes]]\nname = \"t::dead_primary\"\n", &primary, &candidate).await;
+        let dead = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let primary = Upstream {
+            addr: dead,
+            connections: Arc::new(AtomicU64::new(0)),
+            requests: Arc::new(AtomicU64::new(0)),
+        };
+        let proxy = proxy(
+            "[[routes]]\nname = \"t::dead_primary\"\n",
+            &primary,
+            &candidate,
+        )
+        .await;
         let seen = send(&client(), get(proxy.addr(), "/p/1")).await;
         assert_eq!(seen.status, 502);
         idle().await;
         let s = accounted("t::dead_primary");
         assert_eq!(count(&s, Outcome::Cancelled), 1, "{:?}", s.counts);
-        assert_eq!(shadow_http::route::stats("t::dead_primary").unwrap().not_compared(NotCompared::PrimaryError), 1);
+        assert_eq!(
+            shadow_http::route::stats("t::dead_primary")
+                .unwrap()
+                .not_compared(NotCompared::PrimaryError),
+            1
+        );
         assert_eq!(candidate.requests.load(Relaxed), 0);
         proxy.shutdown().await;
     });
@@ -587,5 +811,11 @@ fn a_bad_config_file_is_an_error_naming_the_file_the_line_and_the_key() {
     let path = dir.join("parallel-run.toml");
     std::fs::write(&path, "[proxy]\nprimary = \"http://127.0.0.1:1\"\n\n[[routes]]\nname = \"a\"\nmax_in_flight = 0\n").unwrap();
     let e = shadow_http::proxy::Config::from_toml_file(&path).unwrap_err();
-    assert_eq!(e.to_string(), format!("{}:6: routes[0].max_in_flight: 0 is not a positive integer", path.display()));
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}:6: routes[0].max_in_flight: 0 is not a positive integer",
+            path.display()
+        )
+    );
 }

@@ -21,8 +21,11 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use shadow_runtime::{ExperimentSnapshot, Outcome};
 
 pub type UpBody = BoxBody<Bytes, std::io::Error>;
-pub type Handler =
-    Arc<dyn Fn(Request<Incoming>) -> Pin<Box<dyn Future<Output = Response<UpBody>> + Send>> + Send + Sync>;
+pub type Handler = Arc<
+    dyn Fn(Request<Incoming>) -> Pin<Box<dyn Future<Output = Response<UpBody>> + Send>>
+        + Send
+        + Sync,
+>;
 
 /// Every test runs within this.
 pub const BOUND: Duration = Duration::from_secs(30);
@@ -71,7 +74,9 @@ where
     let (c, n) = (connections.clone(), requests.clone());
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
             c.fetch_add(1, Relaxed);
             let handler = handler.clone();
             let n = n.clone();
@@ -88,7 +93,11 @@ where
             });
         }
     });
-    Upstream { addr, connections, requests }
+    Upstream {
+        addr,
+        connections,
+        requests,
+    }
 }
 
 /// A server that accepts connections and closes each at once, before any answer.
@@ -105,7 +114,11 @@ pub async fn closing_upstream() -> Upstream {
             }
         }
     });
-    Upstream { addr, connections, requests: Arc::new(AtomicU64::new(0)) }
+    Upstream {
+        addr,
+        connections,
+        requests: Arc::new(AtomicU64::new(0)),
+    }
 }
 
 /// What a client saw: status, headers (less hop-by-hop ones, in order), body.
@@ -128,19 +141,40 @@ pub async fn send(c: &TestClient, req: Request<Full<Bytes>>) -> Seen {
     let headers = resp
         .headers()
         .iter()
-        .filter(|(n, _)| !matches!(n.as_str(), "connection" | "keep-alive" | "transfer-encoding"))
+        .filter(|(n, _)| {
+            !matches!(
+                n.as_str(),
+                "connection" | "keep-alive" | "transfer-encoding"
+            )
+        })
         .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
         .collect();
-    let body = resp.into_body().collect().await.expect("a whole body").to_bytes();
-    Seen { status, headers, body }
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .expect("a whole body")
+        .to_bytes();
+    Seen {
+        status,
+        headers,
+        body,
+    }
 }
 
 pub fn get(addr: SocketAddr, path: &str) -> Request<Full<Bytes>> {
-    Request::get(format!("http://{addr}{path}")).body(Full::new(Bytes::new())).unwrap()
+    Request::get(format!("http://{addr}{path}"))
+        .body(Full::new(Bytes::new()))
+        .unwrap()
 }
 
 /// The same request, sent directly and through the proxy: the answers must be identical.
-pub async fn same_as_direct(c: &TestClient, direct: SocketAddr, proxy: SocketAddr, make: impl Fn(SocketAddr) -> Request<Full<Bytes>>) -> Seen {
+pub async fn same_as_direct(
+    c: &TestClient,
+    direct: SocketAddr,
+    proxy: SocketAddr,
+    make: impl Fn(SocketAddr) -> Request<Full<Bytes>>,
+) -> Seen {
     let d = send(c, make(direct)).await;
     let p = send(c, make(proxy)).await;
     assert_eq!(p, d, "the proxy's answer differs from the primary's own");
@@ -154,10 +188,20 @@ pub async fn idle() {
         .expect("candidates still in flight after 30 s");
 }
 
+/// Every 10 requests, waits for the candidates: the shadow lane runs at the lowest priority,
+/// behind the test's own busy threads, and a test that outran it would see calls shed
+/// (`max_in_flight`), where it counts exact outcomes.
+pub async fn pace(i: usize) {
+    if i % 10 == 9 {
+        idle().await;
+    }
+}
+
 /// The experiment's snapshot, after checking that nothing was lost:
 /// `calls == Σ outcomes + in_flight` and `shadowed == in_flight + decided`.
 pub fn accounted(name: &str) -> ExperimentSnapshot {
-    let s = shadow_runtime::snapshot::experiment(name).unwrap_or_else(|| panic!("no experiment {name}"));
+    let s = shadow_runtime::snapshot::experiment(name)
+        .unwrap_or_else(|| panic!("no experiment {name}"));
     assert_eq!(s.lost(), 0, "{name}: lost calls: {:?}", s.counts);
     assert_eq!(s.calls(), s.counts.total() + s.in_flight, "{name}");
     s
@@ -168,13 +212,20 @@ pub fn count(s: &ExperimentSnapshot, o: Outcome) -> u64 {
 }
 
 /// The proxy on 127.0.0.1 (ephemeral port) in front of `primary`, mirroring to `candidate`.
-pub async fn proxy(toml: &str, primary: &Upstream, candidate: &Upstream) -> shadow_http::proxy::Proxy {
-    let mut c = shadow_http::proxy::Config::from_toml_str(toml, "test.toml").expect("a valid config");
+pub async fn proxy(
+    toml: &str,
+    primary: &Upstream,
+    candidate: &Upstream,
+) -> shadow_http::proxy::Proxy {
+    let mut c =
+        shadow_http::proxy::Config::from_toml_str(toml, "test.toml").expect("a valid config");
     c.listen = "127.0.0.1:0".parse().unwrap();
     c.primary = Some(primary.url());
     c.candidate = Some(candidate.url());
     c.drain = Duration::from_secs(5);
-    shadow_http::proxy::Proxy::start(c).await.expect("the proxy starts")
+    shadow_http::proxy::Proxy::start(c)
+        .await
+        .expect("the proxy starts")
 }
 
 /// Runs a test body on a multi-threaded runtime, bounded in time.
@@ -185,12 +236,17 @@ pub fn run<F: Future<Output = ()> + Send + 'static>(f: F) {
         .build()
         .unwrap();
     rt.block_on(async move {
-        tokio::time::timeout(BOUND, f).await.expect("the test took longer than 30 s");
+        tokio::time::timeout(BOUND, f)
+            .await
+            .expect("the test took longer than 30 s");
     });
 }
 
 /// The JSON "pricing" body both sides answer in most tests.
 pub fn price(path: &str) -> String {
     let sku = path.rsplit('/').next().unwrap_or("");
-    format!(r#"{{"sku":"{sku}","price":{}.50,"currency":"EUR"}}"#, sku.len())
+    format!(
+        r#"{{"sku":"{sku}","price":{}.50,"currency":"EUR"}}"#,
+        sku.len()
+    )
 }
