@@ -141,6 +141,20 @@ pub use shadow_macros::parallel_run;
 pub use shadow_runtime::typed;
 pub use shadow_runtime::typed::ShadowCompare;
 
+/// HTTP (cargo feature `http`): [`http::ParallelRunLayer`], a tower layer that mirrors sampled
+/// requests to a rewritten service and compares the responses, and [`http::proxy`], a reverse
+/// proxy built on it. The same experiments, outcomes, environment variables, live API, metrics
+/// and discrepancy log as functions.
+///
+/// ```
+/// use parallel_run::http::{route::Route, Candidate, ParallelRunLayer};
+/// let layer = ParallelRunLayer::new(Candidate::remote("http://127.0.0.1:9002").unwrap())
+///     .route(Route::builder("pricing::quote").prefix("/v1/quote").settings("sample=10%").build());
+/// assert_eq!(layer.routes().len(), 1);
+/// ```
+#[cfg(feature = "http")]
+pub use shadow_http as http;
+
 /// Derives [`ShadowCompare`](trait@ShadowCompare): a typed, path-level diff of two values,
 /// without serialising them, for the [`typed::Typed`] comparator and [`typed::diff`].
 ///

@@ -368,8 +368,8 @@ fn main() {
             let (d, e, s) = t.await.expect("a client task");
             out.0 += d;
             out.1 += e;
-            for k in 0..3 {
-                out.2[k] += s[k];
+            for (total, n) in out.2.iter_mut().zip(s) {
+                *total += n;
             }
         }
         out
@@ -392,7 +392,7 @@ fn main() {
         println!(
             "route {}  (env PARALLEL_RUN__{})",
             s.name,
-            shadow_runtime::config::env_var_name(&s.name).trim_start_matches("PARALLEL_RUN__")
+            shadow_runtime::config::env_var_name(s.name).trim_start_matches("PARALLEL_RUN__")
         );
         println!(
             "  calls {}  shadowed {}  match {}  noise {}  mismatch {}  filtered (writes not mirrored) {}  shed {}  timeout {}  lost {}",
@@ -465,7 +465,7 @@ fn main() {
                 None => groups.push((sig, 1, real.join("; "))),
             }
         }
-        groups.sort_by(|a, b| b.1.cmp(&a.1));
+        groups.sort_by_key(|g| std::cmp::Reverse(g.1));
         for (sig, n, example) in groups.iter().take(3) {
             println!(
                 "  top difference: {sig}  ({n} of the {} retained), e.g. {example}",

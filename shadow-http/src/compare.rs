@@ -1,6 +1,6 @@
 //! Comparing two responses through the runtime's structural comparator: each [`Exchange`] becomes
 //! one JSON document, `{"status": .., "headers": {..}, "body": ..}`, and
-//! [`Structural`](shadow_runtime::structural::Structural) diffs the two with the route's path rules
+//! [`Structural`] diffs the two with the route's path rules
 //! (`ignore`, float tolerance, `unordered`, `within`, `nfc`, `trim`, ...). Paths therefore read
 //! `$.status`, `$.headers.content-type`, `$.body.lines[2].amount`, and noise cancellation learns
 //! them as it learns a function's.

@@ -769,9 +769,7 @@ impl<'t> Parser<'t> {
     }
 
     fn duration(&mut self, v: &Val<'_>, key: &str, none_ok: bool) -> Option<Option<String>> {
-        let Some(s) = self.string(v, key, "a duration such as \"150ms\" or \"2s\"") else {
-            return None;
-        };
+        let s = self.string(v, key, "a duration such as \"150ms\" or \"2s\"")?;
         let s = s.trim().to_owned();
         if none_ok && (s == "none" || s == "off") {
             return Some(None);

@@ -1,4 +1,4 @@
-//! The reverse proxy: [`ParallelRunLayer`](crate::ParallelRunLayer) in front of a remote primary,
+//! The reverse proxy: [`ParallelRunLayer`] in front of a remote primary,
 //! mirroring to a remote candidate, on hyper 1 (HTTP/1.1, keep-alive). Clients get the primary's
 //! responses, unchanged (status, headers less hop-by-hop ones, body bytes); no `Date` is added.
 //! An admin port serves `/metrics` (Prometheus text: the runtime's metrics and the proxy's),

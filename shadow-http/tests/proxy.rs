@@ -346,7 +346,10 @@ fn keep_alive_connections_are_reused_on_both_sides() {
 
 /// An upstream that echoes the request body's length and what it saw of the marker and the
 /// idempotency key, and keeps the bodies it got.
-async fn echo(seen: Arc<Mutex<Vec<(Bytes, Option<String>, Option<String>)>>>) -> Upstream {
+/// What an echo upstream got: the body, the marker header, the idempotency key.
+type Got = Arc<Mutex<Vec<(Bytes, Option<String>, Option<String>)>>>;
+
+async fn echo(seen: Got) -> Upstream {
     upstream(move |req: Request<Incoming>| {
         let seen = seen.clone();
         async move {
