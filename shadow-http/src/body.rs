@@ -39,6 +39,8 @@ pub(crate) struct Copied {
     /// It went past the limit: the copy was dropped.
     pub(crate) over: bool,
     pub(crate) failed: bool,
+    /// `chunks` holds the whole body as one chunk.
+    joined: bool,
 }
 
 impl Copied {
@@ -72,18 +74,26 @@ impl Copied {
         if !self.whole() {
             return None;
         }
-        if self.chunks.len() > 1 {
+        if !self.joined {
             let one = join(std::mem::take(&mut self.chunks), self.len);
             self.chunks.push(one);
+            self.joined = true;
         }
         Some(self.chunks.first().cloned().unwrap_or_default())
     }
 }
 
+/// Bodies up to this size are copied out of the connection's read buffer when kept: a chunk
+/// shares its allocation with that buffer, which would otherwise stay alive as long as the
+/// candidate runs.
+const COPY_SMALL: usize = 64 << 10;
+
+/// The chunks as one `Bytes` (copied, unless one chunk larger than [`COPY_SMALL`]).
 pub(crate) fn join(chunks: Vec<Bytes>, len: usize) -> Bytes {
     match chunks.len() {
         0 => Bytes::new(),
-        1 => chunks.into_iter().next().unwrap_or_default(),
+        1 if len > COPY_SMALL => chunks.into_iter().next().unwrap_or_default(),
+        1 => Bytes::copy_from_slice(&chunks[0]),
         _ => {
             let mut v = Vec::with_capacity(len);
             for c in chunks {

@@ -313,7 +313,7 @@ impl<S> Layer<S> for ParallelRunLayer {
         ParallelRunService {
             inner,
             shared: Arc::new(Shared {
-                routes,
+                routes: routes.into_iter().map(Arc::new).collect(),
                 candidate: self.candidate.clone(),
                 marker: self.marker.clone(),
             }),
@@ -322,7 +322,7 @@ impl<S> Layer<S> for ParallelRunLayer {
 }
 
 struct Shared {
-    routes: Vec<Route>,
+    routes: Vec<Arc<Route>>,
     candidate: Candidate,
     marker: HeaderName,
 }
@@ -370,7 +370,7 @@ where
             .routes
             .iter()
             .find(|r| r.takes(req.method(), req.uri().path()));
-        let Some(route) = route.cloned() else {
+        let Some(route) = route else {
             let fut = inner.call(req.map(RequestBody::plain));
             return Box::pin(async move { Ok(fut.await?.map(ResponseBody::new)) });
         };
@@ -385,6 +385,8 @@ where
             let fut = inner.call(req.map(RequestBody::plain));
             return Box::pin(async move { Ok(fut.await?.map(ResponseBody::new)) });
         };
+        // Only a sampled request takes a share of the route.
+        let route = route.clone();
         // A sampled request: its record's context and key, its idempotency key.
         call = call.with_context(vec![
             ("method", req.method().to_string()),
@@ -528,7 +530,7 @@ struct Shadowed {
     chunks: Vec<Bytes>,
     len: u64,
     copy: Option<Arc<Mutex<Copied>>>,
-    route: Route,
+    route: Arc<Route>,
     finishing: Option<BoxFuture<()>>,
 }
 
