@@ -22,8 +22,10 @@ macro_rules! links {
             "[attribute]: macro@crate::parallel_run\n",
             "[comparators]: crate::guide::comparators\n",
             "[configuration]: crate::guide::configuration\n",
+            "[configuration-file]: crate::guide::configuration#the-configuration-file\n",
             "[cutover]: crate::guide::cutover\n",
             "[discrepancy-log-and-publishers]: crate::guide::observability#discrepancy-log-and-publishers\n",
+            "[http]: crate::guide::http\n",
             "[limits]: crate::guide::limits\n",
             "[live-configuration]: crate::guide::configuration#live-configuration\n",
             "[logs]: crate::guide::observability#logs\n",
@@ -55,6 +57,8 @@ macro_rules! links {
             "[`Verdict`]: crate::Verdict\n",
             "[`config::clear_strict_failure`]: crate::config::clear_strict_failure\n",
             "[`config::env_var_name`]: crate::config::env_var_name\n",
+            "[`config::file::parse`]: crate::config::file::parse\n",
+            "[`config::file::watch`]: crate::config::file::watch\n",
             "[`config::on_strict_failure`]: crate::config::on_strict_failure\n",
             "[`config::set_strict`]: crate::config::set_strict\n",
             "[`context::idempotency_key`]: crate::context::idempotency_key\n",
@@ -120,5 +124,6 @@ page!(cutover);
 page!(strict);
 page!(scientist);
 page!(observability);
+page!(http);
 page!(performance);
 page!(limits);

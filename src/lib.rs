@@ -106,12 +106,13 @@
 //! | [`guide::modes`] | execution modes (`detached`, `inline`) and the shadow lane detached candidates run on |
 //! | [`guide::comparators`] | `Comparator` and `Verdict`, structural diffs, `#[derive(ShadowCompare)]` |
 //! | [`guide::outcomes`] | what every call is counted as, and the match rate |
-//! | [`guide::configuration`] | environment variables and live configuration |
+//! | [`guide::configuration`] | environment variables, the configuration file, live configuration |
 //! | [`guide::safety`] | timeouts, shedding, the circuit breaker, sticky sampling; the isolation guarantees |
 //! | [`guide::cutover`] | safe writes (the shadow context), the ramp, the promotion gate, the deadline |
 //! | [`guide::strict`] | strict mode, differential tests, noise cancellation, replay of production discrepancies |
 //! | [`guide::scientist`] | Scientist's API, mapped |
 //! | [`guide::observability`] | the discrepancy log, the report, metrics, logs and the snapshot API |
+//! | [`guide::http`] | rewritten services: the tower layer, the reverse proxy (`parallel-run proxy`), response comparison |
 //! | [`guide::performance`] | what a call costs, the load run, what comparing results costs, with the commands that measured them |
 //! | [`guide::limits`] | what the library does not do today |
 //!
@@ -152,6 +153,20 @@ pub use shadow_macros::parallel_run;
 
 pub use shadow_runtime::typed;
 pub use shadow_runtime::typed::ShadowCompare;
+
+/// HTTP (cargo feature `http`): [`http::ParallelRunLayer`], a tower layer that mirrors sampled
+/// requests to a rewritten service and compares the responses, and [`http::proxy`], a reverse
+/// proxy built on it. The same experiments, outcomes, environment variables, live API, metrics
+/// and discrepancy log as functions.
+///
+/// ```
+/// use parallel_run::http::{route::Route, Candidate, ParallelRunLayer};
+/// let layer = ParallelRunLayer::new(Candidate::remote("http://127.0.0.1:9002").unwrap())
+///     .route(Route::builder("pricing::quote").prefix("/v1/quote").settings("sample=10%").build());
+/// assert_eq!(layer.routes().len(), 1);
+/// ```
+#[cfg(feature = "http")]
+pub use shadow_http as http;
 
 /// Derives [`ShadowCompare`](trait@ShadowCompare): a typed, path-level diff of two values,
 /// without serialising them, for the [`typed::Typed`] comparator and [`typed::diff`].

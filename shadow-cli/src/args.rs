@@ -50,6 +50,60 @@ pub enum Command {
         display_name = "parallel-run"
     )]
     Report(ReportArgs),
+    /// `proxy`: the reverse proxy in front of a legacy service, mirroring to its rewrite.
+    #[cfg(feature = "proxy")]
+    #[command(
+        about = "Serves a legacy HTTP service's answers while mirroring its traffic to the rewrite",
+        after_help = PROXY_NOTES,
+        display_name = "parallel-run"
+    )]
+    Proxy(ProxyArgs),
+}
+
+/// Printed after the options of `proxy --help`.
+#[cfg(feature = "proxy")]
+const PROXY_NOTES: &str = "\
+Clients get the primary's answers unchanged; each sampled request also goes to the candidate,
+off their path, and the two answers are compared (status, headers less an ignore list, JSON or
+text bodies) and recorded as outcomes, metrics and discrepancy-log lines, as for a function. Only
+GET, HEAD and OPTIONS are mirrored unless a route opts in (`writes = \"separate\"` or
+`\"idempotency\"`).
+
+--config FILE holds the routes (name, methods, path, sample, timeout, ...; see the guide's HTTP
+page). Its experiment keys are re-read when the file changes (over PARALLEL_RUN__<ROUTE>, under
+the live API). Flags override the file's [proxy] keys. The admin port serves /metrics, /health
+and /routes. Ctrl-C or SIGTERM stops accepting, lets in-flight requests and candidates finish (up
+to the file's `drain`, 10 s), flushes the log and prints what each route saw.
+
+Exit status:
+    0 after a graceful shutdown, 1 when the proxy cannot start (a bad file, a port in use), 2 bad
+    usage";
+
+/// The arguments of `proxy`.
+#[cfg(feature = "proxy")]
+#[derive(Clone, Debug, PartialEq, Args)]
+pub struct ProxyArgs {
+    /// The route file (TOML): its routes, defaults and proxy tables
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Where clients connect (default: the file's, else 127.0.0.1:8080)
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// The legacy service, whose answers clients get (http://host:port)
+    #[arg(long, value_name = "URL")]
+    pub primary: Option<String>,
+    /// The rewrite, which gets a copy of sampled requests (http://host:port)
+    #[arg(long, value_name = "URL")]
+    pub candidate: Option<String>,
+    /// The admin port: /metrics (Prometheus), /health, /routes
+    #[arg(long, value_name = "ADDR")]
+    pub admin: Option<std::net::SocketAddr>,
+    /// The discrepancy log (JSON lines, for `parallel-run report`)
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// Worker threads for the clients' connections (default: one per CPU)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
 }
 
 /// The arguments of `report`.
@@ -96,7 +150,9 @@ fn whole_number(v: &str) -> Result<usize, String> {
 ///
 /// ```
 /// use shadow_cli::args::{parse, Command};
-/// let Command::Report(a) = parse(["report", "--top=3", "--target", "99.5%", "a.jsonl"].map(Into::into)).unwrap();
+/// let Ok(Command::Report(a)) = parse(["report", "--top=3", "--target", "99.5%", "a.jsonl"].map(Into::into)) else {
+///     panic!("not a report")
+/// };
 /// assert_eq!((a.top, a.target_percent, a.files.len()), (3, 99.5, 1));
 /// let e = parse(["report", "--frobnicate", "a"].map(Into::into)).unwrap_err();
 /// assert!(e.to_string().contains("--frobnicate"));
@@ -118,6 +174,8 @@ mod tests {
     fn report(args: &[&str]) -> ReportArgs {
         match p(args) {
             Ok(Command::Report(a)) => a,
+            #[allow(unreachable_patterns)]
+            Ok(other) => panic!("{other:?}"),
             Err(e) => panic!("{e}"),
         }
     }
@@ -197,5 +255,32 @@ mod tests {
                 "{args:?}"
             );
         }
+    }
+
+    #[cfg(feature = "proxy")]
+    #[test]
+    fn proxy_flags() {
+        let Ok(Command::Proxy(a)) = p(&[
+            "proxy",
+            "--listen",
+            "127.0.0.1:8081",
+            "--primary=http://127.0.0.1:9001",
+            "--candidate",
+            "http://127.0.0.1:9002",
+            "--threads",
+            "2",
+        ]) else {
+            panic!("not a proxy command")
+        };
+        assert_eq!(a.listen, Some("127.0.0.1:8081".parse().unwrap()));
+        assert_eq!(a.primary.as_deref(), Some("http://127.0.0.1:9001"));
+        assert_eq!((a.threads, a.config, a.admin), (Some(2), None, None));
+        assert!(error(&["proxy", "--listen", "localhost"]).contains("--listen"));
+        assert!(error(&["proxy", "--threads", "0"]).contains("--threads"));
+        assert!(error(&["proxy", "--frobnicate"]).contains("--frobnicate"));
+        assert_eq!(
+            p(&["proxy", "--help"]).unwrap_err().kind(),
+            ErrorKind::DisplayHelp
+        );
     }
 }

@@ -26,6 +26,8 @@
 pub mod args;
 pub mod html;
 pub mod progress;
+#[cfg(feature = "proxy")]
+pub mod proxy;
 pub mod report;
 pub mod scan;
 pub mod synth;
@@ -60,6 +62,8 @@ pub fn run(
     };
     let done = match cmd {
         args::Command::Report(a) => report_command(&a, out, err),
+        #[cfg(feature = "proxy")]
+        args::Command::Proxy(a) => proxy::command(&a, out),
     };
     match done {
         Ok(()) => 0,

@@ -29,6 +29,7 @@ impl Experiment {
             noise_rate: 0.0,
             on_caller: false,
             compare_panics: false,
+            default_spec: None,
             gate: crate::sync::gate::GateWord::new(UNINIT),
             sample_t: AtomicU64::new(0),
             ramp_t: AtomicU64::new(0),
@@ -279,6 +280,27 @@ impl Experiment {
         self
     }
 
+    /// Sets defaults written in the format of the experiment's environment variable, a
+    /// `key=value` list (`"sample=10%,timeout=150ms,breaker_ratio=0.3,ramp=0"`: every key of
+    /// `PARALLEL_RUN__<EXPERIMENT>`), applied over the other builders' values and under the
+    /// configuration file, the environment and the live API, as the attribute's are. For
+    /// integrations whose settings come from elsewhere (the HTTP proxy's route flags). A list the
+    /// parser refuses is warned about once per reading, as a bad environment value is, and the
+    /// experiment is off.
+    ///
+    /// ```
+    /// static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
+    ///     "docs::spec", 1.0, shadow_runtime::Mode::Inline, shadow_runtime::Order::PrimaryFirst)
+    ///     .with_defaults("sample=0,max_in_flight=8");
+    /// assert!(EXP.decide().is_none()); // sample 0
+    /// let s = shadow_runtime::snapshot::experiment("docs::spec").unwrap();
+    /// assert_eq!((s.sample_rate, s.max_in_flight), (0.0, 8));
+    /// ```
+    pub const fn with_defaults(mut self, spec: &'static str) -> Self {
+        self.default_spec = Some(spec);
+        self
+    }
+
     /// The experiment's name (module path and function name unless the attribute sets `name`).
     ///
     /// ```
@@ -305,11 +327,26 @@ impl Experiment {
     pub(crate) fn defaults(&self) -> Setting {
         let timeout =
             (self.default_timeout_ms > 0).then(|| Duration::from_millis(self.default_timeout_ms));
-        Setting {
+        let base = Setting {
             cpu_time: self.default_cpu_time,
             criteria: self.default_criteria,
             deadline: self.default_deadline,
             ..Setting::defaults(self.default_sample, timeout, self.default_max_in_flight)
+        };
+        match self.default_spec {
+            None => base,
+            Some(spec) => config::parse_setting(spec, base).unwrap_or_else(|why| {
+                tracing::warn!(
+                    target: "parallel_run",
+                    experiment = self.name,
+                    "the defaults {spec:?} of experiment {:?} are refused ({why}); the experiment is off",
+                    self.name
+                );
+                Setting {
+                    enabled: false,
+                    ..base
+                }
+            }),
         }
     }
 }

@@ -84,6 +84,9 @@ pub struct Experiment {
     /// `panics = compare` of the attribute: when the primary panics, the candidate runs anyway and
     /// is judged against the panic.
     compare_panics: bool,
+    /// Defaults in the environment variable's `key=value` list format, over the ones above
+    /// ([`Experiment::with_defaults`]).
+    default_spec: Option<&'static str>,
     /// The one word a call reads: the effective sampling threshold (`rate * 2^64`), 0 when
     /// shadowing is off (kill switch, setting, rate 0), [`OPEN`] while the circuit breaker is not
     /// closed, [`RAMP`] while the candidate serves a share of calls, `u64::MAX` for every call,

@@ -407,6 +407,8 @@ struct Watch {
     /// The hash of the last content warned about (a bad file is warned about once per content).
     warned: Option<u64>,
     loaded: Loaded,
+    /// Read by [`watch`] and not yet applied to the experiments: the next [`poll`] applies it.
+    unapplied: bool,
 }
 
 static WATCH: Mutex<Option<Watch>> = Mutex::new(None);
@@ -426,6 +428,7 @@ fn with_watch<R>(f: impl FnOnce(&mut Watch) -> R) -> R {
             path,
             seen: None,
             warned: None,
+            unapplied: false,
         };
         refresh(&mut w);
         w
@@ -453,7 +456,51 @@ pub(crate) fn overlay(name: &str, s: Setting) -> Setting {
 /// Looks at the file (the timer thread, once a second): `true` when a new good configuration
 /// was read, which the experiment layer then applies to every experiment.
 pub(crate) fn poll() -> bool {
-    with_watch(refresh)
+    with_watch(|w| refresh(w) | std::mem::take(&mut w.unapplied))
+}
+
+/// Reads experiments' settings from `path` as [`ENV_CONFIG`] would (with the same precedence,
+/// checks and reloads), for a program that takes its file as a flag: `parallel-run proxy
+/// --config FILE` calls it with its route file, so a route's `sample` edited in the file takes
+/// effect within a second, without a restart. The file is read at once; a bad or missing one is
+/// warned about and leaves every experiment off until it is good.
+///
+/// `PARALLEL_RUN_CONFIG`, when set, names the fleet's file and wins: `watch` then changes
+/// nothing, says so in a warning if the paths differ, and returns `false`.
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("parallel-run-watch-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let path = dir.join("parallel-run.toml");
+/// std::fs::write(&path, "[experiments.\"docs::watched\"]\nsample = 0\n").unwrap();
+/// assert!(shadow_runtime::config::file::watch(&path));
+/// static EXP: shadow_runtime::Experiment = shadow_runtime::Experiment::new(
+///     "docs::watched", 1.0, shadow_runtime::Mode::Inline, shadow_runtime::Order::PrimaryFirst);
+/// assert!(EXP.decide().is_none()); // the file's sample = 0 over the attribute's 1.0
+/// ```
+pub fn watch(path: impl Into<PathBuf>) -> bool {
+    let path = path.into();
+    let from_env = std::env::var_os(ENV_CONFIG).is_some_and(|p| !p.is_empty());
+    with_watch(|w| {
+        if from_env {
+            if w.path.as_ref() != Some(&path) {
+                tracing::warn!(target: "parallel_run", file = %path.display(),
+                    "{ENV_CONFIG} names the configuration file; {} is not watched for experiments' settings",
+                    path.display());
+            }
+            return false;
+        }
+        if w.path.as_ref() == Some(&path) {
+            return true;
+        }
+        w.path = Some(path);
+        w.seen = None;
+        w.warned = None;
+        w.loaded = Loaded::NotYet;
+        refresh(w);
+        w.unapplied = true;
+        true
+    })
 }
 
 #[cfg(unix)]
