@@ -111,7 +111,10 @@ pub use shadow_runtime::{
 /// that share of calls (sticky by `sample_by` when given): the roles swap, the candidate's result
 /// is returned, and the legacy code runs as the shadow (inline, in shadow context) and is
 /// compared. The kill switch, the experiment's `enabled = off` and an open breaker send every
-/// call back to the legacy code. See [`cutover`] for the promotion gate and the deadline.
+/// call back to the legacy code. See [`cutover`] for the promotion gate and the deadline. With
+/// the `fleet-gate` feature, `gate_source = "prometheus"` makes the gate count the whole fleet's
+/// calls through a Prometheus query ([`config::prometheus`]), so every instance opens, refuses
+/// and falls back together.
 ///
 /// # What it expands to
 ///
