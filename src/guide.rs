@@ -25,6 +25,7 @@ macro_rules! links {
             "[configuration-file]: crate::guide::configuration#the-configuration-file\n",
             "[cutover]: crate::guide::cutover\n",
             "[discrepancy-log-and-publishers]: crate::guide::observability#discrepancy-log-and-publishers\n",
+            "[fleet]: crate::guide::fleet\n",
             "[http]: crate::guide::http\n",
             "[limits]: crate::guide::limits\n",
             "[live-configuration]: crate::guide::configuration#live-configuration\n",
@@ -40,6 +41,7 @@ macro_rules! links {
             "[safety]: crate::guide::safety\n",
             "[scientist]: crate::guide::scientist\n",
             "[strict]: crate::guide::strict\n",
+            "[the-fleet-wide-gate]: crate::guide::fleet#the-fleet-wide-gate\n",
             "[the-deadline]: crate::guide::cutover#the-deadline\n",
             "[the-promotion-gate]: crate::guide::cutover#the-promotion-gate\n",
             "[the-shadow-context]: crate::guide::cutover#the-shadow-context\n",
@@ -125,5 +127,6 @@ page!(strict);
 page!(scientist);
 page!(observability);
 page!(http);
+page!(fleet);
 page!(performance);
 page!(limits);

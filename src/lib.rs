@@ -112,6 +112,7 @@
 //! | [`guide::strict`] | strict mode, differential tests, noise cancellation, replay of production discrepancies |
 //! | [`guide::scientist`] | Scientist's API, mapped |
 //! | [`guide::observability`] | the discrepancy log, the report, metrics, logs and the snapshot API |
+//! | [`guide::fleet`] | many instances: one configuration file, the same decision everywhere, the dashboard and alerts, the fleet-wide gate |
 //! | [`guide::http`] | rewritten services: the tower layer, the reverse proxy (`parallel-run proxy`), response comparison |
 //! | [`guide::performance`] | what a call costs, the load run, what comparing results costs, with the commands that measured them |
 //! | [`guide::limits`] | what the library does not do today |

@@ -33,6 +33,8 @@ const LAYERS: &[(&str, u32)] = &[
     ("decide::sampling", 5),
     ("decide::sticky", 6),
     ("decide::config", 6),
+    // The fleet-wide gate's source: reads the settings, feeds the cutover's readings.
+    ("decide::fleet", 7),
     // The shadow lane: its runtime, admission and budget, and its worker pool.
     ("run::lane", 7),
     ("run::pool", 8),

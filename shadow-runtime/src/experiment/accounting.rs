@@ -139,7 +139,7 @@ impl Experiment {
     }
 
     /// Periodic work on the timer thread: half-open breakers whose cool-down has passed, the
-    /// deadline warning.
+    /// deadline warning, hung candidates, the fleet-wide gate's readings.
     pub(super) fn tick(&'static self, now: Instant) {
         let st = self.state();
         self.feed_breaker();
@@ -149,6 +149,7 @@ impl Experiment {
         }
         self.check_deadline(now);
         self.watch_hung(now);
+        self.fleet_tick(now);
     }
 
     /// Feeds the circuit breaker the candidate runs judged since its last feed (from the timer

@@ -23,8 +23,12 @@ impl Experiment {
         }
         st.gate_tracking
             .store(s.ramp > 0.0 || s.criteria.is_some(), Relaxed);
-        let change =
-            lock(&st.cutover).configure(s.ramp, s.criteria, fresh, crate::run::timer::coarse_now());
+        let change = {
+            let now = crate::run::timer::coarse_now();
+            let mut cut = lock(&st.cutover);
+            cut.use_fleet(Self::fleet_gate(&s).is_some(), now);
+            cut.configure(s.ramp, s.criteria, fresh, now)
+        };
         if let Some(c) = change {
             self.gate_changed(st, c);
         }
@@ -69,6 +73,70 @@ impl Experiment {
         self.apply_fresh(st, fresh);
     }
 
+    /// The gate window of the fleet-wide gate, when the settings use it (`gate_source =
+    /// "prometheus"` and criteria declared).
+    fn fleet_gate(s: &Setting) -> Option<Duration> {
+        s.criteria
+            .filter(|_| s.gate_source == config::prometheus::GateSource::Prometheus)
+            .map(|c| c.window)
+    }
+
+    /// Feeds the fleet-wide gate its source's news (the timer thread, every tick; never waits on
+    /// the network): logs an outage once as it begins and ends, re-publishes a changed gate.
+    pub(super) fn fleet_tick(&'static self, now: Instant) {
+        let st = self.state();
+        let Some(window) = Self::fleet_gate(&lock(&st.setting)) else {
+            return;
+        };
+        let update = crate::decide::fleet::want(self.name, window);
+        let (outage, change, moved) = {
+            let mut cut = lock(&st.cutover);
+            let before = (cut.effective(), cut.status());
+            let (o, c) = cut.on_fleet(update, now);
+            (o, c, before != (cut.effective(), cut.status()))
+        };
+        if let Some(o) = outage {
+            self.outage_changed(st, o, now);
+        }
+        if let Some(c) = change {
+            self.gate_changed(st, c);
+        }
+        if moved {
+            self.gate.publish(|| self.effective_gate(st));
+        }
+    }
+
+    fn outage_changed(&self, st: &State, o: crate::decide::cutover::Outage, now: Instant) {
+        let cut = lock(&st.cutover);
+        let Some(f) = cut.fleet() else {
+            return;
+        };
+        let age = |at: Instant| format!("{:.1}s", now.saturating_duration_since(at).as_secs_f64());
+        let last = f.last.map_or("none yet".to_owned(), |r| {
+            format!("{} of {} agreeing, {} old", r.good, r.compared, age(r.at))
+        });
+        let why = f.error.as_ref().map_or_else(
+            || format!("no answer for longer than max_age ({:?})", f.max_age),
+            |(e, _)| e.clone(),
+        );
+        drop(cut);
+        match o {
+            crate::decide::cutover::Outage::Began => tracing::warn!(
+                target: "parallel_run",
+                experiment = self.name,
+                "the fleet-wide promotion gate of {} has no fresh reading from Prometheus ({why}; last reading: {last}): \
+                 any ramp is refused and the legacy code serves every call until Prometheus answers (warned once per outage)",
+                self.name
+            ),
+            crate::decide::cutover::Outage::Ended => tracing::info!(
+                target: "parallel_run",
+                experiment = self.name,
+                "the fleet-wide promotion gate of {} reads Prometheus again ({last})",
+                self.name
+            ),
+        }
+    }
+
     /// Forgets the promotion gate's measurements (a new candidate version was deployed).
     pub(crate) fn reset_gate_window(&'static self) {
         let st = self.state();
@@ -83,6 +151,11 @@ impl Experiment {
     pub(super) fn gate_changed(&self, st: &State, c: crate::decide::cutover::Change) {
         use crate::decide::cutover::Change;
         let cut = lock(&st.cutover);
+        let over = if cut.fleet().is_some() {
+            "fleet-wide match rate (Prometheus)"
+        } else {
+            "match rate"
+        };
         let pct = cut.requested() * 100.0;
         let crit = cut.criteria();
         let (good, total) = cut.measured(crate::run::timer::coarse_now());
@@ -103,19 +176,19 @@ impl Experiment {
             Change::Opened => tracing::info!(
                 target: "parallel_run",
                 experiment = self.name,
-                "ramp of {} at {pct}%: the candidate now serves that share of calls (match rate {rate} over {total} samples{need})",
+                "ramp of {} at {pct}%: the candidate now serves that share of calls ({over} {rate} over {total} samples{need})",
                 self.name
             ),
             Change::Refused => tracing::warn!(
                 target: "parallel_run",
                 experiment = self.name,
-                "ramp of {} to {pct}% refused by the promotion gate: match rate {rate} over {total} samples{need}; the legacy code serves every call",
+                "ramp of {} to {pct}% refused by the promotion gate: {over} {rate} over {total} samples{need}; the legacy code serves every call",
                 self.name
             ),
             Change::FellBack => tracing::warn!(
                 target: "parallel_run",
                 experiment = self.name,
-                "ramp of {} fell back from {pct}% to 0%: match rate {rate} over {total} samples{need}; set the ramp again to retry",
+                "ramp of {} fell back from {pct}% to 0%: {over} {rate} over {total} samples{need}; set the ramp again to retry",
                 self.name
             ),
         }

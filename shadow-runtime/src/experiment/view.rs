@@ -4,7 +4,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use crate::decide::sampling::{slot, Skip};
 use crate::record::outcome::Outcome;
-use crate::record::view::{ExperimentSnapshot, OutcomeCounts, ShedReasons};
+use crate::record::view::{ExperimentSnapshot, FleetSnapshot, OutcomeCounts, ShedReasons};
 
 use super::Experiment;
 
@@ -31,12 +31,23 @@ pub(crate) fn view(exp: &'static Experiment) -> ExperimentSnapshot {
     };
     let setting = exp.setting();
     let (breaker, breaker_trips, _) = super::breaker_view(exp);
-    let (ramp_effective, gate, gate_measured) = {
+    let (ramp_effective, gate, gate_measured, fleet) = {
         let c = st.cutover.lock().unwrap_or_else(|e| e.into_inner());
+        let now = std::time::Instant::now();
+        let fleet = c.fleet().map(|f| FleetSnapshot {
+            reading: f.last.map(|r| (r.good.min(r.compared), r.compared)),
+            age: f.last.map(|r| now.saturating_duration_since(r.at)),
+            error: f
+                .error
+                .as_ref()
+                .map(|(e, at)| (e.clone(), now.saturating_duration_since(*at))),
+            max_age: f.max_age,
+        });
         (
             c.effective(),
             c.status(),
             c.measured(crate::run::timer::coarse_now()),
+            fleet,
         )
     };
     ExperimentSnapshot {
@@ -66,6 +77,8 @@ pub(crate) fn view(exp: &'static Experiment) -> ExperimentSnapshot {
         gate,
         criteria: setting.criteria,
         gate_measured,
+        gate_source: setting.gate_source,
+        fleet,
         served_by_candidate: st.served.load(Relaxed),
         deadline: setting.deadline.map(crate::decide::cutover::format_date),
         overdue: crate::decide::cutover::overdue(setting.deadline, crate::decide::cutover::today()),

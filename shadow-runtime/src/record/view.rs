@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use crate::decide::breaker::BreakerState;
+use crate::decide::config::prometheus::GateSource;
 use crate::decide::cutover::{Criteria, GateStatus};
 use crate::record::outcome::{Discrepancy, Outcome};
 use crate::run::context::WriteMode;
@@ -110,8 +111,14 @@ pub struct ExperimentSnapshot {
     pub gate: GateStatus,
     /// The promotion gate's success criteria, if declared.
     pub criteria: Option<Criteria>,
-    /// `(good, compared)` calls in the gate's window now.
+    /// `(good, compared)` calls the gate goes by now: in this process's gate window, or, with the
+    /// fleet-wide gate, in its last reading (`(0, 0)` before the first).
     pub gate_measured: (u64, u64),
+    /// Where the promotion gate takes its numbers from (`gate_source`).
+    pub gate_source: GateSource,
+    /// The fleet-wide gate's last reading and error, while the gate uses it (`gate_source =
+    /// "prometheus"` with criteria declared).
+    pub fleet: Option<FleetSnapshot>,
     /// Calls the candidate served (ramp).
     pub served_by_candidate: u64,
     /// The deadline (`YYYY-MM-DD`), if any.
@@ -139,6 +146,33 @@ pub struct ExperimentSnapshot {
     pub noise_runs: u64,
     /// Of `noise_runs`, those made to confirm a difference the learned noise did not explain.
     pub noise_confirmations: u64,
+}
+
+/// What the fleet-wide gate's source said last ([`crate::decide::cutover`]).
+///
+/// ```
+/// # fn f(s: &shadow_runtime::ExperimentSnapshot) {
+/// if let Some(fleet) = &s.fleet {
+///     match (fleet.reading, &fleet.error) {
+///         (_, Some((e, ago))) => println!("Prometheus failed {ago:?} ago: {e}"),
+///         (Some((good, compared)), None) => println!("{good} of {compared} agree across the fleet"),
+///         (None, None) => println!("not read yet"),
+///     }
+/// }
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct FleetSnapshot {
+    /// The last good reading: `(good, compared)` calls across the fleet in the gate window.
+    pub reading: Option<(u64, u64)>,
+    /// How old that reading is.
+    pub age: Option<Duration>,
+    /// The last failure since that reading (unreachable, timeout, a bad answer), and how long
+    /// ago it was.
+    pub error: Option<(String, Duration)>,
+    /// An older reading is stale: the gate is then
+    /// [`GateStatus::Unavailable`].
+    pub max_age: Duration,
 }
 
 /// Why calls were shed (their sum is the `shed` count).

@@ -12,6 +12,11 @@
 //! breaker_ratio = 0.5
 //! strict = false
 //! deadline = 2026-12-31
+//! gate_source = "local"        # or "prometheus": the fleet-wide gate (feature fleet-gate)
+//!
+//! [prometheus]                 # the fleet-wide gate's server (optional; see config::prometheus)
+//! url = "http://prometheus.monitoring:9090"
+//! refresh = "15s"
 //!
 //! [[routes]]                   # the HTTP proxy's routes: each is the experiment it names
 //! name = "pricing::quote"
@@ -21,7 +26,8 @@
 //! Every key of an experiment's environment variable (`PARALLEL_RUN__<NAME>=key=value,...`) is a
 //! key here, with the same meaning and the same checks, plus `strict`. `[defaults]` holds
 //! settings every route takes unless it sets its own; `[proxy]` and the routes' own keys
-//! (`path`, `methods`, `compare`, ...) belong to the proxy, which checks them.
+//! (`path`, `methods`, `compare`, ...) belong to the proxy, which checks them. `[prometheus]`
+//! names the server of the fleet-wide gate ([`super::prometheus`]); its keys are checked here.
 //!
 //! **Precedence**, per key: the live API ([`crate::live`]), then this file, then the environment
 //! variable, then the attribute. The file outranks the environment because it is the one that
@@ -43,13 +49,13 @@ use std::sync::{Arc, Mutex};
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
-use super::{parse_setting, Setting};
+use super::{parse_setting, prometheus, Setting};
 
 /// The variable that names the configuration file.
 pub const ENV_CONFIG: &str = "PARALLEL_RUN_CONFIG";
 
 /// The keys of an experiment, in the file as in its environment variable.
-pub const KEYS: [&str; 17] = [
+pub const KEYS: [&str; 18] = [
     "enabled",
     "sample",
     "timeout",
@@ -67,6 +73,7 @@ pub const KEYS: [&str; 17] = [
     "gate_window",
     "deadline",
     "strict",
+    "gate_source",
 ];
 
 /// One mistake in a configuration file: where, which key, what is wrong.
@@ -115,6 +122,7 @@ impl std::fmt::Display for Problem {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FileConfig {
     experiments: HashMap<String, Vec<String>>,
+    prometheus: Option<prometheus::Table>,
 }
 
 impl FileConfig {
@@ -219,6 +227,7 @@ impl Reader<'_> {
         for (k, v) in doc.iter() {
             match k.get_ref().as_ref() {
                 "defaults" | "proxy" => {}
+                "prometheus" => c.prometheus = self.prometheus(v),
                 "experiments" => {
                     let Some(t) = self.table(v, "experiments") else {
                         continue;
@@ -265,7 +274,7 @@ impl Reader<'_> {
                 other => self.problem(
                     k.span(),
                     other,
-                    "unknown table (expected experiments, routes, defaults, proxy)",
+                    "unknown table (expected experiments, routes, defaults, proxy, prometheus)",
                 ),
             }
         }
@@ -335,6 +344,37 @@ impl Reader<'_> {
             }
         }
         out
+    }
+
+    /// The `[prometheus]` table: strings (a query holds commas) and durations, checked.
+    fn prometheus(&mut self, v: &Val<'_>) -> Option<prometheus::Table> {
+        let t = self.table(v, "prometheus")?;
+        let mut out = prometheus::Table::default();
+        let before = self.problems.len();
+        for (k, v) in t.iter() {
+            let key = format!("prometheus.{}", k.get_ref());
+            let result = match v.get_ref() {
+                DeValue::String(s) => out.set(k.get_ref(), s),
+                _ if !prometheus::TABLE_KEYS.contains(&k.get_ref().as_ref()) => {
+                    out.set(k.get_ref(), "")
+                }
+                _ => Err("write the value as a string (\"15s\", \"http://...\")".to_owned()),
+            };
+            if let Err(e) = result {
+                let span = if e.starts_with("unknown key") {
+                    k.span()
+                } else {
+                    v.span()
+                };
+                self.problem(span, &key, e);
+            }
+        }
+        if self.problems.len() == before {
+            if let Err(e) = out.check() {
+                self.problem(v.span(), "prometheus", e);
+            }
+        }
+        Some(out)
     }
 
     /// A TOML value in the environment's spelling: `true` → `on`, numbers and dates as written.
@@ -451,6 +491,14 @@ pub(crate) fn overlay(name: &str, s: Setting) -> Setting {
         },
         Some(Some(c)) => c.overlay(name, s),
     }
+}
+
+/// The file's `[prometheus]` table, if the good file in force has one.
+pub(crate) fn prometheus_table() -> Option<prometheus::Table> {
+    with_watch(|w| match &w.loaded {
+        Loaded::Good(c) => c.prometheus.clone(),
+        _ => None,
+    })
 }
 
 /// Looks at the file (the timer thread, once a second): `true` when a new good configuration

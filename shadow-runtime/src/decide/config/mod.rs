@@ -20,7 +20,8 @@
 //! `breaker_min_calls`, `breaker_probes` (positive integers), `breaker_window`,
 //! `breaker_cooldown` (durations); for the cutover ([`crate::decide::cutover`]): `ramp` (the share of
 //! calls the candidate serves, a rate), `min_match_rate` (a rate), `min_samples` (a positive
-//! integer), `gate_window` (a duration), `deadline` (`2026-12-31` or `off`).
+//! integer), `gate_window` (a duration), `deadline` (`2026-12-31` or `off`), `gate_source`
+//! (`local`, or `prometheus` for the fleet-wide gate: [`prometheus`]).
 //! Example: `sample=10%,timeout=150ms,max_in_flight=32` or `ramp=10%,min_match_rate=99.9%`.
 //!
 //! `<EXPERIMENT>` is the experiment name upper-cased, with `::` written `__` and every other
@@ -348,6 +349,8 @@ pub(crate) struct Setting {
     pub criteria: Option<crate::decide::cutover::Criteria>,
     /// The deadline, in days since 1970-01-01.
     pub deadline: Option<i64>,
+    /// Where the promotion gate takes its numbers from.
+    pub gate_source: prometheus::GateSource,
 }
 
 /// Default for `max_in_flight`: concurrent candidate executions per experiment.
@@ -367,6 +370,7 @@ impl Setting {
             ramp: 0.0,
             criteria: None,
             deadline: None,
+            gate_source: prometheus::GateSource::Local,
         }
     }
 }
@@ -472,6 +476,9 @@ pub(crate) fn parse_setting(s: &str, defaults: Setting) -> Result<Setting, Strin
             "gate_window" => {
                 criteria(&mut out).window = parse_duration(v).map_err(|e| format!("gate_window: {e}"))?
             }
+            "gate_source" => {
+                out.gate_source = prometheus::parse_gate_source(v).map_err(|e| format!("gate_source: {e}"))?
+            }
             "deadline" => {
                 out.deadline = match v {
                     "off" | "none" => None,
@@ -482,7 +489,7 @@ pub(crate) fn parse_setting(s: &str, defaults: Setting) -> Result<Setting, Strin
                 return Err(format!(
                     "unknown key `{}` (expected sample, enabled, timeout, max_in_flight, cpu_time, breaker, \
                      breaker_ratio, breaker_min_calls, breaker_window, breaker_cooldown, breaker_probes, ramp, \
-                     min_match_rate, min_samples, gate_window, deadline, strict)",
+                     min_match_rate, min_samples, gate_window, gate_source, deadline, strict)",
                     clip(other)
                 ))
             }
@@ -669,6 +676,7 @@ impl ConfigError {
 
 pub mod file;
 mod pending;
+pub mod prometheus;
 pub(crate) use pending::{forget, forget_all, keep_change, pending_for};
 
 #[cfg(test)]

@@ -170,7 +170,9 @@ pub fn to_json(d: &Discrepancy) -> Value {
 /// One experiment's summary line: its cumulative counts since this process started (`kind`
 /// `"summary"`): `outcomes` (every label), `shadowed`, `in_flight`, `served_by_candidate`,
 /// `primary_us_sum`, `candidate_us_sum`, `timed` (judged calls with both durations), `ramp`,
-/// `ramp_requested`, `gate`, `gate_detail`, `deadline`, `overdue`, and the learned noise:
+/// `ramp_requested`, `gate`, `gate_detail`, `gate_source` and `fleet` (the fleet-wide gate's last
+/// reading and error: `good`, `compared`, `age_ms`, `error`, `error_age_ms`, `max_age_ms`; null
+/// with the local gate), `deadline`, `overdue`, and the learned noise:
 /// `noisy_paths`, `noise_runs`, `noise_confirmations`, `noise_clocks_us` (each clock path's
 /// largest gap between two runs of the primary, in microseconds). The log writes one per
 /// experiment every 10 seconds and at each [`JsonLinesLog::flush`].
@@ -196,8 +198,29 @@ pub fn summary_json(s: &crate::record::view::ExperimentSnapshot) -> Value {
             "fell back: match rate {:.3}% over {samples} samples",
             rate * 100.0
         )),
+        crate::decide::cutover::GateStatus::Unavailable { age } => Some(format!(
+            "unavailable: {}{}",
+            age.map_or("no reading from Prometheus yet".to_owned(), |a| format!(
+                "the last reading from Prometheus is {:.0}s old",
+                a.as_secs_f64()
+            )),
+            s.fleet
+                .as_ref()
+                .and_then(|f| f.error.as_ref())
+                .map_or(String::new(), |(e, _)| format!(" ({e})"))
+        )),
         _ => None,
     };
+    let fleet = s.fleet.as_ref().map(|f| {
+        json!({
+            "good": f.reading.map(|r| r.0),
+            "compared": f.reading.map(|r| r.1),
+            "age_ms": f.age.map(|a| a.as_millis() as u64),
+            "error": f.error.as_ref().map(|e| e.0.as_str()),
+            "error_age_ms": f.error.as_ref().map(|e| e.1.as_millis() as u64),
+            "max_age_ms": f.max_age.as_millis() as u64,
+        })
+    });
     json!({
         "v": FORMAT_VERSION,
         "kind": "summary",
@@ -215,6 +238,8 @@ pub fn summary_json(s: &crate::record::view::ExperimentSnapshot) -> Value {
         "ramp_requested": s.ramp,
         "gate": s.gate.as_str(),
         "gate_detail": gate_detail,
+        "gate_source": s.gate_source.as_str(),
+        "fleet": fleet,
         "min_match_rate": s.criteria.map(|c| c.min_match_rate),
         "deadline": s.deadline,
         "overdue": s.overdue,

@@ -18,6 +18,17 @@
 //! The gate's rate counts match, acceptable, ignored and noise as good; mismatch, candidate panic,
 //! timeout and refused write as bad.
 //!
+//! **Fleet-wide gate.** With `gate_source = "prometheus"` (feature `fleet-gate`,
+//! [`config::prometheus`](crate::decide::config::prometheus)) the gate's good and compared counts
+//! are not this process's: they are the last reading of a Prometheus query over every instance
+//! (refreshed on a thread of its own, at the same wall-clock instants on every instance), and the
+//! rules above apply to them, falling back included, so the instances open, refuse and fall
+//! back together. While there is no reading younger than the server's `max_age` (Prometheus
+//! unreachable, a bad answer, not asked yet) the gate is [`GateStatus::Unavailable`]: the legacy
+//! code serves every call, a warning is given once per outage (and an info line when readings
+//! come back), and the snapshot shows the last reading and error with their ages. A fresh reading
+//! re-evaluates the gate: it opens again by itself if the fleet meets the criteria.
+//!
 //! **Deadline.** `deadline = "2026-12-31"` time-boxes the parallel run: once the day is over (UTC)
 //! the experiment is *overdue*: a warning at its first call and every hour, the gauge
 //! `parallel_run_overdue{experiment}` at 1, and `overdue` in the snapshot and the report.
@@ -87,16 +98,29 @@ pub enum GateStatus {
         /// Compared calls in the window then.
         samples: u64,
     },
+    /// The fleet-wide gate (`gate_source = "prometheus"`) has no fresh reading (Prometheus
+    /// unreachable, a bad or stale answer): the ramp is refused, the legacy code serves every
+    /// call, until a fresh reading says otherwise.
+    Unavailable {
+        /// The age of the last reading (`None`: none yet).
+        age: Option<Duration>,
+    },
 }
 
 impl GateStatus {
-    /// `"no_ramp"`, `"open"`, `"refused"` or `"fell_back"`.
+    /// `"no_ramp"`, `"open"`, `"refused"`, `"fell_back"` or `"unavailable"`.
+    ///
+    /// ```
+    /// use shadow_runtime::cutover::GateStatus;
+    /// assert_eq!(GateStatus::Unavailable { age: None }.as_str(), "unavailable");
+    /// ```
     pub fn as_str(&self) -> &'static str {
         match self {
             GateStatus::NoRamp => "no_ramp",
             GateStatus::Open => "open",
             GateStatus::Refused { .. } => "refused",
             GateStatus::FellBack { .. } => "fell_back",
+            GateStatus::Unavailable { .. } => "unavailable",
         }
     }
 }
@@ -151,6 +175,56 @@ pub(crate) enum Change {
     FellBack,
 }
 
+/// The fleet-wide gate's source began or ended an outage (no fresh reading), to be logged.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Outage {
+    Began,
+    Ended,
+}
+
+/// One answer of the fleet-wide source: the fleet's agreeing and compared calls in the gate
+/// window, and when they were read.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct FleetReading {
+    pub(crate) good: u64,
+    pub(crate) compared: u64,
+    pub(crate) at: Instant,
+}
+
+/// What the fleet-wide source knows now.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct FleetUpdate {
+    /// The last good reading.
+    pub(crate) last: Option<FleetReading>,
+    /// The last failure since that reading, and when.
+    pub(crate) error: Option<(String, Instant)>,
+    /// A reading older than this is stale.
+    pub(crate) max_age: Duration,
+}
+
+/// The fleet-wide source of one experiment's gate.
+#[derive(Debug, Clone)]
+struct Fleet {
+    /// Since when the gate uses it (before the first reading, a grace of `max_age`).
+    since: Instant,
+    now: FleetUpdate,
+    /// An outage was reported (warned once).
+    outage: bool,
+}
+
+impl Fleet {
+    /// The reading's `(good, compared)` if it is fresh, else the age of the last one.
+    fn fresh(&self, now: Instant) -> Result<(u64, u64), Option<Duration>> {
+        match self.now.last {
+            Some(r) if now.saturating_duration_since(r.at) <= self.now.max_age => {
+                Ok((r.good.min(r.compared), r.compared))
+            }
+            Some(r) => Err(Some(now.saturating_duration_since(r.at))),
+            None => Err(None),
+        }
+    }
+}
+
 /// One experiment's ramp and gate.
 #[derive(Debug, Clone)]
 pub(crate) struct Cutover {
@@ -161,6 +235,8 @@ pub(crate) struct Cutover {
     /// Fell back, and stays so until the ramp is set again.
     latched: bool,
     warned_refused: bool,
+    /// The fleet-wide source, when the gate uses it instead of the window.
+    fleet: Option<Fleet>,
 }
 
 /// Whether an outcome counts for the gate: `Some(true)` good, `Some(false)` bad.
@@ -183,6 +259,7 @@ impl Cutover {
             window: Window::new(now),
             latched: false,
             warned_refused: false,
+            fleet: None,
         }
     }
 
@@ -206,12 +283,71 @@ impl Cutover {
         self.criteria
     }
 
-    /// `(good, total)` in the window now.
+    /// `(good, total)` the gate goes by now: the window's, or the fleet's last reading.
     pub(crate) fn measured(&self, now: Instant) -> (u64, u64) {
+        if let Some(f) = &self.fleet {
+            return f
+                .now
+                .last
+                .map_or((0, 0), |r| (r.good.min(r.compared), r.compared));
+        }
         match self.criteria {
             Some(c) => self.window.totals(now, c.window),
             None => self.window.totals(now, DEFAULT_WINDOW),
         }
+    }
+
+    /// Whether the gate goes by the fleet-wide source (`gate_source = "prometheus"` with criteria
+    /// declared) instead of the window. The caller then configures or feeds it, which evaluates.
+    pub(crate) fn use_fleet(&mut self, on: bool, now: Instant) {
+        match (on, self.fleet.is_some()) {
+            (true, false) => {
+                self.fleet = Some(Fleet {
+                    since: now,
+                    now: FleetUpdate {
+                        last: None,
+                        error: None,
+                        max_age: Duration::MAX,
+                    },
+                    outage: false,
+                })
+            }
+            (false, true) => self.fleet = None,
+            _ => {}
+        }
+    }
+
+    /// What the fleet-wide source said last, if the gate uses it.
+    pub(crate) fn fleet(&self) -> Option<&FleetUpdate> {
+        self.fleet.as_ref().map(|f| &f.now)
+    }
+
+    /// The fleet-wide source's news (every timer tick): re-evaluates the gate on it. Returns an
+    /// outage that began (no fresh reading, after an error or a grace of `max_age` since the
+    /// source was taken up) or ended, and the gate's change.
+    pub(crate) fn on_fleet(
+        &mut self,
+        u: FleetUpdate,
+        now: Instant,
+    ) -> (Option<Outage>, Option<Change>) {
+        let Some(f) = self.fleet.as_mut() else {
+            return (None, None);
+        };
+        f.now = u;
+        let fresh = f.fresh(now).is_ok();
+        let outage = if !fresh
+            && !f.outage
+            && (f.now.error.is_some() || now.saturating_duration_since(f.since) > f.now.max_age)
+        {
+            f.outage = true;
+            Some(Outage::Began)
+        } else if fresh && f.outage {
+            f.outage = false;
+            Some(Outage::Ended)
+        } else {
+            None
+        };
+        (outage, self.evaluate(now))
     }
 
     /// The settings changed. `fresh`: the ramp was set explicitly (clears a fall-back).
@@ -244,7 +380,8 @@ impl Cutover {
         let good = gate_sample(o)?;
         let window = self.criteria.map_or(DEFAULT_WINDOW, |c| c.window);
         self.window.add(now, window, good);
-        if self.requested > 0.0 && self.criteria.is_some() {
+        // The fleet-wide gate goes by its readings, evaluated as they come.
+        if self.requested > 0.0 && self.criteria.is_some() && self.fleet.is_none() {
             self.evaluate(now)
         } else {
             None
@@ -260,8 +397,14 @@ impl Cutover {
         } else {
             match self.criteria {
                 None => GateStatus::Open,
-                Some(c) => {
-                    let (good, total) = self.window.totals(now, c.window);
+                Some(c) => 'gate: {
+                    let (good, total) = match &self.fleet {
+                        None => self.window.totals(now, c.window),
+                        Some(f) => match f.fresh(now) {
+                            Ok(t) => t,
+                            Err(age) => break 'gate GateStatus::Unavailable { age },
+                        },
+                    };
                     let rate = (total > 0).then(|| good as f64 / total as f64);
                     match before {
                         // While ramping, only a measured drop closes the gate (not a window that
@@ -365,108 +508,4 @@ pub(crate) fn overdue(deadline: Option<i64>, today: i64) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn crit(rate: f64, n: u64) -> Option<Criteria> {
-        Some(Criteria {
-            min_match_rate: rate,
-            min_samples: n,
-            window: Duration::from_secs(60),
-        })
-    }
-
-    #[test]
-    fn no_criteria_means_the_ramp_applies_at_once() {
-        let now = Instant::now();
-        let mut c = Cutover::new(now);
-        assert_eq!(c.configure(0.1, None, true, now), Some(Change::Opened));
-        assert_eq!(c.effective(), 0.1);
-        assert_eq!(c.configure(0.0, None, true, now), None);
-        assert_eq!(c.status(), GateStatus::NoRamp);
-    }
-
-    #[test]
-    fn refused_until_met_then_open_then_falls_back_and_latches() {
-        let now = Instant::now();
-        let mut c = Cutover::new(now);
-        for _ in 0..90 {
-            c.on_outcome(Outcome::Match, now);
-        }
-        for _ in 0..10 {
-            c.on_outcome(Outcome::Mismatch, now);
-        }
-        assert_eq!(
-            c.configure(0.5, crit(0.95, 100), true, now),
-            Some(Change::Refused)
-        );
-        assert_eq!(c.effective(), 0.0);
-        assert!(matches!(
-            c.status(),
-            GateStatus::Refused { samples: 100, .. }
-        ));
-        // Warned once: a second evaluation says nothing new.
-        assert_eq!(c.on_outcome(Outcome::Mismatch, now), None);
-        // A new version: fresh window, good results open the gate.
-        c.reset_window(now);
-        let mut opened = None;
-        for _ in 0..100 {
-            opened = opened.or(c.on_outcome(Outcome::Match, now));
-        }
-        assert_eq!(opened, Some(Change::Opened));
-        assert_eq!(c.effective(), 0.5);
-        // Mismatches while ramping: falls back, and stays there.
-        let mut fell = None;
-        for _ in 0..10 {
-            fell = fell.or(c.on_outcome(Outcome::Mismatch, now));
-        }
-        assert_eq!(fell, Some(Change::FellBack));
-        assert_eq!(c.effective(), 0.0);
-        for _ in 0..1000 {
-            c.on_outcome(Outcome::Match, now);
-        }
-        assert!(matches!(c.status(), GateStatus::FellBack { .. }));
-        // Setting the ramp again re-evaluates (the rate is back above 95%).
-        assert_eq!(
-            c.configure(0.5, crit(0.95, 100), true, now),
-            Some(Change::Opened)
-        );
-    }
-
-    #[test]
-    fn the_window_forgets_old_buckets() {
-        let t0 = Instant::now();
-        let mut c = Cutover::new(t0);
-        c.configure(0.1, crit(0.99, 10), true, t0);
-        for _ in 0..10 {
-            c.on_outcome(Outcome::Mismatch, t0);
-        }
-        assert_eq!(c.measured(t0), (0, 10));
-        let later = t0 + Duration::from_secs(61);
-        assert_eq!(c.measured(later), (0, 0));
-        for _ in 0..10 {
-            c.on_outcome(Outcome::Match, later);
-        }
-        assert_eq!(c.status(), GateStatus::Open);
-    }
-
-    #[test]
-    fn dates_round_trip_and_overdue_starts_the_next_day() {
-        for s in [
-            "1970-01-01",
-            "2000-02-29",
-            "2026-12-31",
-            "2400-02-29",
-            "1969-12-31",
-        ] {
-            assert_eq!(format_date(parse_date(s).unwrap()), s);
-        }
-        assert!(parse_date("2100-02-29").is_err());
-        assert!(parse_date("2026-13-01").is_err());
-        assert!(parse_date("2026-1-01").is_err());
-        let d = parse_date("2026-12-31").unwrap();
-        assert!(!overdue(Some(d), d));
-        assert!(overdue(Some(d), d + 1));
-        assert!(!overdue(None, d + 1));
-    }
-}
+mod tests;
