@@ -70,12 +70,7 @@ fn a_slow_candidate_times_out_and_the_client_never_waits_for_it() {
         )
         .await;
         let c = client();
-        for i in 0..10 {
-            same_as_direct(&c, primary.addr, proxy.addr(), |a| {
-                get(a, &format!("/p/{i}"))
-            })
-            .await;
-        }
+        gets(&c, primary.addr, proxy.addr(), 10).await;
         idle().await;
         let s = accounted("t::slow");
         assert_eq!(count(&s, Outcome::Timeout), 10, "{:?}", s.counts);
@@ -95,12 +90,7 @@ fn a_hanging_candidate_is_cut_off_at_its_timeout_and_gives_its_slots_back() {
         )
         .await;
         let c = client();
-        for i in 0..6 {
-            same_as_direct(&c, primary.addr, proxy.addr(), |a| {
-                get(a, &format!("/p/{i}"))
-            })
-            .await;
-        }
+        gets(&c, primary.addr, proxy.addr(), 6).await;
         idle().await;
         let s = accounted("t::hang");
         assert_eq!(count(&s, Outcome::Timeout), 6, "{:?}", s.counts);
@@ -130,12 +120,7 @@ fn a_candidate_crashing_mid_response_is_a_failed_mismatch() {
         .await;
         let proxy = proxy("[[routes]]\nname = \"t::crash\"\n", &primary, &candidate).await;
         let c = client();
-        for i in 0..5 {
-            same_as_direct(&c, primary.addr, proxy.addr(), |a| {
-                get(a, &format!("/p/{i}"))
-            })
-            .await;
-        }
+        gets(&c, primary.addr, proxy.addr(), 5).await;
         idle().await;
         let s = accounted("t::crash");
         assert_eq!(count(&s, Outcome::Mismatch), 5, "{:?}", s.counts);
@@ -159,12 +144,7 @@ fn a_candidate_answering_500_is_a_mismatch_at_the_status() {
             .await;
         let proxy = proxy("[[routes]]\nname = \"t::500\"\n", &primary, &candidate).await;
         let c = client();
-        for i in 0..5 {
-            same_as_direct(&c, primary.addr, proxy.addr(), |a| {
-                get(a, &format!("/p/{i}"))
-            })
-            .await;
-        }
+        gets(&c, primary.addr, proxy.addr(), 5).await;
         idle().await;
         let s = accounted("t::500");
         assert_eq!(count(&s, Outcome::Mismatch), 5, "{:?}", s.counts);
@@ -179,12 +159,7 @@ fn a_candidate_that_closes_connections_is_a_mismatch_and_the_client_is_served() 
         let candidate = closing_upstream().await;
         let proxy = proxy("[[routes]]\nname = \"t::closing\"\n", &primary, &candidate).await;
         let c = client();
-        for i in 0..5 {
-            same_as_direct(&c, primary.addr, proxy.addr(), |a| {
-                get(a, &format!("/p/{i}"))
-            })
-            .await;
-        }
+        gets(&c, primary.addr, proxy.addr(), 5).await;
         idle().await;
         let s = accounted("t::closing");
         assert_eq!(count(&s, Outcome::Mismatch), 5, "{:?}", s.counts);
@@ -823,7 +798,7 @@ fn a_bad_config_file_is_an_error_naming_the_file_the_line_and_the_key() {
     assert_eq!(
         e.to_string(),
         format!(
-            "{}:6: routes[0].max_in_flight: 0 is not a positive integer",
+            "{}:6: routes[0].max_in_flight: `0` is not a positive integer",
             path.display()
         )
     );

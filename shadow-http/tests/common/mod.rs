@@ -181,6 +181,13 @@ pub async fn same_as_direct(
     p
 }
 
+/// `GET /p/0` .. `/p/{n-1}` through the proxy, each answer checked against a direct call.
+pub async fn gets(c: &TestClient, primary: SocketAddr, proxy: SocketAddr, n: usize) {
+    for i in 0..n {
+        same_as_direct(c, primary, proxy, |a| get(a, &format!("/p/{i}"))).await;
+    }
+}
+
 /// Waits until nothing is in flight (bounded).
 pub async fn idle() {
     tokio::time::timeout(BOUND, shadow_runtime::snapshot::idle())

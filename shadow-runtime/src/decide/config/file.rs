@@ -117,6 +117,9 @@ impl std::fmt::Display for Problem {
 /// ).unwrap();
 /// assert_eq!(c.keys("a::b"), ["ramp=10%", "strict=on"]);
 /// assert_eq!(c.keys("r"), ["timeout=2s"]);
+/// let c = shadow_runtime::config::file::parse(
+///     "[defaults]\ntimeout = \"2s\"\nsample = 0.5\n[[routes]]\nname = \"r\"\ntimeout = \"none\"\n", "f.toml").unwrap();
+/// assert_eq!(c.keys("r"), ["sample=0.5", "timeout=none"]); // each key once: the route's wins
 /// assert!(c.keys("other").is_empty());
 /// ```
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -265,9 +268,16 @@ impl Reader<'_> {
                                 continue;
                             }
                         };
-                        // The proxy checks the keys that are the route's own.
-                        let mut keys = defaults.clone();
-                        keys.extend(self.keys(t, &key, ROUTE_KEYS));
+                        // The proxy checks the keys that are the route's own. A key the route
+                        // sets replaces the default's: each key once, as in the environment.
+                        let own = self.keys(t, &key, ROUTE_KEYS);
+                        let name_of = |kv: &String| kv.split('=').next().unwrap_or("").to_owned();
+                        let mut keys: Vec<String> = defaults
+                            .iter()
+                            .filter(|d| !own.iter().any(|o| name_of(o) == name_of(d)))
+                            .cloned()
+                            .collect();
+                        keys.extend(own);
                         self.add(&mut c, &name, keys, r.span(), &key);
                     }
                 }

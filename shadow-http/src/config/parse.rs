@@ -1,407 +1,17 @@
-//! The proxy's configuration file, `parallel-run.toml`: the proxy's addresses, defaults, and one
-//! `[[routes]]` table per route. Every key of an experiment's environment variable
-//! (`PARALLEL_RUN__<NAME>`) is a key here, with the same name and meaning, so the same file format
-//! also describes the experiments of functions (`[experiments."name"]`, for a fleet's config file).
-//!
-//! ```toml
-//! [proxy]
-//! listen = "127.0.0.1:8080"            # where clients connect
-//! primary = "http://127.0.0.1:9001"    # the legacy service: its responses are served
-//! candidate = "http://127.0.0.1:9002"  # the rewrite: gets a copy of each sampled request
-//! admin = "127.0.0.1:9090"             # /metrics (Prometheus), /health, /routes
-//! log = "target/parallel-run/proxy.jsonl"   # the discrepancy log (`parallel-run report` reads it)
-//! marker_header = "x-parallel-run"     # on every mirrored request
-//! drain = "10s"                        # graceful shutdown: how long to wait for candidates
-//! max_body = "1MiB"                    # bodies kept for comparison, per route unless it says
-//!
-//! [defaults]                           # every route's settings unless it sets its own
-//! sample = "100%"
-//! timeout = "2s"
-//!
-//! [[routes]]                           # the first route that takes a request gets it
-//! name = "pricing::quote"              # the experiment: PARALLEL_RUN__PRICING__QUOTE, metrics, log
-//! methods = ["GET"]
-//! path = "/v1/quote"                   # a prefix; or pattern = "/v1/customers/*/quote"
-//! sample = "25%"
-//! sample_by = "header:x-customer-id"   # random | header:NAME | cookie:NAME | path:N | query:NAME
-//! max_in_flight = 32
-//! breaker_ratio = 0.5
-//! noise = 0.05                         # Diffy-style: ask the primary twice, learn its noise
-//!
-//! [routes.compare]                     # paths in the compared document: $.status, $.headers.x, $.body...
-//! ignore = ["$.body.quoted_at"]
-//! float_tolerance = 0.005
-//! ignore_headers = ["x-build"]
-//!
-//! [[routes]]
-//! name = "orders::create"
-//! methods = ["POST"]
-//! path = "/v1/orders"
-//! writes = "idempotency"               # or "separate"; without it, only GET/HEAD/OPTIONS are mirrored
-//! ```
-//!
-//! | key (route, `[defaults]`, `[experiments.*]`) | value | as in the environment |
-//! |---|---|---|
-//! | `enabled` | `true` / `false` | `enabled=on` |
-//! | `sample` | `0.25`, `"25%"` | `sample=25%` |
-//! | `timeout` | `"150ms"`, `"2s"`, `"none"` | `timeout=150ms` |
-//! | `max_in_flight` | a positive integer | |
-//! | `breaker` | `true` / `false` | |
-//! | `breaker_ratio` | a rate | |
-//! | `breaker_min_calls`, `breaker_probes` | positive integers | |
-//! | `breaker_window`, `breaker_cooldown` | durations | |
-//! | `min_match_rate` | a rate | |
-//! | `min_samples` | a positive integer | |
-//! | `gate_window` | a duration | |
-//! | `deadline` | `2026-12-31` (a TOML date or a string), `"none"` | |
-//! | `ramp` | a rate (`[experiments.*]`; on a route only 0: the proxy always serves the primary) | |
-//! | `strict`, `cpu_time` | `true` / `false` (`[experiments.*]` only) | |
-//!
-//! | route key | value | default |
-//! |---|---|---|
-//! | `name` | the experiment's name | required |
-//! | `methods` | `["GET", "POST"]` | every method |
-//! | `path` / `pattern` | a prefix (`/v1/quote`) / segments with `*` and a last `**` | every path |
-//! | `sample_by` | `random`, `header:NAME`, `cookie:NAME`, `path:N`, `query:NAME` | `random` |
-//! | `writes` | `read_only`, `separate`, `idempotency` | `read_only` |
-//! | `idempotency_header` | a header name | `idempotency-key` |
-//! | `max_body` | bytes, or `"512KiB"`, `"1MiB"` | the proxy's `max_body`, 1 MiB |
-//! | `noise` | the share of safe requests asked twice | 0 |
-//! | `[routes.compare]` | `ignore`, `unordered`, `trim`, `nfc`, `redact`, `missing_as_null`, `missing_as_empty` (lists of paths), `float_tolerance`, `float_relative` (numbers), `within` (a table of path = duration), `ignore_headers`, `compare_headers` (lists), `headers` (`false`: compare no header) | |
-//!
-//! A mistake is an error at start-up that names the file, the line and the key, and says what
-//! is allowed; every mistake of the file is reported at once:
-//!
-//! ```
-//! let err = shadow_http::config::Config::from_toml_str("[[routes]]\nname = \"a\"\nsample = 1.5\n", "proxy.toml").unwrap_err();
-//! assert_eq!(err.to_string(), "proxy.toml:3: routes[0].sample: 1.5 is outside 0..=1 (write a rate such as 0.25 or \"25%\")");
-//! ```
-//!
-//! Precedence, per key of a route's experiment: the live API, then the environment
-//! (`PARALLEL_RUN__<ROUTE>`), then this file, then the built-in defaults. The file plays the part
-//! the attribute plays for a function.
+//! The parser of the proxy's keys: `[proxy]`, each route's own keys and `[routes.compare]`,
+//! with the file, line and key of every mistake (the experiment keys are the runtime's to check).
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::PathBuf;
 
 use http::HeaderName;
-use shadow_runtime::structural::Structural;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
-use crate::compare::HttpComparator;
-use crate::route::{
-    PathMatch, Route, SampleBy, WritePolicy, DEFAULT_MARKER_HEADER, DEFAULT_MAX_BODY,
-};
+use super::{CompareConfig, Config, ExperimentConfig, Problem, RouteConfig};
+use crate::route::{PathMatch, SampleBy, WritePolicy, DEFAULT_MAX_BODY};
 
-/// One mistake in a configuration file: where, which key, what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// The file (as given).
-    pub file: String,
-    /// The line, from 1.
-    pub line: usize,
-    /// The key, as a path (`routes[2].sample`).
-    pub key: String,
-    /// What is wrong and what is allowed.
-    pub message: String,
-}
-
-impl std::fmt::Display for Problem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.key.is_empty() {
-            write!(f, "{}:{}: {}", self.file, self.line, self.message)
-        } else {
-            write!(
-                f,
-                "{}:{}: {}: {}",
-                self.file, self.line, self.key, self.message
-            )
-        }
-    }
-}
-
-/// Every mistake found in a configuration (one per line of its `Display`).
-///
-/// ```
-/// let e = shadow_http::config::Config::from_toml_str("[proxy]\nlisten = 8080\n", "p.toml").unwrap_err();
-/// assert_eq!(e.problems()[0].line, 2);
-/// assert_eq!(e.problems()[0].key, "proxy.listen");
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    problems: Vec<Problem>,
-}
-
-impl ConfigError {
-    /// The mistakes, in the order found.
-    pub fn problems(&self) -> &[Problem] {
-        &self.problems
-    }
-
-    fn one(file: &str, line: usize, key: &str, message: impl Into<String>) -> ConfigError {
-        ConfigError {
-            problems: vec![Problem {
-                file: file.to_owned(),
-                line,
-                key: key.to_owned(),
-                message: message.into(),
-            }],
-        }
-    }
-}
-
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for (i, p) in self.problems.iter().enumerate() {
-            if i > 0 {
-                f.write_str("\n")?;
-            }
-            write!(f, "{p}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
-/// How one route compares, from `[routes.compare]`.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CompareConfig {
-    /// `(rule, path)`: `ignore`, `unordered`, `trim`, `nfc`, `redact`, `missing_as_null`,
-    /// `missing_as_empty`.
-    pub paths: Vec<(String, String)>,
-    /// `(path, tolerance)` of `within`.
-    pub within: Vec<(String, Duration)>,
-    /// `float_tolerance`, `float_relative`.
-    pub float: (f64, f64),
-    /// Headers added to the ignore list.
-    pub ignore_headers: Vec<String>,
-    /// Headers taken off the ignore list.
-    pub compare_headers: Vec<String>,
-    /// `headers = false`: compare no header.
-    pub no_headers: bool,
-}
-
-impl CompareConfig {
-    /// The comparator these rules make.
-    pub fn comparator(&self, decode_limit: usize) -> HttpComparator {
-        let mut s = Structural::new();
-        for (rule, p) in &self.paths {
-            s = match rule.as_str() {
-                "ignore" => s.ignore(p),
-                "unordered" => s.unordered(p),
-                "trim" => s.trim(p),
-                "nfc" => s.nfc(p),
-                "redact" => s.redact(p),
-                "missing_as_null" => s.missing_as_null(p),
-                "missing_as_empty" => s.missing_as_empty(p),
-                _ => s,
-            };
-        }
-        for (p, d) in &self.within {
-            s = s.within(p, *d);
-        }
-        if self.float != (0.0, 0.0) {
-            s = s.float_tolerance(self.float.0, self.float.1);
-        }
-        let mut c = HttpComparator::new()
-            .with_rules(s)
-            .decode_limit(decode_limit.max(crate::compare::DEFAULT_DECODE_LIMIT));
-        for h in &self.ignore_headers {
-            c = c.ignore_header(h);
-        }
-        for h in &self.compare_headers {
-            c = c.compare_header(h);
-        }
-        if self.no_headers {
-            c = c.without_headers();
-        }
-        c
-    }
-}
-
-/// One route of the file.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RouteConfig {
-    /// Its experiment's name.
-    pub name: String,
-    /// `methods`; `None`: every method.
-    pub methods: Option<Vec<String>>,
-    /// `path` or `pattern`.
-    pub path: PathMatch,
-    /// `sample_by`.
-    pub sample_by: SampleBy,
-    /// `writes` (and `idempotency_header`).
-    pub writes: WritePolicy,
-    /// `max_body`, in bytes.
-    pub max_body: usize,
-    /// `noise`.
-    pub noise: f64,
-    /// The experiment's settings (the file's `[defaults]` and the route's own keys) in the
-    /// environment variable's format, `sample=0.25,timeout=500ms`.
-    pub settings: String,
-    /// `[routes.compare]`.
-    pub compare: CompareConfig,
-}
-
-impl RouteConfig {
-    /// The route (its experiment is created at the first build of its name in the process).
-    pub fn build(&self) -> Route {
-        let mut b = Route::builder(&self.name)
-            .sample_by(self.sample_by.clone())
-            .writes(self.writes.clone())
-            .max_body(self.max_body)
-            .settings(&self.settings)
-            .noise(self.noise)
-            .compare(self.compare.comparator(self.max_body));
-        if let Some(m) = &self.methods {
-            b = b.methods(m.iter().map(String::as_str));
-        }
-        b = match &self.path {
-            PathMatch::Any => b,
-            PathMatch::Prefix(p) => b.prefix(p),
-            PathMatch::Pattern(segs) => b.pattern(&segs.join("/")),
-        };
-        b.build()
-    }
-}
-
-/// An `[experiments."name"]` table: a function's experiment, for a fleet's config file (the
-/// proxy reads and checks them, and leaves them to the process that runs those functions).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExperimentConfig {
-    /// The experiment's name.
-    pub name: String,
-    /// Its settings in the environment variable's format.
-    pub settings: String,
-    /// `strict`, if given.
-    pub strict: Option<bool>,
-}
-
-/// The proxy's configuration: the file's, with whatever the command line sets over it.
-///
-/// ```
-/// use shadow_http::config::Config;
-/// let c = Config::from_toml_str(r#"
-/// [proxy]
-/// primary = "http://127.0.0.1:9001"
-/// candidate = "http://127.0.0.1:9002"
-///
-/// [[routes]]
-/// name = "docs::cfg::quote"
-/// methods = ["GET"]
-/// path = "/v1/quote"
-/// sample = "25%"
-/// timeout = "500ms"
-/// "#, "parallel-run.toml").unwrap();
-/// assert_eq!(c.routes[0].settings, "sample=0.25,timeout=500ms");
-/// assert_eq!(c.primary.as_deref(), Some("http://127.0.0.1:9001"));
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-pub struct Config {
-    /// Where clients connect (`--listen`); default `127.0.0.1:8080`.
-    pub listen: SocketAddr,
-    /// The admin port (`--admin`): `/metrics`, `/health`, `/routes`; none by default.
-    pub admin: Option<SocketAddr>,
-    /// The legacy service's base URL (`--primary`).
-    pub primary: Option<String>,
-    /// The rewrite's base URL (`--candidate`).
-    pub candidate: Option<String>,
-    /// The discrepancy log (`--log`).
-    pub log: Option<PathBuf>,
-    /// The marker header.
-    pub marker_header: HeaderName,
-    /// How long a graceful shutdown waits for in-flight requests, then candidates.
-    pub drain: Duration,
-    /// The routes, in order. Empty: one route, `http`, takes every request.
-    pub routes: Vec<RouteConfig>,
-    /// `[experiments.*]`, checked and kept.
-    pub experiments: Vec<ExperimentConfig>,
-    /// The file it was read from.
-    pub source: Option<PathBuf>,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            admin: None,
-            primary: None,
-            candidate: None,
-            log: None,
-            marker_header: HeaderName::from_static(DEFAULT_MARKER_HEADER),
-            drain: Duration::from_secs(10),
-            routes: Vec::new(),
-            experiments: Vec::new(),
-            source: None,
-        }
-    }
-}
-
-impl Config {
-    /// A configuration without a file: one catch-all route, shadowing every request.
-    ///
-    /// ```
-    /// let c = shadow_http::config::Config::new("http://127.0.0.1:9001", "http://127.0.0.1:9002");
-    /// assert!(c.routes.is_empty());
-    /// ```
-    pub fn new(primary: &str, candidate: &str) -> Config {
-        Config {
-            primary: Some(primary.to_owned()),
-            candidate: Some(candidate.to_owned()),
-            ..Config::default()
-        }
-    }
-
-    /// Reads and checks a configuration file.
-    ///
-    /// ```
-    /// let e = shadow_http::config::Config::from_toml_file("/no/such/parallel-run.toml").unwrap_err();
-    /// assert!(e.to_string().starts_with("/no/such/parallel-run.toml:"));
-    /// ```
-    pub fn from_toml_file(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
-        let path = path.as_ref();
-        let name = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError::one(&name, 0, "", format!("cannot read it: {e}")))?;
-        let mut c = Config::from_toml_str(&text, &name)?;
-        c.source = Some(path.to_owned());
-        Ok(c)
-    }
-
-    /// Reads and checks a configuration; `file` names it in errors.
-    pub fn from_toml_str(text: &str, file: &str) -> Result<Config, ConfigError> {
-        let doc = DeTable::parse(text).map_err(|e| {
-            let line = e.span().map_or(0, |s| line_of(text, s.start));
-            ConfigError::one(file, line, "", e.message().trim().to_owned())
-        })?;
-        let mut p = Parser {
-            text,
-            file,
-            problems: Vec::new(),
-        };
-        let c = p.document(doc.get_ref());
-        if p.problems.is_empty() {
-            Ok(c)
-        } else {
-            Err(ConfigError {
-                problems: p.problems,
-            })
-        }
-    }
-
-    /// The routes, built (their experiments created once per name).
-    pub fn build_routes(&self) -> Vec<Route> {
-        if self.routes.is_empty() {
-            return vec![Route::builder("http").build()];
-        }
-        self.routes.iter().map(RouteConfig::build).collect()
-    }
-}
-
-fn line_of(text: &str, offset: usize) -> usize {
+pub(super) fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes()[..offset.min(text.len())]
         .iter()
         .filter(|b| **b == b'\n')
@@ -411,10 +21,10 @@ fn line_of(text: &str, offset: usize) -> usize {
 
 type Val<'a> = Spanned<DeValue<'a>>;
 
-struct Parser<'t> {
-    text: &'t str,
-    file: &'t str,
-    problems: Vec<Problem>,
+pub(super) struct Parser<'t> {
+    pub(super) text: &'t str,
+    pub(super) file: &'t str,
+    pub(super) problems: Vec<Problem>,
 }
 
 const PROXY_KEYS: [&str; 8] = [
@@ -473,55 +83,6 @@ const COMPARE_KEYS: [&str; 14] = [
     "strict",
 ];
 
-/// The order settings are written in.
-const CANONICAL: [&str; 16] = [
-    "enabled",
-    "sample",
-    "timeout",
-    "max_in_flight",
-    "cpu_time",
-    "breaker",
-    "breaker_ratio",
-    "breaker_min_calls",
-    "breaker_probes",
-    "breaker_window",
-    "breaker_cooldown",
-    "ramp",
-    "min_match_rate",
-    "min_samples",
-    "gate_window",
-    "deadline",
-];
-
-/// Settings in the environment variable's format, in the order given, each key once.
-#[derive(Debug, Clone, Default)]
-struct Spec(Vec<(&'static str, String)>);
-
-impl Spec {
-    fn set(&mut self, key: &'static str, v: String) {
-        self.0.retain(|(k, _)| *k != key);
-        self.0.push((key, v));
-    }
-
-    fn over(&self, defaults: &Spec) -> Spec {
-        let mut out = defaults.clone();
-        for (k, v) in &self.0 {
-            out.set(k, v.clone());
-        }
-        out
-    }
-
-    /// `key=value,...` in [`CANONICAL`] order.
-    fn render(&self) -> String {
-        let mut v = self.0.clone();
-        v.sort_by_key(|(k, _)| CANONICAL.iter().position(|c| c == k));
-        v.iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(",")
-    }
-}
-
 impl<'t> Parser<'t> {
     fn problem(&mut self, span: std::ops::Range<usize>, key: &str, message: impl Into<String>) {
         self.problems.push(Problem {
@@ -543,21 +104,19 @@ impl<'t> Parser<'t> {
         );
     }
 
-    fn document(&mut self, doc: &DeTable<'_>) -> Config {
+    pub(super) fn document(&mut self, doc: &DeTable<'_>) -> Config {
         let mut c = Config::default();
-        let mut defaults = Spec::default();
         let mut max_body = DEFAULT_MAX_BODY;
         // [defaults] and [proxy] first: routes inherit from them.
         for (k, v) in doc.iter() {
             match k.get_ref().as_ref() {
                 "defaults" => {
                     if let Some(t) = self.table(v, "defaults") {
-                        for (k2, v2) in t.iter() {
+                        for (k2, _) in t.iter() {
                             let key = format!("defaults.{}", k2.get_ref());
                             let name = k2.get_ref().as_ref();
-                            if SETTING_KEYS.contains(&name) {
-                                self.setting(&mut defaults, name, v2, &key);
-                            } else {
+                            // Their values are the runtime's to check.
+                            if !SETTING_KEYS.contains(&name) {
                                 self.unknown(k2.span(), &key, name, &SETTING_KEYS);
                             }
                         }
@@ -588,7 +147,7 @@ impl<'t> Parser<'t> {
                     DeValue::Array(a) => {
                         for (i, r) in a.iter().enumerate() {
                             let key = format!("routes[{i}]");
-                            if let Some(rc) = self.route(r, &key, &defaults, max_body) {
+                            if let Some(rc) = self.route(r, &key, max_body) {
                                 if c.routes.iter().any(|o| o.name == rc.name) {
                                     self.problem(r.span(), &format!("{key}.name"), format!("the route name {:?} is given twice: each route is its own experiment", rc.name));
                                 }
@@ -606,8 +165,12 @@ impl<'t> Parser<'t> {
                     if let Some(t) = self.table(v, "experiments") {
                         for (name, e) in t.iter() {
                             let key = format!("experiments.{:?}", name.get_ref().as_ref());
-                            if let Some(ec) = self.experiment(name.get_ref(), e, &key, &defaults) {
-                                c.experiments.push(ec);
+                            if self.table(e, &key).is_some() {
+                                c.experiments.push(ExperimentConfig {
+                                    name: name.get_ref().to_string(),
+                                    settings: String::new(),
+                                    strict: None,
+                                });
                             }
                         }
                     }
@@ -826,67 +389,6 @@ impl<'t> Parser<'t> {
         }
     }
 
-    fn date(&mut self, v: &Val<'_>, key: &str) -> Option<String> {
-        let text = match v.get_ref() {
-            DeValue::Datetime(d) if d.time.is_none() && d.offset.is_none() => d.to_string(),
-            DeValue::String(s) => s.trim().to_owned(),
-            other => {
-                self.problem(
-                    v.span(),
-                    key,
-                    format!(
-                        "expected a date such as 2026-12-31, found a {}",
-                        other.type_str()
-                    ),
-                );
-                return None;
-            }
-        };
-        if text == "none" || text == "off" {
-            return Some("off".into());
-        }
-        match shadow_runtime::cutover::parse_date(&text) {
-            Ok(_) => Some(text),
-            Err(e) => {
-                self.problem(v.span(), key, format!("{text:?}: {e}"));
-                None
-            }
-        }
-    }
-
-    /// One setting key of an experiment (route, `[defaults]`, `[experiments.*]`).
-    fn setting(&mut self, spec: &mut Spec, name: &str, v: &Val<'_>, key: &str) {
-        let onoff = |b: bool| if b { "on" } else { "off" }.to_owned();
-        let k: &'static str = match SETTING_KEYS
-            .iter()
-            .chain(["ramp", "cpu_time"].iter())
-            .find(|k| **k == name)
-        {
-            Some(k) => k,
-            None => return,
-        };
-        let value = match k {
-            "enabled" | "breaker" | "cpu_time" => self.boolean(v, key).map(onoff),
-            "sample" | "breaker_ratio" | "min_match_rate" | "ramp" => {
-                self.rate(v, key).map(|r| r.to_string())
-            }
-            "max_in_flight" | "breaker_min_calls" | "breaker_probes" | "min_samples" => {
-                self.positive(v, key).map(|n| n.to_string())
-            }
-            "timeout" => self
-                .duration(v, key, true)
-                .map(|d| d.unwrap_or_else(|| "none".into())),
-            "breaker_window" | "breaker_cooldown" | "gate_window" => {
-                self.duration(v, key, false).map(|d| d.unwrap_or_default())
-            }
-            "deadline" => self.date(v, key),
-            _ => None,
-        };
-        if let Some(value) = value {
-            spec.set(k, value);
-        }
-    }
-
     fn proxy_key(
         &mut self,
         c: &mut Config,
@@ -949,13 +451,7 @@ impl<'t> Parser<'t> {
         }
     }
 
-    fn route(
-        &mut self,
-        r: &Val<'_>,
-        key: &str,
-        defaults: &Spec,
-        max_body: usize,
-    ) -> Option<RouteConfig> {
+    fn route(&mut self, r: &Val<'_>, key: &str, max_body: usize) -> Option<RouteConfig> {
         let t = self.table(r, key)?;
         let before = self.problems.len();
         let mut rc = RouteConfig {
@@ -969,7 +465,6 @@ impl<'t> Parser<'t> {
             settings: String::new(),
             compare: CompareConfig::default(),
         };
-        let mut spec = Spec::default();
         let mut idem_header: Option<HeaderName> = None;
         let mut has_path = false;
         for (k, v) in t.iter() {
@@ -1063,7 +558,8 @@ impl<'t> Parser<'t> {
                     }
                 }
                 "strict" | "cpu_time" => self.problem(k.span(), &kk, format!("`{name}` is for functions' experiments (`[experiments.\"name\"]`), not proxy routes")),
-                n if SETTING_KEYS.contains(&n) => self.setting(&mut spec, n, v, &kk),
+                // Its values are the runtime's to check (`Config::from_toml_str`).
+                n if SETTING_KEYS.contains(&n) => {}
                 other => {
                     let allowed: Vec<&str> = ROUTE_KEYS.iter().chain(SETTING_KEYS.iter()).copied().collect();
                     self.unknown(k.span(), &kk, other, &allowed);
@@ -1087,7 +583,6 @@ impl<'t> Parser<'t> {
                 ),
             }
         }
-        rc.settings = spec.over(defaults).render();
         (self.problems.len() == before).then_some(rc)
     }
 
@@ -1167,41 +662,6 @@ impl<'t> Parser<'t> {
             }
         }
     }
-
-    fn experiment(
-        &mut self,
-        name: &str,
-        v: &Val<'_>,
-        key: &str,
-        defaults: &Spec,
-    ) -> Option<ExperimentConfig> {
-        let t = self.table(v, key)?;
-        let before = self.problems.len();
-        let mut spec = Spec::default();
-        let mut strict = None;
-        for (k, v2) in t.iter() {
-            let n = k.get_ref().as_ref();
-            let kk = format!("{key}.{n}");
-            match n {
-                "strict" => strict = self.boolean(v2, &kk),
-                "ramp" | "cpu_time" => self.setting(&mut spec, n, v2, &kk),
-                n if SETTING_KEYS.contains(&n) => self.setting(&mut spec, n, v2, &kk),
-                other => {
-                    let allowed: Vec<&str> = SETTING_KEYS
-                        .iter()
-                        .chain(["ramp", "cpu_time", "strict"].iter())
-                        .copied()
-                        .collect();
-                    self.unknown(k.span(), &kk, other, &allowed);
-                }
-            }
-        }
-        (self.problems.len() == before).then(|| ExperimentConfig {
-            name: name.to_owned(),
-            settings: spec.over(defaults).render(),
-            strict,
-        })
-    }
 }
 
 /// Checks a structural path pattern as `Structural` reads it: `$`, then `.name` or `[n]` / `[*]`.
@@ -1261,81 +721,4 @@ fn closest<'a>(name: &str, allowed: &[&'a str]) -> Option<&'a str> {
         .filter(|(d, _)| *d <= 2)
         .min_by_key(|(d, _)| *d)
         .map(|(_, a)| a)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn err(text: &str) -> String {
-        Config::from_toml_str(text, "f.toml")
-            .unwrap_err()
-            .to_string()
-    }
-
-    #[test]
-    fn every_mistake_is_named_with_file_line_and_key() {
-        let e = err("[proxy]\nlisten = \"nope\"\n\n[[routes]]\nname = \"r\"\ntimeout = 150\nsampel = 1\nsample_by = \"body:x\"\n");
-        let lines: Vec<&str> = e.lines().collect();
-        assert_eq!(lines.len(), 4, "{e}");
-        assert!(
-            lines[0].starts_with("f.toml:2: proxy.listen: \"nope\" is not an address"),
-            "{e}"
-        );
-        assert!(
-            e.contains("f.toml:6: routes[0].timeout: expected a duration"),
-            "{e}"
-        );
-        assert!(
-            e.contains("f.toml:7: routes[0].sampel: unknown key; did you mean `sample`?"),
-            "{e}"
-        );
-        assert!(
-            e.contains("f.toml:8: routes[0].sample_by: `body:x` is not a sampling key"),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn defaults_apply_under_a_route_s_own_keys() {
-        let c = Config::from_toml_str(
-            "[defaults]\nsample = \"50%\"\ntimeout = \"2s\"\n[[routes]]\nname = \"a\"\ntimeout = \"none\"\nbreaker_window = \"5s\"\ndeadline = 2027-01-31\n",
-            "f.toml",
-        )
-        .unwrap();
-        assert_eq!(
-            c.routes[0].settings,
-            "sample=0.5,timeout=none,breaker_window=5s,deadline=2027-01-31"
-        );
-    }
-
-    #[test]
-    fn routes_refuse_what_the_proxy_cannot_do() {
-        assert!(err("[[routes]]\nname = \"a\"\nramp = 0.1\n")
-            .contains("routes[0].ramp: a ramp is not supported on proxy routes yet"));
-        assert!(err("[[routes]]\nname = \"a\"\nstrict = true\n")
-            .contains("routes[0].strict: `strict` is for functions' experiments"));
-        assert!(err("[proxy]\ncandidate = \"https://x\"\n").contains("only plain http://"));
-        assert!(
-            err("[[routes]]\nname = \"a\"\n[routes.compare]\nignore = [\"body.x\"]\n")
-                .contains("f.toml:4: routes[0].compare.ignore: \"body.x\" does not start with `$`")
-        );
-        assert!(err("[[routes]]\nmethods = [\"GET\"]\n")
-            .contains("routes[0].name: a route needs a `name`"));
-    }
-
-    #[test]
-    fn the_same_format_describes_functions_experiments() {
-        let c = Config::from_toml_str(
-            "[experiments.\"payments::process\"]\nsample = 0.1\nramp = \"10%\"\nmin_match_rate = 0.999\nmin_samples = 10_000\nstrict = true\n",
-            "f.toml",
-        )
-        .unwrap();
-        assert_eq!(c.experiments[0].name, "payments::process");
-        assert_eq!(
-            c.experiments[0].settings,
-            "sample=0.1,ramp=0.1,min_match_rate=0.999,min_samples=10000"
-        );
-        assert_eq!(c.experiments[0].strict, Some(true));
-    }
 }
