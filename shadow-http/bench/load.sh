@@ -40,14 +40,17 @@ trap cleanup EXIT
 wait_port() { for _ in $(seq 1 200); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; return 1; }
 
 "$BIN/proxy_bench" serve --role primary --listen 127.0.0.1:19001 2>/dev/null & PIDS+=($!)
-port=19002
-declare -A CAND
-for role in identical slow cpu50 hang; do
-  chrt --idle 0 "$BIN/proxy_bench" serve --role "$role" --listen "127.0.0.1:$port" 2>/dev/null & PIDS+=($!)
-  CAND[$role]=$port
-  port=$((port + 1))
-done
-for p in 19001 19002 19003 19004 19005; do wait_port $p; done
+wait_port 19001
+declare -A CAND=([identical]=19002 [slow]=19003 [cpu50]=19004 [hang]=19005)
+# Each candidate server runs only during its own scenario: a CPU-bound one still working off
+# the requests of its scenario must not share the cores with the next one.
+CPID=""
+start_candidate() { # $1 role
+  chrt --idle 0 "$BIN/proxy_bench" serve --role "$1" --listen "127.0.0.1:${CAND[$1]}" 2>/dev/null & CPID=$!
+  PIDS+=("$CPID")
+  wait_port "${CAND[$1]}"
+}
+stop_candidate() { [ -n "$CPID" ] && { kill "$CPID" 2>/dev/null || true; wait "$CPID" 2>/dev/null || true; }; CPID=""; }
 
 nginx_conf() { # $1: candidate port or "" for no mirror
   local mirror="" loc=""
@@ -87,6 +90,7 @@ for run in $(seq 1 "$RUNS"); do
   for scen in off identical slow cpu50 hang; do
     role=$scen; env=()
     if [ "$scen" = off ]; then role=identical; env=(PARALLEL_RUN=off); fi
+    start_candidate "$role"
     env "${env[@]}" "$PROXY" proxy --listen 127.0.0.1:18080 --primary http://127.0.0.1:19001 \
       --candidate "http://127.0.0.1:${CAND[$role]}" --threads 2 > "$OUT/proxy-$scen.txt" 2>&1 & ppid=$!
     wait_port 18080
@@ -95,15 +99,17 @@ for run in $(seq 1 "$RUNS"); do
     fi
     run_load "proxy_$scen" 18080
     kill -TERM $ppid; wait $ppid || true
+    stop_candidate
   done
   for scen in plain identical slow cpu50 hang; do
-    if [ "$scen" = plain ]; then nginx_conf ""; else nginx_conf "${CAND[$scen]}"; fi
+    if [ "$scen" = plain ]; then nginx_conf ""; else nginx_conf "${CAND[$scen]}"; start_candidate "$scen"; fi
     "$NGINX" -c "$OUT/nginx.conf" -g 'daemon on;' 2>>"$OUT/nginx-error.log"
     wait_port 18081
     run_load "nginx_$scen" 18081
     kill -QUIT "$(cat "$OUT/nginx.pid")"; sleep 0.5
     # nginx's old workers may take a moment to finish their connections.
     while pgrep -f "nginx: worker" >/dev/null; do sleep 0.2; done
+    stop_candidate
   done
 done
 echo "load after: $(uptime)" | tee -a "$OUT/machine.txt"

@@ -196,6 +196,15 @@ fn load(target: SocketAddr, rps: u64, conns: u64, seconds: u64) {
         // The run lasts until its last answer: a server that falls behind answers the schedule
         // late, and its throughput is what it answered over that longer time.
         let last = lat_end(&lat, seconds);
+        // PROXY_BENCH_SLOWEST=N: the N slowest answers with their due times, on standard error,
+        // to see when a tail happens (at a candidate's timeout, at the start, ...).
+        if let Some(n) = std::env::var("PROXY_BENCH_SLOWEST").ok().and_then(|n| n.parse::<usize>().ok()) {
+            let mut by = lat.clone();
+            by.sort_unstable_by_key(|(_, l)| std::cmp::Reverse(*l));
+            for (due, l) in by.iter().take(n) {
+                eprintln!("slow: due {:.3} s, latency {:.1} ms", *due as f64 / 1e9, *l as f64 / 1e6);
+            }
+        }
         let mut lat: Vec<u64> = lat.into_iter().map(|(_, l)| l).collect();
         lat.sort_unstable();
         let pct = |p: f64| lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1))).map_or(0.0, |n| *n as f64 / 1_000.0);
