@@ -3,50 +3,12 @@
 //! mark, gzip logs. The binary is a debug build here, so an unchecked overflow would panic.
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
-use shadow_cli::{report_files, Report, ReportOptions, Verdict};
+mod common;
 
-struct TempDir(PathBuf);
-
-impl std::ops::Deref for TempDir {
-    type Target = Path;
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn dir(test: &str) -> TempDir {
-    let d = std::env::temp_dir().join(format!("shadow-cli-hostile-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    TempDir(d)
-}
-
-fn write(dir: &Path, name: &str, lines: &[&str]) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, lines.join("\n") + "\n").unwrap();
-    p
-}
-
-fn report(files: &[PathBuf]) -> Report {
-    report_files(files, &ReportOptions::default()).unwrap()
-}
-
-fn bin(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_parallel-run"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
+use common::{bin, dir, report, write};
+use shadow_cli::Verdict;
 
 fn text(o: &Output) -> String {
     format!(
@@ -66,7 +28,7 @@ const MISMATCH: &str = r#"{"v":1,"kind":"discrepancy","run":"r1","experiment":"x
 
 #[test]
 fn counts_that_overflow_in_one_line_make_it_malformed() {
-    let d = dir("one-line");
+    let d = dir("hostile", "one-line");
     // The issue's line: in a debug build the old code panicked adding these, in release it
     // printed `UNKNOWN no call judged yet`.
     let f = write(
@@ -98,7 +60,7 @@ fn counts_that_overflow_in_one_line_make_it_malformed() {
 
 #[test]
 fn runs_whose_sum_overflows_are_not_added_and_the_later_line_is_named() {
-    let d = dir("two-runs");
+    let d = dir("hostile", "two-runs");
     let half = 1u64 << 63;
     let f = write(
         &d,
@@ -142,7 +104,7 @@ fn runs_whose_sum_overflows_are_not_added_and_the_later_line_is_named() {
 
 #[test]
 fn impossible_counts_are_malformed() {
-    let d = dir("impossible");
+    let d = dir("hostile", "impossible");
     let f = write(
         &d,
         "a.jsonl",
@@ -171,7 +133,7 @@ fn impossible_counts_are_malformed() {
 
 #[test]
 fn the_page_never_replaces_an_input() {
-    let d = dir("html-input");
+    let d = dir("hostile", "html-input");
     let f = write(
         &d,
         "c.jsonl",
@@ -230,7 +192,7 @@ fn the_page_never_replaces_an_input() {
 #[test]
 fn the_page_is_not_written_to_a_device_a_pipe_or_through_a_link_without_force() {
     use std::os::unix::fs::FileTypeExt;
-    let d = dir("html-special");
+    let d = dir("hostile", "html-special");
     let f = write(
         &d,
         "c.jsonl",
@@ -286,7 +248,7 @@ fn the_page_is_not_written_to_a_device_a_pipe_or_through_a_link_without_force() 
 
 #[test]
 fn nothing_usable_exits_non_zero() {
-    let d = dir("unusable");
+    let d = dir("hostile", "unusable");
     let bad = write(
         &d,
         "bad.jsonl",
@@ -314,7 +276,7 @@ fn nothing_usable_exits_non_zero() {
 
 #[test]
 fn the_text_says_compared_calls_and_names_both_latency_populations() {
-    let d = dir("wording");
+    let d = dir("hostile", "wording");
     let f = write(
         &d,
         "a.jsonl",
@@ -350,7 +312,7 @@ fn the_text_says_compared_calls_and_names_both_latency_populations() {
 
 #[test]
 fn a_byte_order_mark_on_line_one_is_skipped() {
-    let d = dir("bom");
+    let d = dir("hostile", "bom");
     let p = d.join("bom.jsonl");
     std::fs::write(&p, format!("\u{feff}{MISMATCH}\n{MISMATCH}\n")).unwrap();
     let r = report(&[p]);
@@ -366,7 +328,7 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 
 #[test]
 fn gzip_logs_are_read_as_they_are() {
-    let d = dir("gzip");
+    let d = dir("hostile", "gzip");
     let first = format!(
         "{MISMATCH}\n{}\n",
         summary("r1", 1, r#"{"match":9,"mismatch":1}"#)

@@ -1,52 +1,13 @@
 //! `parallel-run report` from the outside: the library on small logs in a temp dir, and the
 //! binary itself.
 
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
-use shadow_cli::{report_files, Report, ReportOptions, Verdict};
+mod common;
 
-/// A fresh directory for one test, removed when dropped.
-struct TempDir(PathBuf);
-
-impl std::ops::Deref for TempDir {
-    type Target = std::path::Path;
-    fn deref(&self) -> &std::path::Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn dir(test: &str) -> TempDir {
-    let d = std::env::temp_dir().join(format!("shadow-cli-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    TempDir(d)
-}
-
-fn write(dir: &std::path::Path, name: &str, lines: &[&str]) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, lines.join("\n") + "\n").unwrap();
-    p
-}
-
-fn report(files: &[PathBuf]) -> Report {
-    report_files(files, &ReportOptions::default()).unwrap()
-}
-
-fn bin(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_parallel-run"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
+use common::{bin, dir, report, write};
+use shadow_cli::{report_files, ReportOptions, Verdict};
 
 fn stdout(o: &Output) -> String {
     String::from_utf8(o.stdout.clone()).unwrap()
@@ -72,7 +33,7 @@ fn summary(run: &str, exp: &str, at_ms: u64, outcomes: &str) -> String {
 
 #[test]
 fn groups_by_signature_with_array_indices_normalised() {
-    let d = dir("groups");
+    let d = dir("report", "groups");
     let lines = [
         mismatch("k1", &["$.lines[3].amount", "$.total"]),
         mismatch("k2", &["$.total", "$.lines[0].amount"]),
@@ -126,7 +87,7 @@ fn groups_by_signature_with_array_indices_normalised() {
 
 #[test]
 fn signatures_without_paths_come_from_the_detail() {
-    let d = dir("derived");
+    let d = dir("report", "derived");
     let f = write(
         &d,
         "a.jsonl",
@@ -159,7 +120,7 @@ fn signatures_without_paths_come_from_the_detail() {
 
 #[test]
 fn match_rate_uses_the_last_summary_per_run_summed_over_runs_and_files() {
-    let d = dir("summaries");
+    let d = dir("report", "summaries");
     let a = write(
         &d,
         "a.jsonl",
@@ -210,7 +171,7 @@ fn match_rate_uses_the_last_summary_per_run_summed_over_runs_and_files() {
 
 #[test]
 fn every_judged_outcome_counts_and_unknown_labels_are_kept() {
-    let d = dir("judged");
+    let d = dir("report", "judged");
     let f = write(
         &d,
         "a.jsonl",
@@ -230,7 +191,7 @@ fn every_judged_outcome_counts_and_unknown_labels_are_kept() {
 
 #[test]
 fn without_summaries_the_verdict_is_unknown() {
-    let d = dir("unknown");
+    let d = dir("report", "unknown");
     let f = write(
         &d,
         "a.jsonl",
@@ -252,7 +213,7 @@ fn without_summaries_the_verdict_is_unknown() {
 
 #[test]
 fn old_format_lines_are_accepted() {
-    let d = dir("old");
+    let d = dir("report", "old");
     // What JsonLinesLog wrote before format v1: no v, kind, run, paths, key or served_by.
     let f = write(
         &d,
@@ -275,7 +236,7 @@ fn old_format_lines_are_accepted() {
 
 #[test]
 fn malformed_lines_are_counted_with_their_line_numbers() {
-    let d = dir("malformed");
+    let d = dir("report", "malformed");
     let f = write(
         &d,
         "m.jsonl",
@@ -318,7 +279,7 @@ fn malformed_lines_are_counted_with_their_line_numbers() {
 
 #[test]
 fn only_the_first_twenty_malformed_lines_are_listed() {
-    let d = dir("many-malformed");
+    let d = dir("report", "many-malformed");
     let bad: Vec<&str> = vec!["nope"; 25];
     let f = write(&d, "m.jsonl", &bad);
     let r = report(&[f]);
@@ -329,7 +290,7 @@ fn only_the_first_twenty_malformed_lines_are_listed() {
 
 #[test]
 fn deadlines_are_overdue_when_past_or_flagged() {
-    let d = dir("deadline");
+    let d = dir("report", "deadline");
     let line = |exp: &str, extra: &str| {
         format!(
             r#"{{"kind":"summary","run":"r","experiment":"{exp}","outcomes":{{"match":1}}{extra}}}"#
@@ -361,7 +322,7 @@ fn deadlines_are_overdue_when_past_or_flagged() {
 
 #[test]
 fn json_output_parses_and_has_the_numbers() {
-    let d = dir("json");
+    let d = dir("report", "json");
     let f = write(
         &d,
         "a.jsonl",
@@ -396,7 +357,7 @@ fn json_output_parses_and_has_the_numbers() {
 
 #[test]
 fn html_is_self_contained_and_escapes_the_log() {
-    let d = dir("html");
+    let d = dir("report", "html");
     let f = write(
         &d,
         "a.jsonl",
@@ -462,7 +423,7 @@ fn stdin_is_read_for_a_dash() {
 
 #[test]
 fn bad_usage_fails_with_a_message_and_no_panic() {
-    let d = dir("usage");
+    let d = dir("report", "usage");
     let f = write(&d, "a.jsonl", &[&mismatch("k", &["$.a"])]);
     let f = f.to_str().unwrap();
 
@@ -546,7 +507,7 @@ fn bad_usage_fails_with_a_message_and_no_panic() {
 
 #[test]
 fn binary_text_report_has_the_headline() {
-    let d = dir("text");
+    let d = dir("report", "text");
     let f = write(
         &d,
         "a.jsonl",
