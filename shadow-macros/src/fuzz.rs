@@ -13,35 +13,18 @@ use proptest::test_runner::{Config, TestRunner};
 
 use crate::{derive, expand};
 
-/// Words the generator and the mutations draw from: every key, the values the keys take, and
-/// tokens that commonly appear in expressions and paths.
-const WORDS: &[&str] = &[
-    "candidate",
-    "compare",
-    "name",
-    "sample",
-    "mode",
-    "order",
-    "timeout",
-    "max_in_flight",
-    "sample_by",
-    "run_if",
-    "ignore",
-    "strict",
-    "errors",
-    "context",
-    "before",
-    "on_outcome",
-    "cpu_time",
-    "clean",
-    "writes",
-    "idempotency_key",
-    "min_match_rate",
-    "min_samples",
-    "deadline",
-    "record_inputs",
-    "noise",
-    "crate",
+fn words() -> Vec<&'static str> {
+    crate::parse::KEYS
+        .iter()
+        .chain(OTHER_WORDS)
+        .copied()
+        .collect()
+}
+
+/// What the generator and the mutations draw words from: every key the attribute accepts
+/// ([`crate::parse::KEYS`]) and these, the values the keys take and tokens that commonly appear
+/// in expressions and paths.
+const OTHER_WORDS: &[&str] = &[
     "inline",
     "detached",
     "random",
@@ -59,7 +42,6 @@ const WORDS: &[&str] = &[
     "x",
     "self",
     "Self",
-    "crate",
     "super",
     "Typed",
     "typed",
@@ -181,7 +163,7 @@ fn tokens(s: &str) -> Option<TokenStream> {
 /// A token tree as source text: atoms and words, and groups of them, a few levels deep.
 fn tree() -> impl Strategy<Value = String> {
     let leaf = prop_oneof![
-        3 => proptest::sample::select(WORDS).prop_map(str::to_owned),
+        3 => proptest::sample::select(words()).prop_map(str::to_owned),
         2 => proptest::sample::select(ATOMS).prop_map(str::to_owned),
     ];
     leaf.prop_recursive(3, 40, 6, |inner| {
@@ -214,7 +196,7 @@ enum Edit {
 
 fn edit() -> impl Strategy<Value = Edit> {
     let word = prop_oneof![
-        proptest::sample::select(WORDS).prop_map(str::to_owned),
+        proptest::sample::select(words()).prop_map(str::to_owned),
         proptest::sample::select(ATOMS).prop_map(str::to_owned),
         tree(),
     ];
