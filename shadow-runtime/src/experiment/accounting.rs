@@ -70,6 +70,11 @@ impl Experiment {
     ) {
         use sampling::slot;
         let st = self.state();
+        // The durations first: a reader that sees the call decided (`wait_idle`, a snapshot)
+        // finds them in the histograms too.
+        if let Some((p, c)) = timed {
+            crate::record::observe::durations(&st.obs, p, c);
+        }
         // The counters, with one lookup of this thread's block. Decided (CLOSED) goes last: a
         // reader that sees the call decided sees its outcome too. The breaker is fed at the
         // timer's next tick, from the counts (no lock here).
@@ -87,9 +92,6 @@ impl Experiment {
             (slot::FAILED, failed),
             (slot::CLOSED, closed),
         ]);
-        if let Some((p, c)) = timed {
-            crate::record::observe::durations(&st.obs, p, c);
-        }
         if discrepancy.is_some() {
             crate::record::observe::outcome(&st.obs, outcome, discrepancy.as_ref());
         }
