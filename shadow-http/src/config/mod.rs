@@ -355,8 +355,11 @@ impl Config {
     /// Reads and checks a configuration; `file` names it in errors.
     pub fn from_toml_str(text: &str, file: &str) -> Result<Config, ConfigError> {
         let doc = DeTable::parse(text).map_err(|e| {
-            let line = e.span().map_or(0, |s| line_of(text, s.start));
-            ConfigError::one(file, line, "", e.message().trim().to_owned())
+            // Not TOML: the runtime's reader of the same file says where, as it would.
+            match shadow_runtime::config::file::parse(text, file) {
+                Err(problems) if !problems.is_empty() => ConfigError { problems },
+                _ => ConfigError::one(file, 0, "", e.message().trim().to_owned()),
+            }
         })?;
         let mut p = Parser {
             text,
@@ -424,4 +427,4 @@ mod parse;
 #[cfg(test)]
 mod tests;
 
-use parse::{line_of, Parser};
+use parse::Parser;

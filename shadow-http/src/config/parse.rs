@@ -8,16 +8,10 @@ use http::HeaderName;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
+use shadow_runtime::config::file::{KEYS, ROUTE_KEYS};
+
 use super::{CompareConfig, Config, ExperimentConfig, Problem, RouteConfig};
 use crate::route::{PathMatch, SampleBy, WritePolicy, DEFAULT_MAX_BODY};
-
-pub(super) fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|b| **b == b'\n')
-        .count()
-        + 1
-}
 
 type Val<'a> = Spanned<DeValue<'a>>;
 
@@ -37,35 +31,16 @@ const PROXY_KEYS: [&str; 8] = [
     "drain",
     "max_body",
 ];
-const SETTING_KEYS: [&str; 14] = [
-    "enabled",
-    "sample",
-    "timeout",
-    "max_in_flight",
-    "breaker",
-    "breaker_ratio",
-    "breaker_min_calls",
-    "breaker_probes",
-    "breaker_window",
-    "breaker_cooldown",
-    "min_match_rate",
-    "min_samples",
-    "gate_window",
-    "deadline",
-];
-const ROUTE_KEYS: [&str; 11] = [
-    "name",
-    "methods",
-    "path",
-    "pattern",
-    "sample_by",
-    "writes",
-    "idempotency_header",
-    "max_body",
-    "noise",
-    "compare",
-    "ramp",
-];
+/// An experiment's keys a route takes: the runtime's, less those the proxy cannot honour (it
+/// always serves the primary: no ramp, so no gate source; `strict` and `cpu_time` are for
+/// functions). `ramp = 0` is still accepted (checked apart).
+fn setting_keys() -> Vec<&'static str> {
+    const NOT_ON_ROUTES: [&str; 4] = ["ramp", "cpu_time", "strict", "gate_source"];
+    KEYS.iter()
+        .copied()
+        .filter(|k| !NOT_ON_ROUTES.contains(k))
+        .collect()
+}
 const COMPARE_KEYS: [&str; 14] = [
     "ignore",
     "unordered",
@@ -85,12 +60,8 @@ const COMPARE_KEYS: [&str; 14] = [
 
 impl<'t> Parser<'t> {
     fn problem(&mut self, span: std::ops::Range<usize>, key: &str, message: impl Into<String>) {
-        self.problems.push(Problem {
-            file: self.file.to_owned(),
-            line: line_of(self.text, span.start),
-            key: key.to_owned(),
-            message: message.into(),
-        });
+        self.problems
+            .push(Problem::at(self.file, self.text, span.start, key, message));
     }
 
     fn unknown(&mut self, span: std::ops::Range<usize>, key: &str, name: &str, allowed: &[&str]) {
@@ -116,8 +87,9 @@ impl<'t> Parser<'t> {
                             let key = format!("defaults.{}", k2.get_ref());
                             let name = k2.get_ref().as_ref();
                             // Their values are the runtime's to check.
-                            if !SETTING_KEYS.contains(&name) {
-                                self.unknown(k2.span(), &key, name, &SETTING_KEYS);
+                            let settings = setting_keys();
+                            if !settings.contains(&name) {
+                                self.unknown(k2.span(), &key, name, &settings);
                             }
                         }
                     }
@@ -559,9 +531,9 @@ impl<'t> Parser<'t> {
                 }
                 "strict" | "cpu_time" => self.problem(k.span(), &kk, format!("`{name}` is for functions' experiments (`[experiments.\"name\"]`), not proxy routes")),
                 // Its values are the runtime's to check (`Config::from_toml_str`).
-                n if SETTING_KEYS.contains(&n) => {}
+                n if setting_keys().contains(&n) => {}
                 other => {
-                    let allowed: Vec<&str> = ROUTE_KEYS.iter().chain(SETTING_KEYS.iter()).copied().collect();
+                    let allowed: Vec<&str> = ROUTE_KEYS.iter().copied().chain(["ramp"]).chain(setting_keys()).collect();
                     self.unknown(k.span(), &kk, other, &allowed);
                 }
             }

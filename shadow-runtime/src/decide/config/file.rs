@@ -94,6 +94,35 @@ pub struct Problem {
     pub message: String,
 }
 
+impl Problem {
+    /// A mistake at byte `offset` of `text`, the file's content (its line counted from 1).
+    ///
+    /// ```
+    /// use shadow_runtime::config::file::Problem;
+    /// let p = Problem::at("f.toml", "a = 1\nb = 2\n", 6, "b", "bad");
+    /// assert_eq!(p.to_string(), "f.toml:2: b: bad");
+    /// ```
+    pub fn at(
+        file: &str,
+        text: &str,
+        offset: usize,
+        key: &str,
+        message: impl Into<String>,
+    ) -> Problem {
+        let line = text.as_bytes()[..offset.min(text.len())]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1;
+        Problem {
+            file: file.to_owned(),
+            line,
+            key: key.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.key.is_empty() {
@@ -163,12 +192,17 @@ impl FileConfig {
 /// ```
 pub fn parse(text: &str, file: &str) -> Result<FileConfig, Vec<Problem>> {
     let doc = DeTable::parse(text).map_err(|e| {
-        vec![Problem {
-            file: file.to_owned(),
-            line: e.span().map_or(0, |s| line_of(text, s.start)),
-            key: String::new(),
-            message: e.message().trim().to_owned(),
-        }]
+        let mut p = Problem::at(
+            file,
+            text,
+            e.span().map_or(0, |s| s.start),
+            "",
+            e.message().trim(),
+        );
+        if e.span().is_none() {
+            p.line = 0;
+        }
+        vec![p]
     })?;
     let mut p = Reader {
         text,
@@ -183,14 +217,6 @@ pub fn parse(text: &str, file: &str) -> Result<FileConfig, Vec<Problem>> {
     }
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|b| **b == b'\n')
-        .count()
-        + 1
-}
-
 type Val<'a> = Spanned<DeValue<'a>>;
 
 struct Reader<'t> {
@@ -201,12 +227,8 @@ struct Reader<'t> {
 
 impl Reader<'_> {
     fn problem(&mut self, span: std::ops::Range<usize>, key: &str, message: impl Into<String>) {
-        self.problems.push(Problem {
-            file: self.file.to_owned(),
-            line: line_of(self.text, span.start),
-            key: key.to_owned(),
-            message: message.into(),
-        });
+        self.problems
+            .push(Problem::at(self.file, self.text, span.start, key, message));
     }
 
     fn table<'v, 'a>(&mut self, v: &'v Val<'a>, key: &str) -> Option<&'v DeTable<'a>> {
@@ -270,7 +292,7 @@ impl Reader<'_> {
                         };
                         // The proxy checks the keys that are the route's own. A key the route
                         // sets replaces the default's: each key once, as in the environment.
-                        let own = self.keys(t, &key, ROUTE_KEYS);
+                        let own = self.keys(t, &key, &ROUTE_KEYS);
                         let name_of = |kv: &String| kv.split('=').next().unwrap_or("").to_owned();
                         let mut keys: Vec<String> = defaults
                             .iter()
@@ -412,8 +434,9 @@ impl Reader<'_> {
     }
 }
 
-/// The keys of a route that belong to the proxy.
-const ROUTE_KEYS: &[&str] = &[
+/// The keys of a `[[routes]]` table that are the proxy's own (shadow-http checks them); the
+/// others are an experiment's [`KEYS`].
+pub const ROUTE_KEYS: [&str; 10] = [
     "name",
     "methods",
     "path",
@@ -424,7 +447,6 @@ const ROUTE_KEYS: &[&str] = &[
     "max_body",
     "noise",
     "compare",
-    "candidate",
 ];
 
 fn quoted(name: &str) -> String {
