@@ -155,3 +155,54 @@ fn outcomes_reach_metrics_and_mismatches_reach_tracing() {
     assert!(e.text.contains("outcome=mismatch"), "{}", e.text);
     assert!(e.text.contains("diff=primary:"), "{}", e.text);
 }
+
+#[parallel_run(candidate = busy_v2, name = "obs.busy", mode = inline)]
+fn busy(x: u64) -> u64 {
+    x.wrapping_mul(3)
+}
+
+fn busy_v2(x: u64) -> u64 {
+    x.wrapping_mul(3)
+}
+
+/// Three threads judge inline calls for a second and a half: long enough for the timer thread to
+/// register the histograms (once a second), so that most samples travel through the threads'
+/// rings, and fast enough to fill them between ticks. When the run is idle every judged call has
+/// exactly one sample per side, whichever way it went.
+#[test]
+fn every_judged_call_has_its_durations_once_the_run_is_idle() {
+    let store = store();
+    let until = std::time::Instant::now() + Duration::from_millis(1500);
+    let threads: Vec<_> = (0..3u64)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let mut i = t << 40;
+                while std::time::Instant::now() < until {
+                    for _ in 0..1000 {
+                        assert_eq!(busy(i), i.wrapping_mul(3));
+                        i += 1;
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert!(parallel_run::wait_idle(Duration::from_secs(20)));
+    let s = parallel_run::snapshot::experiment("obs.busy").unwrap();
+    let judged = s.counts.get(parallel_run::Outcome::Match);
+    assert!(judged > 3000, "{judged} calls judged");
+    let hist = store.histograms.lock().unwrap();
+    for side in ["primary", "candidate"] {
+        let samples = hist[&format!("parallel_run_{side}_duration_seconds{{experiment=obs.busy}}")]
+            .lock()
+            .unwrap()
+            .clone();
+        assert_eq!(samples.len() as u64, judged, "{side} samples");
+        assert!(
+            samples.iter().all(|&v| (0.0..1.0).contains(&v)),
+            "{side}: a duration out of range"
+        );
+    }
+}

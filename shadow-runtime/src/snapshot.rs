@@ -46,13 +46,15 @@ pub fn experiment(name: &str) -> Option<ExperimentSnapshot> {
 }
 
 /// Publishes every experiment's counters and gauges to `metrics` now (the outcome totals, shed
-/// reasons, in-flight and breaker gauges, the lane's gauges). The runtime's timer thread also
-/// publishes them once a second; call this before a final scrape, or from a scrape handler.
+/// reasons, in-flight and breaker gauges, the lane's gauges), after recording the duration
+/// samples still queued for the histograms. The runtime's timer thread also publishes them once
+/// a second; call this before a final scrape, or from a scrape handler.
 ///
 /// ```
 /// shadow_runtime::snapshot::publish_metrics();
 /// ```
 pub fn publish_metrics() {
+    crate::record::observe::flush_durations();
     for exp in registry() {
         exp.publish_metrics(false);
     }
@@ -67,18 +69,22 @@ fn in_flight() -> u64 {
 }
 
 /// Blocks until no shadowed call is in flight in any experiment (every detached candidate has
-/// been judged), or `timeout` passes; returns whether it got idle. For tests, examples and
-/// graceful shutdown; do not call it from inside an async task (use [`idle`]).
+/// been judged), or `timeout` passes; returns whether it got idle. The durations of the calls
+/// judged so far are in the histograms when it returns. For tests, examples and graceful
+/// shutdown; do not call it from inside an async task (use [`idle`]).
 ///
 /// ```
 /// assert!(shadow_runtime::wait_idle(std::time::Duration::from_millis(10)));
 /// ```
 pub fn wait_idle(timeout: Duration) -> bool {
-    crate::record::idle::wait_until(timeout, || in_flight() == 0)
+    let idle = crate::record::idle::wait_until(timeout, || in_flight() == 0);
+    // The durations of the calls judged so far reach the histograms before this returns.
+    crate::record::observe::flush_durations();
+    idle
 }
 
-/// Waits (asynchronously) until no shadowed call is in flight. Wrap it in a timeout if a
-/// candidate may hang.
+/// Waits (asynchronously) until no shadowed call is in flight, then records the durations
+/// queued for the histograms. Wrap it in a timeout if a candidate may hang.
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -86,5 +92,6 @@ pub fn wait_idle(timeout: Duration) -> bool {
 /// # });
 /// ```
 pub async fn idle() {
-    crate::record::idle::until(|| in_flight() == 0).await
+    crate::record::idle::until(|| in_flight() == 0).await;
+    crate::record::observe::flush_durations();
 }

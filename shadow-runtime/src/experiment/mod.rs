@@ -264,6 +264,7 @@ pub(crate) fn housekeeping() {
     static TICKS: AtomicU64 = AtomicU64::new(0);
     let n = TICKS.fetch_add(1, Relaxed);
     crate::run::lane::tick();
+    crate::record::observe::flush_durations();
     if n % 4 == 1 && config::file::poll() {
         apply_file();
     }

@@ -1,5 +1,6 @@
 //! **Record**: what happened to a call, and who hears of it. The outcomes and the discrepancy
-//! records kept of them (`outcome`), metrics and `tracing` events (`observe`), what a snapshot
+//! records kept of them (`outcome`), metrics and `tracing` events (`observe`) and the duration
+//! samples queued for the histograms (`pending`), what a snapshot
 //! shows of an experiment (`view`), the waiters for idle (`idle`), and the publishers and the
 //! JSON-lines discrepancy log (`publish`).
 //!
@@ -10,5 +11,6 @@
 pub(crate) mod idle;
 pub(crate) mod observe;
 pub mod outcome;
+pub(crate) mod pending;
 pub mod publish;
 pub(crate) mod view;

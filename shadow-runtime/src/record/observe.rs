@@ -4,11 +4,13 @@
 //!   experiment's own atomics (skipped and shed calls per thread), and the runtime's timer
 //!   thread publishes the totals as absolute values once a second (and
 //!   `snapshot::publish_metrics` on demand). Gauges likewise.
-//! - **Histograms** (durations) are recorded where a call is judged, through handles registered
-//!   once per experiment: the timer thread registers them with the recorder in effect there (the
-//!   global one, or none) and a call uses them when the same recorder is in effect on its thread
-//!   (a thread-local recorder gets its own registration). A recorder installed after the first
-//!   call is picked up at the next tick.
+//! - **Histograms** (durations) are recorded through handles registered once per experiment: the
+//!   timer thread registers them with the recorder in effect there (the global one, or none) and
+//!   a call uses them when the same recorder is in effect on its thread (a thread-local recorder
+//!   gets its own registration, recorded on the spot). A recorder installed after the first call
+//!   is picked up at the next tick. With a real global recorder, a judged call queues its samples
+//!   on its thread's ring and the timer thread records them ([`crate::record::pending`]): within
+//!   a tick, and before `publish_metrics` and `wait_idle` return.
 //!
 //! | metric | kind | labels |
 //! |---|---|---|
@@ -81,10 +83,38 @@ struct Keys {
 /// The duration histograms of one experiment, registered with the recorder at `recorder`.
 struct Handles {
     recorder: usize,
+    /// Its index in [`HANDLES`]: the tag of its samples on the rings is `id << 2 | kind`.
+    id: u32,
+    /// Whether its samples go through the rings: the recorder is a real one (not the no-op
+    /// recorder in effect when none is installed, for which recording costs nothing).
+    batched: bool,
     primary: metrics::Histogram,
     candidate: metrics::Histogram,
     primary_cpu: metrics::Histogram,
     candidate_cpu: metrics::Histogram,
+}
+
+/// Every set of handles the timer thread registered, by [`Handles::id`]: how a ring's tag finds
+/// its histogram.
+static HANDLES: Mutex<Vec<&'static Handles>> = Mutex::new(Vec::new());
+
+impl Handles {
+    /// The histogram of a sample's kind (the low two bits of its tag).
+    fn of_kind(&self, kind: u32) -> &metrics::Histogram {
+        match kind & 3 {
+            0 => &self.primary,
+            1 => &self.candidate,
+            2 => &self.primary_cpu,
+            _ => &self.candidate_cpu,
+        }
+    }
+
+    fn record_now(&self, samples: &[u64]) {
+        for &e in samples {
+            let (tag, v) = crate::record::pending::parts(e);
+            self.of_kind(tag).record(v);
+        }
+    }
 }
 
 /// The identity of the recorder in effect on this thread (its address).
@@ -132,19 +162,32 @@ impl Keys {
 
     /// Registers the histograms with the recorder in effect, once per recorder (the timer
     /// thread, where no thread-local recorder is ever in effect).
-    fn refresh(&self) {
+    fn refresh(&'static self) {
         let recorder = recorder_in_effect();
         if self.cached(recorder).is_some() {
             return;
         }
+        let mut all = HANDLES.lock().unwrap_or_else(|e| e.into_inner());
+        let Ok(id) = u32::try_from(all.len()) else {
+            return;
+        };
+        if id >= u32::MAX >> 2 {
+            return;
+        }
         if let Some(free) = self.handles.iter().find(|h| h.get().is_none()) {
-            let _ = free.set(Handles {
+            let h = free.get_or_init(|| Handles {
                 recorder,
+                id,
+                // The no-op recorder is a unit struct; a real one holds its storage.
+                batched: metrics::with_recorder(|r| std::mem::size_of_val(r) != 0),
                 primary: histogram(&self.primary),
                 candidate: histogram(&self.candidate),
                 primary_cpu: histogram(&self.primary_cpu),
                 candidate_cpu: histogram(&self.candidate_cpu),
             });
+            if h.id == id {
+                all.push(h);
+            }
         }
     }
 }
@@ -307,7 +350,8 @@ pub(crate) fn acceptable(obs: &Instruments, reason: &str) {
     tracing::debug!(target: TARGET, experiment = obs.name, reason, "acceptable difference");
 }
 
-/// Records both sides' durations in the histograms (the sums are counted with the outcome).
+/// Records both sides' durations in the histograms (the sums are counted with the outcome):
+/// queued on this thread's ring when the recorder is a real one, recorded on the spot otherwise.
 pub(crate) fn durations(
     obs: &Instruments,
     primary: &crate::run::clock::Took,
@@ -315,7 +359,7 @@ pub(crate) fn durations(
 ) {
     let keys = &obs.keys;
     match keys.cached(recorder_in_effect()) {
-        Some(h) => {
+        Some(h) if !h.batched => {
             h.primary.record(primary.wall.as_secs_f64());
             h.candidate.record(candidate.wall.as_secs_f64());
             if let Some(c) = primary.cpu {
@@ -323,6 +367,24 @@ pub(crate) fn durations(
             }
             if let Some(c) = candidate.cpu {
                 h.candidate_cpu.record(c.as_secs_f64());
+            }
+        }
+        Some(h) => {
+            use crate::record::pending::entry;
+            let tag = h.id << 2;
+            let mut samples = [0u64; 4];
+            samples[0] = entry(tag, primary.wall.as_secs_f64());
+            samples[1] = entry(tag | 1, candidate.wall.as_secs_f64());
+            let mut n = 2;
+            for (kind, cpu) in [(2, primary.cpu), (3, candidate.cpu)] {
+                if let Some(c) = cpu {
+                    samples[n] = entry(tag | kind, c.as_secs_f64());
+                    n += 1;
+                }
+            }
+            let samples = &samples[..n];
+            if !crate::record::pending::push(samples, flush_durations) {
+                h.record_now(samples);
             }
         }
         // A recorder the timer thread has not registered with yet (installed moments ago, or
@@ -340,11 +402,22 @@ pub(crate) fn durations(
     }
 }
 
+/// Records every duration sample queued on the threads' rings ([`crate::record::pending`]) in
+/// its histogram: on every tick, when a ring asks, and before a reader that needs them all.
+pub(crate) fn flush_durations() {
+    let all = HANDLES.lock().unwrap_or_else(|e| e.into_inner());
+    crate::record::pending::drain(|tag, v| {
+        if let Some(h) = all.get((tag >> 2) as usize) {
+            h.of_kind(tag).record(v);
+        }
+    });
+}
+
 /// Sets the counters and gauges of an experiment to `t`: every outcome's total, the shed
 /// reasons, the in-flight, abandoned and breaker gauges, and the cutover's metrics (served
 /// calls, ramp, overdue). `on_timer`: called on the timer thread, which also registers the
 /// histogram handles with the recorder in effect there.
-pub(crate) fn publish(obs: &Instruments, t: &Totals, on_timer: bool) {
+pub(crate) fn publish(obs: &'static Instruments, t: &Totals, on_timer: bool) {
     let keys = &obs.keys;
     if on_timer {
         keys.refresh();
