@@ -4,13 +4,16 @@
 #
 #   bash shadow-http/bench/load.sh            # 2,000 req/s, 64 keep-alive connections, 15 s, 3 runs
 #   SECONDS_PER_RUN=5 RUNS=1 bash shadow-http/bench/load.sh
+#   PROXY_SCENARIOS=off NGINX_SCENARIOS=plain PROXY_THREADS=1 bash shadow-http/bench/load.sh
 #
 # Scenarios: direct to the primary; through the proxy with shadowing off (PARALLEL_RUN=off), and
 # at 100% with an identical candidate, one 50x slower (it sleeps 50 ms), one using 50x the CPU, one
-# that hangs; nginx without mirror, and with its mirror at each of the same candidates. The
+# that hangs; nginx without mirror, and with its mirror at each of the same candidates; and a
+# control for the CPU-heavy candidate, through each with no mirror while one busy loop per core
+# runs at idle priority (`*_burn`: what that candidate's process does to the machine). The
 # primary spends ~50 us of CPU per request. The candidates run at the lowest CPU priority
 # (SCHED_IDLE), standing for services on other machines: on this 2-core box a candidate at normal
-# priority would take the primary's CPU whatever the proxy does. nginx and the proxy get 2
+# priority would take the primary's CPU whatever the proxy does. nginx and the proxy get 2 (`PROXY_THREADS`)
 # workers each. Prints a table of medians over the runs (throughput, client p50/p99/p999 from each
 # request's due time, answered/offered), and the proxy's RSS during the hang run.
 # Needs nginx (installed with apt-get when missing) and python3. Not part of CI.
@@ -21,6 +24,10 @@ CONNS=${CONNS:-64}
 SECS=${SECONDS_PER_RUN:-15}
 RUNS=${RUNS:-3}
 OUT=${OUT:-target/parallel-run/bench}
+# Which scenarios run (all by default), and the proxy's worker threads.
+PROXY_SCENARIOS=${PROXY_SCENARIOS:-off identical slow cpu50 hang off_burn}
+NGINX_SCENARIOS=${NGINX_SCENARIOS:-plain identical slow cpu50 hang plain_burn}
+PROXY_THREADS=${PROXY_THREADS:-2}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 
@@ -50,6 +57,12 @@ start_candidate() { # $1 role
   PIDS+=("$CPID")
   wait_port "${CAND[$1]}"
 }
+# The control for the CPU-heavy candidate: no candidate at all, but one busy loop per core at
+# the same idle priority (what the candidate's process does to the machine, without the proxy
+# knowing of it).
+BURNERS=()
+start_burners() { for _ in $(seq 1 "$(nproc)"); do chrt --idle 0 sh -c 'while :; do :; done' & BURNERS+=($!); PIDS+=($!); done; }
+stop_burners() { for b in "${BURNERS[@]:-}"; do [ -n "$b" ] && kill "$b" 2>/dev/null || true; done; BURNERS=(); }
 stop_candidate() { [ -n "$CPID" ] && { kill "$CPID" 2>/dev/null || true; wait "$CPID" 2>/dev/null || true; }; CPID=""; }
 
 nginx_conf() { # $1: candidate port or "" for no mirror
@@ -87,25 +100,32 @@ run_load() { # $1 label, $2 port
 echo "machine: $(nproc) cores; load before: $(uptime)" | tee "$OUT/machine.txt"
 for run in $(seq 1 "$RUNS"); do
   run_load direct 19001
-  for scen in off identical slow cpu50 hang; do
+  for scen in $PROXY_SCENARIOS; do
     role=$scen; env=()
-    if [ "$scen" = off ]; then role=identical; env=(PARALLEL_RUN=off); fi
+    if [ "$scen" = off ] || [ "$scen" = off_burn ]; then role=identical; env=(PARALLEL_RUN=off); fi
     start_candidate "$role"
     env "${env[@]}" "$PROXY" proxy --listen 127.0.0.1:18080 --primary http://127.0.0.1:19001 \
-      --candidate "http://127.0.0.1:${CAND[$role]}" --threads 2 > "$OUT/proxy-$scen.txt" 2>&1 & ppid=$!
+      --candidate "http://127.0.0.1:${CAND[$role]}" --threads "$PROXY_THREADS" > "$OUT/proxy-$scen.txt" 2>&1 & ppid=$!
     wait_port 18080
     if [ "$scen" = hang ]; then
       ( while kill -0 $ppid 2>/dev/null; do echo "$run $(awk '/VmRSS/{print $2}' /proc/$ppid/status 2>/dev/null)" >> "$OUT/rss.txt"; sleep 1; done ) &
     fi
+    [ "$scen" = off_burn ] && start_burners
     run_load "proxy_$scen" 18080
+    stop_burners
     kill -TERM $ppid; wait $ppid || true
     stop_candidate
   done
-  for scen in plain identical slow cpu50 hang; do
-    if [ "$scen" = plain ]; then nginx_conf ""; else nginx_conf "${CAND[$scen]}"; start_candidate "$scen"; fi
+  for scen in $NGINX_SCENARIOS; do
+    case $scen in
+      plain|plain_burn) nginx_conf "" ;;
+      *) nginx_conf "${CAND[$scen]}"; start_candidate "$scen" ;;
+    esac
     "$NGINX" -c "$OUT/nginx.conf" -g 'daemon on;' 2>>"$OUT/nginx-error.log"
     wait_port 18081
+    [ "$scen" = plain_burn ] && start_burners
     run_load "nginx_$scen" 18081
+    stop_burners
     kill -QUIT "$(cat "$OUT/nginx.pid")"; sleep 0.5
     # nginx's old workers may take a moment to finish their connections.
     while pgrep -f "nginx: worker" >/dev/null; do sleep 0.2; done
@@ -129,11 +149,18 @@ print("| scenario | req/s | p50 us | p99 us | p999 us | answered / offered | thr
 print("|---|---|---|---|---|---|---|---|")
 for label in order:
     b = base.get(label.split("_")[0])
+    b = b if b in rows else None
     tx = f"{med(label,'rps')/med(b,'rps'):.2f}" if b and label != b else ""
     px = f"{med(label,'p99_us')/med(b,'p99_us'):.2f}" if b and label != b else ""
     print(f"| {label} | {med(label,'rps'):.0f} | {med(label,'p50_us'):.0f} | {med(label,'p99_us'):.0f} | {med(label,'p999_us'):.0f} | {med(label,'answered'):.0f} / {med(label,'offered'):.0f} | {tx} | {px} |")
-d = med("direct", "p99_us")
-print(f"\nadded p99 over direct: proxy (shadowing off) {med('proxy_off','p99_us')-d:.0f} us ({med('proxy_off','p99_us')/d:.2f}x), nginx without mirror {med('nginx_plain','p99_us')-d:.0f} us ({med('nginx_plain','p99_us')/d:.2f}x)")
+have = lambda *labels: all(l in rows for l in labels)
+if have("direct", "proxy_off", "nginx_plain"):
+  d = med("direct", "p99_us")
+  print(f"\nadded p99 over direct: proxy (shadowing off) {med('proxy_off','p99_us')-d:.0f} us ({med('proxy_off','p99_us')/d:.2f}x), nginx without mirror {med('nginx_plain','p99_us')-d:.0f} us ({med('nginx_plain','p99_us')/d:.2f}x)")
+if have("proxy_cpu50", "proxy_off_burn"):
+    print(f"CPU-heavy candidate against the burn control (shadowing off, one idle-priority busy loop per core): proxy p99 {med('proxy_cpu50','p99_us')/med('proxy_off_burn','p99_us'):.2f}x")
+if have("proxy_off_burn", "nginx_plain_burn"):
+    print(f"the burn control raises p99 over the quiet run: proxy {med('proxy_off_burn','p99_us')/med('proxy_off','p99_us'):.2f}x, nginx {med('nginx_plain_burn','p99_us')/med('nginx_plain','p99_us'):.2f}x" if have("proxy_off", "nginx_plain") else "")
 rss = [l.split() for l in open(sys.argv[2]) if len(l.split()) == 2]
 if rss:
     by = {}
