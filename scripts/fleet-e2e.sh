@@ -18,7 +18,7 @@
 # It prints a timeline of what each instance's snapshot said and exits non-zero on any
 # deviation. Everything it started is stopped on exit.
 #
-# NOT IN CI: the run itself takes about 35 s (plus the first `cargo build --example
+# NOT IN CI: the run itself takes about 30 s (plus the first `cargo build --example
 # fleet_service`, a few minutes on a cold target directory: the facade's dev-dependencies).
 #
 #   scripts/fleet-e2e.sh            # KEEP=1 keeps the scratch directory (logs, config, TSDB)
@@ -183,6 +183,19 @@ wait_for() {
 declare -A SEEN
 GAPS=()
 field() { state "$(port_of "$1")" | jq -r "$2"; }
+# wait_series WHAT QUERY TIMEOUT_S: until the PromQL QUERY returns one series per instance (a
+# dashboard and the alerts see what the snapshots say, once it is scraped).
+wait_series() {
+    local until=$(( $(date +%s%3N) + $3 * 1000 )) n
+    while :; do
+        n=$(curl -sf --max-time 2 "http://127.0.0.1:$PROM_PORT/api/v1/query" \
+              --data-urlencode "query=$2" | jq '.data.result | length' 2>/dev/null || echo 0)
+        [ "$n" = 2 ] && break
+        [ "$(date +%s%3N)" -gt "$until" ] && fail "$1: '$2' gave $n series within $3s, want 2"
+        sleep 0.2
+    done
+    say "   -> Prometheus: $1 on both instances"
+}
 
 say "== 1. the ramp is asked for; the gate counts the fleet"
 wait_for "gate opened" open 90
@@ -196,6 +209,8 @@ done
 served_a=$(field a '.served_by_candidate')
 sleep 1
 [ "$(field a '.served_by_candidate')" -gt "$served_a" ] || fail "a: the rewrite does not serve"
+wait_series "gate open, ramp 50% in force" \
+    'parallel_run_gate_status{status="open"} == 1 and on (instance) parallel_run_ramp_ratio == 0.5' 5
 
 say "== 2. Prometheus frozen (SIGSTOP): no fresh reading"
 kill -STOP "$PROM_PID"
@@ -234,6 +249,8 @@ for n in a b; do
 done
 [ "$(field a '.served_by_candidate')" = "$served_a" ] || fail "a: the rewrite still serves"
 [ "$(field a '.wrong_served')" = "$wrong_a" ] || fail "a: callers still get wrong answers"
+wait_series "gate fell back, 50% still requested" \
+    'parallel_run_gate_status{status="fell_back"} == 1 and on (instance) parallel_run_ramp_requested_ratio == 0.5' 5
 for n in a b; do
     grep -q "fell back from 50% to 0%: fleet-wide match rate (Prometheus)" "$WORK/$n.log" ||
         fail "$n: no fall-back warning"

@@ -4,7 +4,7 @@
 mod common;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -15,6 +15,8 @@ use parallel_run::parallel_run;
 struct Store {
     counters: Mutex<HashMap<String, Arc<AtomicU64>>>,
     histograms: Mutex<HashMap<String, Arc<Mutex<Vec<f64>>>>>,
+    /// Each gauge's value, as `f64` bits.
+    gauges: Mutex<HashMap<String, Arc<AtomicU64>>>,
 }
 
 struct Cell(Arc<AtomicU64>);
@@ -24,6 +26,19 @@ impl metrics::CounterFn for Cell {
     }
     fn absolute(&self, v: u64) {
         self.0.fetch_max(v, Ordering::SeqCst);
+    }
+}
+
+struct Level(Arc<AtomicU64>);
+impl metrics::GaugeFn for Level {
+    fn increment(&self, v: f64) {
+        self.set(f64::from_bits(self.0.load(Ordering::SeqCst)) + v);
+    }
+    fn decrement(&self, v: f64) {
+        self.increment(-v);
+    }
+    fn set(&self, v: f64) {
+        self.0.store(v.to_bits(), Ordering::SeqCst);
     }
 }
 
@@ -53,8 +68,9 @@ impl Recorder for TestRecorder {
         let mut m = self.0.counters.lock().unwrap();
         Counter::from_arc(Arc::new(Cell(m.entry(render(key)).or_default().clone())))
     }
-    fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
-        Gauge::noop()
+    fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+        let mut m = self.0.gauges.lock().unwrap();
+        Gauge::from_arc(Arc::new(Level(m.entry(render(key)).or_default().clone())))
     }
     fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
         let mut m = self.0.histograms.lock().unwrap();
@@ -78,6 +94,16 @@ fn counter(name: &str) -> u64 {
         .unwrap()
         .get(name)
         .map_or(0, |c| c.load(Ordering::SeqCst))
+}
+
+/// A gauge's value (`None`: never set).
+fn gauge(name: &str) -> Option<f64> {
+    store()
+        .gauges
+        .lock()
+        .unwrap()
+        .get(name)
+        .map(|g| f64::from_bits(g.load(Ordering::SeqCst)))
 }
 
 #[parallel_run(candidate = price_v2, name = "obs.price", sample = 0.5)]
@@ -205,4 +231,68 @@ fn every_judged_call_has_its_durations_once_the_run_is_idle() {
             "{side}: a duration out of range"
         );
     }
+}
+
+static FEE_BUG: AtomicBool = AtomicBool::new(true);
+
+#[parallel_run(candidate = fee_v2, mode = inline, min_match_rate = 0.95, min_samples = 40, name = "obs.fee")]
+fn fee(cents: u64) -> u64 {
+    cents / 10
+}
+
+fn fee_v2(cents: u64) -> u64 {
+    if FEE_BUG.load(Ordering::SeqCst) && cents % 4 == 0 {
+        cents / 10 + 1
+    } else {
+        cents / 10
+    }
+}
+
+/// The promotion gate's status, one gauge per status set to 1 for the one in force, and the
+/// requested ramp beside the one in force: a dashboard sees a ramp refused, open, and fallen
+/// back as the snapshot does.
+#[test]
+fn the_gate_status_and_the_requested_ramp_reach_metrics() {
+    use parallel_run::cutover::GateStatus;
+    store();
+    let statuses = ["no_ramp", "open", "refused", "fell_back", "unavailable"];
+    let check = |want: &str, requested: f64, in_force: f64| {
+        parallel_run::snapshot::publish_metrics();
+        let s = parallel_run::snapshot::experiment("obs.fee").unwrap();
+        assert_eq!(s.gate.as_str(), want, "{:?}", s.gate);
+        for status in statuses {
+            let v = gauge(&format!(
+                "parallel_run_gate_status{{experiment=obs.fee,status={status}}}"
+            ));
+            assert_eq!(v, Some(if status == want { 1.0 } else { 0.0 }), "{status}");
+        }
+        let g = |name: &str| gauge(&format!("{name}{{experiment=obs.fee}}"));
+        assert_eq!(g("parallel_run_ramp_requested_ratio"), Some(requested));
+        assert_eq!(g("parallel_run_ramp_ratio"), Some(in_force));
+    };
+    fee(1);
+    check("no_ramp", 0.0, 0.0);
+    // 25% mismatches: the ramp asked for is refused.
+    parallel_run::live::set_ramp("obs.fee", 0.5).unwrap();
+    for c in 0..100 {
+        fee(c);
+    }
+    check("refused", 0.5, 0.0);
+    // Fixed: a fresh window, and the gate opens.
+    FEE_BUG.store(false, Ordering::SeqCst);
+    parallel_run::live::reset_gate_window("obs.fee");
+    for c in 0..200 {
+        fee(c);
+    }
+    check("open", 0.5, 0.5);
+    // Regressed while ramping: back to 0%.
+    FEE_BUG.store(true, Ordering::SeqCst);
+    for c in 0..400 {
+        fee(c);
+    }
+    check("fell_back", 0.5, 0.0);
+    assert!(matches!(
+        parallel_run::snapshot::experiment("obs.fee").unwrap().gate,
+        GateStatus::FellBack { .. }
+    ));
 }

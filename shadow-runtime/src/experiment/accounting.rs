@@ -33,6 +33,10 @@ impl Experiment {
             st.shed_late.load(Relaxed),
         ];
         let (breaker, _, _) = breaker_view(self);
+        let (ramp, ramp_requested, gate) = {
+            let c = lock(&st.cutover);
+            (c.effective(), c.requested(), c.status().as_str())
+        };
         let totals = Totals {
             outcomes,
             shed,
@@ -40,7 +44,9 @@ impl Experiment {
             abandoned: st.abandoned.load(Relaxed),
             breaker_open: breaker != BreakerState::Closed,
             served: st.served.load(Relaxed),
-            ramp: lock(&st.cutover).effective(),
+            ramp,
+            ramp_requested,
+            gate,
             overdue: crate::decide::cutover::overdue(
                 self.setting().deadline,
                 crate::decide::cutover::today(),

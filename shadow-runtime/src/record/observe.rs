@@ -21,6 +21,8 @@
 //! | `parallel_run_internal_errors_total` | counter | `experiment`, `helper` |
 //! | `parallel_run_served_by_candidate_total` | counter | `experiment` (calls the candidate served: the ramp) |
 //! | `parallel_run_ramp_ratio` | gauge | `experiment` (the ramp in force, 0 while the gate refuses it) |
+//! | `parallel_run_ramp_requested_ratio` | gauge | `experiment` (the ramp asked for, in force or not) |
+//! | `parallel_run_gate_status` | gauge | `experiment`, `status` (1 for the promotion gate's status, 0 for the others) |
 //! | `parallel_run_overdue` | gauge | `experiment` (1 once the experiment's deadline has passed) |
 //! | `parallel_run_shed_total` | counter | `experiment`, `reason` (`max_in_flight`, `lane_queue`, `lane_budget`, `late`) |
 //! | `parallel_run_in_flight` | gauge | `experiment` (shadowed calls not decided yet) |
@@ -47,6 +49,8 @@ pub(crate) const CANDIDATE_CPU_SECONDS: &str = "parallel_run_candidate_cpu_secon
 pub(crate) const INTERNAL_ERRORS: &str = "parallel_run_internal_errors_total";
 pub(crate) const SERVED: &str = "parallel_run_served_by_candidate_total";
 pub(crate) const RAMP: &str = "parallel_run_ramp_ratio";
+pub(crate) const RAMP_REQUESTED: &str = "parallel_run_ramp_requested_ratio";
+pub(crate) const GATE_STATUS: &str = "parallel_run_gate_status";
 pub(crate) const OVERDUE: &str = "parallel_run_overdue";
 pub(crate) const SHED: &str = "parallel_run_shed_total";
 pub(crate) const IN_FLIGHT: &str = "parallel_run_in_flight";
@@ -59,6 +63,10 @@ pub(crate) const LOG_DROPPED: &str = "parallel_run_discrepancy_log_dropped_total
 /// The reasons of `parallel_run_shed_total`, in [`crate::record::view::ShedReasons`] order.
 pub(crate) const SHED_REASONS: [&str; 4] = ["max_in_flight", "lane_queue", "lane_budget", "late"];
 
+/// The statuses of `parallel_run_gate_status`, as `cutover::GateStatus::as_str` names them.
+pub(crate) const GATE_STATUSES: [&str; 5] =
+    ["no_ramp", "open", "refused", "fell_back", "unavailable"];
+
 /// The metric keys of one experiment, built once at its first call so that emitting never
 /// allocates (the `counter!` macro builds a label vector per call when a label is not a literal),
 /// and its histogram handles.
@@ -70,6 +78,8 @@ struct Keys {
     candidate_cpu: Key,
     served: Key,
     ramp: Key,
+    ramp_requested: Key,
+    gate: [Key; GATE_STATUSES.len()],
     overdue: Key,
     shed: [Key; SHED_REASONS.len()],
     in_flight: Key,
@@ -137,6 +147,13 @@ impl Keys {
             candidate_cpu: Key::from_parts(CANDIDATE_CPU_SECONDS, vec![exp.clone()]),
             served: Key::from_parts(SERVED, vec![exp.clone()]),
             ramp: Key::from_parts(RAMP, vec![exp.clone()]),
+            ramp_requested: Key::from_parts(RAMP_REQUESTED, vec![exp.clone()]),
+            gate: GATE_STATUSES.map(|g| {
+                Key::from_parts(
+                    GATE_STATUS,
+                    vec![exp.clone(), Label::from_static_parts("status", g)],
+                )
+            }),
             overdue: Key::from_parts(OVERDUE, vec![exp.clone()]),
             shed: SHED_REASONS.map(|r| {
                 Key::from_parts(
@@ -234,6 +251,10 @@ pub(crate) struct Totals {
     pub(crate) breaker_open: bool,
     pub(crate) served: u64,
     pub(crate) ramp: f64,
+    /// The ramp asked for (the live API, the file, the environment or the attribute).
+    pub(crate) ramp_requested: f64,
+    /// The promotion gate's status, one of [`GATE_STATUSES`].
+    pub(crate) gate: &'static str,
     pub(crate) overdue: bool,
 }
 
@@ -415,7 +436,7 @@ pub(crate) fn flush_durations() {
 
 /// Sets the counters and gauges of an experiment to `t`: every outcome's total, the shed
 /// reasons, the in-flight, abandoned and breaker gauges, and the cutover's metrics (served
-/// calls, ramp, overdue). `on_timer`: called on the timer thread, which also registers the
+/// calls, the ramp in force and requested, the gate's status, overdue). `on_timer`: called on the timer thread, which also registers the
 /// histogram handles with the recorder in effect there.
 pub(crate) fn publish(obs: &'static Instruments, t: &Totals, on_timer: bool) {
     let keys = &obs.keys;
@@ -434,6 +455,10 @@ pub(crate) fn publish(obs: &'static Instruments, t: &Totals, on_timer: bool) {
     gauge(&keys.breaker_open).set(flag(t.breaker_open));
     counter(&keys.served).absolute(t.served);
     gauge(&keys.ramp).set(t.ramp);
+    gauge(&keys.ramp_requested).set(t.ramp_requested);
+    for (key, status) in keys.gate.iter().zip(GATE_STATUSES) {
+        gauge(key).set(flag(status == t.gate));
+    }
     gauge(&keys.overdue).set(flag(t.overdue));
 }
 
