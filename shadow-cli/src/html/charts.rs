@@ -221,19 +221,24 @@ pub(super) fn latency_chart(o: &mut String, e: &ExperimentReport) {
 
 /// `850 ms`, `1.2 s`, `3 min`, `2.5 h`, `4 d`: a span of time for an axis.
 pub(super) fn span(ms: u64) -> String {
-    let s = ms as f64 / 1000.0;
-    let (v, unit) = if s < 1.0 {
-        return format!("{ms} ms");
-    } else if s < 120.0 {
-        (s, "s")
-    } else if s < 7200.0 {
-        (s / 60.0, "min")
-    } else if s < 172_800.0 {
-        (s / 3600.0, "h")
-    } else {
-        (s / 86_400.0, "d")
-    };
-    let t = format!("{v:.1}");
+    span_in(ms, unit_of(ms))
+}
+
+/// The unit a span of `ms` is best said in: milliseconds in one of it, and its name.
+pub(super) fn unit_of(ms: u64) -> (f64, &'static str) {
+    match ms {
+        0..1_000 => (1.0, "ms"),
+        1_000..120_000 => (1_000.0, "s"),
+        120_000..7_200_000 => (60_000.0, "min"),
+        7_200_000..172_800_000 => (3_600_000.0, "h"),
+        _ => (86_400_000.0, "d"),
+    }
+}
+
+/// `ms` in the given unit (one decimal at most): the ticks of an axis all in the unit of its
+/// whole span, so that they read `+0 h`, `+1 h`, `+1.9 h` rather than `+58.8 min`, `+1.9 h`.
+pub(super) fn span_in(ms: u64, (per, unit): (f64, &str)) -> String {
+    let t = format!("{:.1}", ms as f64 / per);
     format!("{} {unit}", t.trim_end_matches(".0"))
 }
 
@@ -317,7 +322,7 @@ pub(super) fn trend_chart(o: &mut String, trend: &[TrendPoint], target: f64) {
             "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"{anchor}\">+{}</text>",
             x(t),
             bottom + 20.0,
-            span(t - first)
+            span_in(t - first, unit_of(last - first))
         );
     }
     let ty = y(target);

@@ -122,3 +122,27 @@ fn one_summary_is_no_trend_and_the_first_examples_are_open() {
     // The full width of the page.
     assert!(!page.contains("max-width:980px"));
 }
+
+#[test]
+fn the_time_axis_says_every_tick_in_the_unit_of_its_whole_span() {
+    // Four hours of summaries, one every five minutes.
+    let lines: Vec<String> = (0..49u64)
+        .map(|i| summary("r1", i * 300_000, (i + 1) * 100, 0))
+        .collect();
+    let page = render(&report(&lines));
+    let svg = trend_svg(&page);
+    let ticks: Vec<&str> = svg
+        .split("<text ")
+        .filter_map(|t| t.split_once('>').map(|(_, rest)| rest))
+        .filter_map(|rest| rest.split('<').next())
+        .filter(|label| label.starts_with('+'))
+        .collect();
+    assert_eq!(ticks, ["+0 h", "+1 h", "+2 h", "+3 h", "+4 h"]);
+    assert_eq!(charts::span(850), "850 ms");
+    assert_eq!(charts::span(90_000), "90 s");
+    assert_eq!(charts::span(3_540_000), "59 min");
+    assert_eq!(
+        charts::span_in(3_540_000, charts::unit_of(14_400_000)),
+        "1 h"
+    );
+}
