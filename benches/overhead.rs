@@ -52,8 +52,8 @@
 //! `target/parallel-run/bench-100mb.jsonl` once (reused while its size fits), reads it twice with
 //! `shadow_cli::report_files` and prints the faster pass (the first one also warms the page cache).
 //!
-//! Allocation counts are asserted by `tests/alloc.rs`, not here (a counting allocator needs
-//! `unsafe`).
+//! Allocation counts are asserted by `tests/alloc.rs`, not here (a counting global allocator
+//! would count, and slow, every row).
 
 use std::collections::HashMap;
 use std::hint::black_box;

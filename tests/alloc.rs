@@ -3,65 +3,20 @@
 //! sampled-out call allocate nothing, not even the copies of the arguments a detached candidate
 //! would need. Nor does a shed call, nor a shadowed inline call whose two sides match.
 //!
-//! A counting global allocator counts the allocations of the current thread only, so the test
-//! harness's other threads and the library's worker pool cannot disturb the counts. The binary
+//! `allocation-counter`'s global allocator counts the allocations of the current thread only, so
+//! the test harness's other threads and the library's worker pool cannot disturb the counts. The binary
 //! holds a single `#[test]` because the kill switch is process-wide.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::time::Duration;
 
+use allocation_counter::measure;
 use parallel_run::{parallel_run, Outcome};
 
-thread_local! {
-    // `const` initialisation and no destructor: reading it never allocates (no lazy init, no
-    // destructor registration), so the allocator may use it.
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+/// The allocations `f` makes on this thread (`allocation-counter` installs a counting global
+/// allocator that counts per thread).
+fn allocations_in(f: impl FnOnce()) -> u64 {
+    measure(f).count_total
 }
-
-struct CountingAllocator;
-
-fn count_one() {
-    // Fails only while the thread is being torn down; those allocations are not ours to count.
-    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-}
-
-fn allocations_here() -> u64 {
-    ALLOCATIONS.with(Cell::get)
-}
-
-// SAFETY: every method forwards its arguments unchanged to `System`, which upholds the
-// `GlobalAlloc` contract, and returns `System`'s result unchanged. The only addition is bumping a
-// const-initialised thread-local `Cell<u64>`, which neither allocates nor touches the memory being
-// (de)allocated, so it cannot recurse into the allocator or break its invariants.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count_one();
-        // SAFETY: the caller's guarantees for `layout` are passed on to `System` unchanged.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count_one();
-        // SAFETY: as in `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count_one();
-        // SAFETY: `ptr` was allocated by `System` (every allocation goes through it) with
-        // `layout`, as the caller guarantees; the rest is passed on unchanged.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` was allocated by `System` with `layout`, as the caller guarantees.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: CountingAllocator = CountingAllocator;
 
 // Detached mode (the default) with borrowed arguments: a shadowed call copies the slice into a
 // `Vec` and the string into a `String` for the candidate. A skipped call must not.
@@ -124,10 +79,8 @@ fn skipped_calls_do_not_allocate() {
     let prices = [1u64, 2, 3, 4];
 
     // The allocator counts what this thread allocates.
-    let before = allocations_here();
-    drop(std::hint::black_box(vec![1u8]));
     assert_eq!(
-        allocations_here() - before,
+        allocations_in(|| drop(std::hint::black_box(vec![1u8]))),
         1,
         "the counting allocator counts"
     );
@@ -138,12 +91,12 @@ fn skipped_calls_do_not_allocate() {
     // experiment creates its counter block.
     assert_eq!(total(&prices, "EUR"), 10);
 
-    let before = allocations_here();
     let mut sum = 0u64;
-    for i in 0..N {
-        sum += total(&prices[..(i % 5) as usize], "EUR");
-    }
-    let allocated = allocations_here() - before;
+    let allocated = allocations_in(|| {
+        for i in 0..N {
+            sum += total(&prices[..(i % 5) as usize], "EUR");
+        }
+    });
     parallel_run::set_global_enabled(true);
 
     assert_eq!(allocated, 0, "{N} calls with the kill switch off allocated");
@@ -157,14 +110,14 @@ fn skipped_calls_do_not_allocate() {
     assert_eq!(words("warm up", Vec::new()), 2);
 
     let text = "one two  three";
-    let before = allocations_here();
     let mut sum = 0usize;
-    for _ in 0..N {
-        // An empty `Vec` does not allocate; the attribute's copy for the candidate would only
-        // clone it, so pass it by value to exercise the by-value argument path too.
-        sum += words(text, Vec::new());
-    }
-    let allocated = allocations_here() - before;
+    let allocated = allocations_in(|| {
+        for _ in 0..N {
+            // An empty `Vec` does not allocate; the attribute's copy for the candidate would
+            // only clone it, so pass it by value to exercise the by-value argument path too.
+            sum += words(text, Vec::new());
+        }
+    });
 
     assert_eq!(allocated, 0, "{N} sampled-out calls allocated");
     assert_eq!(sum, 3 * N as usize);
@@ -174,12 +127,12 @@ fn skipped_calls_do_not_allocate() {
 
     // --- A shadowed inline call whose sides match. ------------------------------------------
     assert_eq!(double(1), 2);
-    let before = allocations_here();
     let mut sum = 0u64;
-    for i in 0..N {
-        sum += double(i);
-    }
-    let allocated = allocations_here() - before;
+    let allocated = allocations_in(|| {
+        for i in 0..N {
+            sum += double(i);
+        }
+    });
     assert_eq!(allocated, 0, "{N} matching inline shadowed calls allocated");
     assert_eq!(sum, N * (N - 1));
     let s = parallel_run::snapshot::experiment("alloc::inline_match").unwrap();
@@ -188,12 +141,12 @@ fn skipped_calls_do_not_allocate() {
     // --- Shed calls: the only slot is held. ---------------------------------------------------
     let hold = HOLD.lock().unwrap();
     assert_eq!(held("holds the slot"), 14); // its candidate blocks on the pool
-    let before = allocations_here();
     let mut sum = 0usize;
-    for _ in 0..N {
-        sum += held("shed"); // detached: a shadowed call would copy the &str to a String
-    }
-    let allocated = allocations_here() - before;
+    let allocated = allocations_in(|| {
+        for _ in 0..N {
+            sum += held("shed"); // detached: a shadowed call would copy the &str to a String
+        }
+    });
     drop(hold);
     assert_eq!(
         allocated,
@@ -208,9 +161,7 @@ fn skipped_calls_do_not_allocate() {
     assert_eq!(s.counts.get(Outcome::Match), 1);
 
     // --- Control: a shadowed detached call does allocate (the argument copies, the job). ----
-    let before = allocations_here();
-    assert_eq!(total(&prices, "EUR"), 10);
-    let allocated = allocations_here() - before;
+    let allocated = allocations_in(|| assert_eq!(total(&prices, "EUR"), 10));
     assert!(allocated > 0, "a shadowed call was expected to allocate");
     assert!(parallel_run::wait_idle(Duration::from_secs(10)));
     let s = parallel_run::snapshot::experiment("alloc::kill_switch").unwrap();

@@ -1,59 +1,12 @@
 //! A typed diff of equal values allocates nothing: paths live on the stack and are rendered only
-//! for a difference. A counting global allocator counts this thread's allocations (as in
-//! `tests/alloc.rs`).
+//! for a difference. `allocation-counter`'s global allocator counts this thread's allocations
+//! (as in `tests/alloc.rs`).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, SystemTime};
 
 use parallel_run::typed::{self, Typed};
 use parallel_run::{Comparator, ShadowCompare, Verdict};
-
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-struct CountingAllocator;
-
-fn count_one() {
-    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-}
-
-fn allocations_here() -> u64 {
-    ALLOCATIONS.with(Cell::get)
-}
-
-// SAFETY: every method forwards its arguments unchanged to `System` and returns its result
-// unchanged; the only addition is bumping a const-initialised thread-local `Cell<u64>`, which
-// neither allocates nor touches the memory being (de)allocated.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count_one();
-        // SAFETY: the caller's guarantees for `layout` are passed on to `System` unchanged.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count_one();
-        // SAFETY: as in `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count_one();
-        // SAFETY: `ptr` was allocated by `System` with `layout`, as the caller guarantees.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` was allocated by `System` with `layout`, as the caller guarantees.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: CountingAllocator = CountingAllocator;
 
 #[derive(Clone, ShadowCompare)]
 struct Line {
@@ -114,11 +67,14 @@ fn equal_values_allocate_nothing() {
         trace: (1, 'x', true),
     };
     let b = a.clone();
-    let before = allocations_here();
-    let d = typed::diff(&a, &b);
-    let verdict = Typed.compare(&a, &b);
-    let after = allocations_here();
-    assert_eq!(after - before, 0, "allocations for equal values");
+    let (mut d, mut verdict) = (None, None);
+    let allocated = allocation_counter::measure(|| {
+        d = Some(typed::diff(&a, &b));
+        verdict = Some(Typed.compare(&a, &b));
+    })
+    .count_total;
+    assert_eq!(allocated, 0, "allocations for equal values");
+    let (d, verdict) = (d.unwrap(), verdict.unwrap());
     assert!(d.is_empty());
     assert_eq!(verdict, Verdict::Match);
 }
