@@ -9,6 +9,8 @@
 //! `#[derive(ShadowCompare)]` lives in `derive/`: `attr` reads the `#[shadow(...)]` attributes
 //! (every error collected), `expand` writes the impl (a stub impl next to the errors).
 
+#![forbid(unsafe_code)]
+
 mod derive;
 mod expand;
 mod parse;
