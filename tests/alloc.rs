@@ -4,8 +4,8 @@
 //! would need. Nor does a shed call, nor a shadowed inline call whose two sides match.
 //!
 //! `allocation-counter`'s global allocator counts the allocations of the current thread only, so
-//! the test harness's other threads and the library's worker pool cannot disturb the counts. The binary
-//! holds a single `#[test]` because the kill switch is process-wide.
+//! the test harness's other threads and the library's worker pool cannot disturb the counts. The
+//! binary holds a single `#[test]` because the kill switch is process-wide.
 
 use std::time::Duration;
 

@@ -67,14 +67,12 @@ fn equal_values_allocate_nothing() {
         trace: (1, 'x', true),
     };
     let b = a.clone();
-    let (mut d, mut verdict) = (None, None);
-    let allocated = allocation_counter::measure(|| {
-        d = Some(typed::diff(&a, &b));
-        verdict = Some(Typed.compare(&a, &b));
-    })
-    .count_total;
+    let mut out = None;
+    let allocated =
+        allocation_counter::measure(|| out = Some((typed::diff(&a, &b), Typed.compare(&a, &b))))
+            .count_total;
     assert_eq!(allocated, 0, "allocations for equal values");
-    let (d, verdict) = (d.unwrap(), verdict.unwrap());
+    let (d, verdict) = out.unwrap();
     assert!(d.is_empty());
     assert_eq!(verdict, Verdict::Match);
 }

@@ -35,7 +35,7 @@ impl Experiment {
         let (breaker, _, _) = breaker_view(self);
         let (ramp, ramp_requested, gate) = {
             let c = lock(&st.cutover);
-            (c.effective(), c.requested(), c.status().as_str())
+            (c.effective(), c.requested(), c.status())
         };
         let totals = Totals {
             outcomes,

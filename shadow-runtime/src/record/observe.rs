@@ -37,6 +37,7 @@ use std::time::Instant;
 
 use metrics::{Key, Label, Level, Metadata};
 
+use crate::decide::cutover::GateStatus;
 use crate::record::outcome::{Discrepancy, Outcome};
 
 /// The `tracing` target of every event this crate emits.
@@ -63,10 +64,6 @@ pub(crate) const LOG_DROPPED: &str = "parallel_run_discrepancy_log_dropped_total
 /// The reasons of `parallel_run_shed_total`, in [`crate::record::view::ShedReasons`] order.
 pub(crate) const SHED_REASONS: [&str; 4] = ["max_in_flight", "lane_queue", "lane_budget", "late"];
 
-/// The statuses of `parallel_run_gate_status`, as `cutover::GateStatus::as_str` names them.
-pub(crate) const GATE_STATUSES: [&str; 5] =
-    ["no_ramp", "open", "refused", "fell_back", "unavailable"];
-
 /// The metric keys of one experiment, built once at its first call so that emitting never
 /// allocates (the `counter!` macro builds a label vector per call when a label is not a literal),
 /// and its histogram handles.
@@ -79,7 +76,7 @@ struct Keys {
     served: Key,
     ramp: Key,
     ramp_requested: Key,
-    gate: [Key; GATE_STATUSES.len()],
+    gate: [Key; GateStatus::NAMES.len()],
     overdue: Key,
     shed: [Key; SHED_REASONS.len()],
     in_flight: Key,
@@ -148,7 +145,7 @@ impl Keys {
             served: Key::from_parts(SERVED, vec![exp.clone()]),
             ramp: Key::from_parts(RAMP, vec![exp.clone()]),
             ramp_requested: Key::from_parts(RAMP_REQUESTED, vec![exp.clone()]),
-            gate: GATE_STATUSES.map(|g| {
+            gate: GateStatus::NAMES.map(|g| {
                 Key::from_parts(
                     GATE_STATUS,
                     vec![exp.clone(), Label::from_static_parts("status", g)],
@@ -253,8 +250,8 @@ pub(crate) struct Totals {
     pub(crate) ramp: f64,
     /// The ramp asked for (the live API, the file, the environment or the attribute).
     pub(crate) ramp_requested: f64,
-    /// The promotion gate's status, one of [`GATE_STATUSES`].
-    pub(crate) gate: &'static str,
+    /// The promotion gate's status.
+    pub(crate) gate: GateStatus,
     pub(crate) overdue: bool,
 }
 
@@ -436,8 +433,9 @@ pub(crate) fn flush_durations() {
 
 /// Sets the counters and gauges of an experiment to `t`: every outcome's total, the shed
 /// reasons, the in-flight, abandoned and breaker gauges, and the cutover's metrics (served
-/// calls, the ramp in force and requested, the gate's status, overdue). `on_timer`: called on the timer thread, which also registers the
-/// histogram handles with the recorder in effect there.
+/// calls, the ramp in force and requested, the gate's status, overdue). `on_timer`: called on
+/// the timer thread, which also registers the histogram handles with the recorder in effect
+/// there.
 pub(crate) fn publish(obs: &'static Instruments, t: &Totals, on_timer: bool) {
     let keys = &obs.keys;
     if on_timer {
@@ -456,8 +454,8 @@ pub(crate) fn publish(obs: &'static Instruments, t: &Totals, on_timer: bool) {
     counter(&keys.served).absolute(t.served);
     gauge(&keys.ramp).set(t.ramp);
     gauge(&keys.ramp_requested).set(t.ramp_requested);
-    for (key, status) in keys.gate.iter().zip(GATE_STATUSES) {
-        gauge(key).set(flag(status == t.gate));
+    for (i, key) in keys.gate.iter().enumerate() {
+        gauge(key).set(flag(i == t.gate.index()));
     }
     gauge(&keys.overdue).set(flag(t.overdue));
 }

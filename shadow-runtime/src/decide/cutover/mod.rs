@@ -115,12 +115,22 @@ impl GateStatus {
     /// assert_eq!(GateStatus::Unavailable { age: None }.as_str(), "unavailable");
     /// ```
     pub fn as_str(&self) -> &'static str {
+        Self::NAMES[self.index()]
+    }
+
+    /// Every status's name, in [`index`](Self::index) order (the `status` label of
+    /// `parallel_run_gate_status`).
+    pub(crate) const NAMES: [&'static str; 5] =
+        ["no_ramp", "open", "refused", "fell_back", "unavailable"];
+
+    /// This status's place in [`NAMES`](Self::NAMES).
+    pub(crate) fn index(&self) -> usize {
         match self {
-            GateStatus::NoRamp => "no_ramp",
-            GateStatus::Open => "open",
-            GateStatus::Refused { .. } => "refused",
-            GateStatus::FellBack { .. } => "fell_back",
-            GateStatus::Unavailable { .. } => "unavailable",
+            GateStatus::NoRamp => 0,
+            GateStatus::Open => 1,
+            GateStatus::Refused { .. } => 2,
+            GateStatus::FellBack { .. } => 3,
+            GateStatus::Unavailable { .. } => 4,
         }
     }
 }
