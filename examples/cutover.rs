@@ -232,7 +232,7 @@ fn phase(
     );
 }
 
-fn main() {
+pub fn main() {
     logging::install();
     let dir = PathBuf::from("target/parallel-run");
     std::fs::create_dir_all(&dir).expect("output directory");

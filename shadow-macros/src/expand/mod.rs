@@ -288,7 +288,20 @@ fn expand(m: Model) -> TokenStream {
             __parallel_run_cand
         });
 
-        let attach = if m.is_async {
+        // A sync inline first candidate without `noise` runs in one step with its call
+        // (`ShadowCall::run_inline`): the call and the candidate wait together until then.
+        let one_step = i == 0 && !m.is_async && m.mode == Mode::Inline && m.noise.is_none();
+        // A sync candidate: the arguments' copies, then the closure that calls it.
+        let sync_candidate = quote! {{
+            #(#prep)*
+            move || {
+                let __parallel_run_cand #cand_annot = #call;
+                __parallel_run_cand
+            }
+        }};
+        let attach = if one_step {
+            quote!((__parallel_run_call, #sync_candidate))
+        } else if m.is_async {
             quote! {
                 __parallel_run_call.with_candidate_async({
                     #(#prep)*
@@ -296,15 +309,7 @@ fn expand(m: Model) -> TokenStream {
                 }).await
             }
         } else {
-            quote! {
-                __parallel_run_call.with_candidate({
-                    #(#prep)*
-                    move || {
-                        let __parallel_run_cand #cand_annot = #call;
-                        __parallel_run_cand
-                    }
-                })
-            }
+            quote!(__parallel_run_call.with_candidate(#sync_candidate))
         };
         let hook = m.on_outcome.as_ref().map(|h| {
             let p = private_at(h.span());
@@ -374,6 +379,10 @@ fn expand(m: Model) -> TokenStream {
             // The first candidate runs the whole call: the primary, then the candidate (or, on a
             // call a ramp gives to the candidate, the other way round).
             run_first = match (m.is_async, m.mode) {
+                (false, Mode::Inline) if one_step => quote! {{
+                    let (__parallel_run_call, __parallel_run_candidate) = #pending;
+                    __parallel_run_call.run_inline(__parallel_run_candidate, __parallel_run_primary, &#compare, #debug)
+                }},
                 (false, Mode::Inline) => {
                     quote!(#pending.run_inline(__parallel_run_primary, &#compare, #debug))
                 }

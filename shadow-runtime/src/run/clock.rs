@@ -7,6 +7,7 @@
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+#[inline]
 fn clock() -> &'static quanta::Clock {
     static CLOCK: OnceLock<quanta::Clock> = OnceLock::new();
     CLOCK.get_or_init(quanta::Clock::new)

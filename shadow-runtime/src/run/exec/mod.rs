@@ -25,6 +25,7 @@ use crate::run::timer::Deadline;
 
 mod call;
 mod finish;
+mod lean;
 mod probes;
 mod second_run;
 mod side;
