@@ -352,22 +352,37 @@ impl Experiment {
     /// A call sampled for shadowing: skipped as [`Outcome::Nested`] inside a shadow run or inside
     /// this experiment's own primary, shed when no concurrency slot or no place on the shadow
     /// lane is free (before anything of the shadow is prepared: no argument copied, no clock
-    /// read), else started.
+    /// read), else started. The decision is out of line ([`admit_call`](Self::admit_call)); the
+    /// call is built here, in the caller's frame.
+    #[inline(always)]
+    pub(super) fn begin(&'static self) -> Option<ShadowCall> {
+        let a = self.admit_call()?;
+        Some(ShadowCall {
+            ticket: Ticket::new(self, Phase::Primary, false),
+            candidate_first: a.candidate_first,
+            served: false,
+            shadowed: true,
+            slot: Some(a.slot),
+            admission: a.admission,
+        })
+    }
+
+    /// [`begin`](Self::begin)'s decision: `None` when the call is skipped or shed (counted). What
+    /// it returns fits in two registers: a [`ShadowCall`] returned through memory is read back
+    /// by the caller with loads wider than the stores that wrote it, which the store buffer
+    /// cannot forward (a stall on every shadowed call, seen with `perf annotate`).
     #[cold]
     #[inline(never)]
-    pub(super) fn begin(&'static self) -> Option<ShadowCall> {
+    fn admit_call(&'static self) -> Option<Admitted> {
         let (slot, admission) = self.admit()?;
         crate::run::isolation::install_hook();
         self.count(sampling::slot::OPENED, 1);
-        Some(ShadowCall {
-            ticket: Ticket::new(self, Phase::Primary, false),
+        Some(Admitted {
+            slot,
+            admission,
             candidate_first: self.mode == Mode::Inline
                 && self.order == Order::Random
                 && sampling::coin(),
-            served: false,
-            shadowed: true,
-            slot: Some(slot),
-            admission,
         })
     }
 
@@ -465,4 +480,12 @@ impl Experiment {
             us => Some(Duration::from_micros(us)),
         }
     }
+}
+
+/// What a started call got ([`Experiment::admit_call`]): its concurrency slot, its place on the
+/// shadow lane, and whether its candidate runs first (`order = random`).
+struct Admitted {
+    slot: RunSlot,
+    admission: Option<crate::run::lane::Admission>,
+    candidate_first: bool,
 }

@@ -201,22 +201,8 @@ impl Context {
     }
 }
 
-/// The context of the side running on this thread: plain values, so that entering it costs a
-/// few thread-local writes and no allocation (the runtime enters one around every shadow run).
-#[derive(Clone, Copy)]
-struct Frame {
-    experiment: &'static str,
-    role: Role,
-    writes: WriteMode,
-    /// The frame has an idempotency key (in [`EXTRA`]).
-    keyed: bool,
-    /// The frame's refusals are counted in a shared [`Context`] (in [`EXTRA`]): one handed out
-    /// by [`current`] during the frame, or the one entered.
-    shared: bool,
-    /// Refusals counted in the frame itself (when not `shared`): how many, and the first target.
-    refused: u32,
-    first_refused: Option<&'static str>,
-}
+mod frame;
+use frame::{Frame, KEYED, SHARED};
 
 thread_local! {
     static FRAME: Cell<Option<Frame>> = const { Cell::new(None) };
@@ -252,19 +238,17 @@ impl Run {
 
     fn new(experiment: &'static str, role: Role, writes: WriteMode, key: Option<Arc<str>>) -> Run {
         Run {
-            frame: Frame {
+            frame: Frame::new(
                 experiment,
                 role,
-                writes: if role == Role::Served {
+                if role == Role::Served {
                     WriteMode::Production
                 } else {
                     writes
                 },
-                keyed: key.is_some(),
-                shared: false,
-                refused: 0,
-                first_refused: None,
-            },
+                key.is_some(),
+                false,
+            ),
             key,
             shared: None,
         }
@@ -272,15 +256,13 @@ impl Run {
 
     fn from_context(c: Context) -> Run {
         Run {
-            frame: Frame {
-                experiment: c.0.experiment,
-                role: c.0.role,
-                writes: c.0.writes,
-                keyed: c.0.key.is_some(),
-                shared: true,
-                refused: 0,
-                first_refused: None,
-            },
+            frame: Frame::new(
+                c.0.experiment,
+                c.0.role,
+                c.0.writes,
+                c.0.key.is_some(),
+                true,
+            ),
             key: c.0.key.clone(),
             shared: Some(c),
         }
@@ -291,7 +273,7 @@ impl Run {
     #[inline]
     pub(crate) fn enter<R>(&mut self, f: impl FnOnce() -> R) -> R {
         let prev = FRAME.with(|c| c.replace(Some(self.frame)));
-        let needs_extra = |f: &Frame| f.keyed || f.shared;
+        let needs_extra = |f: &Frame| f.flags & (KEYED | SHARED) != 0;
         let saved = if needs_extra(&self.frame) || prev.as_ref().is_some_and(needs_extra) {
             self.enter_extra()
         } else {
@@ -314,20 +296,14 @@ impl Run {
 
     /// Production writes refused during this run (over all its entries), and the first target.
     pub(crate) fn refused(&self) -> Option<(u32, &'static str)> {
-        let (mut n, mut first) = (self.frame.refused, self.frame.first_refused);
-        if let Some(c) = &self.shared {
-            let m = c.0.refused.load(Relaxed);
-            n += m;
-            if first.is_none() && m > 0 {
-                first = c.0.first_refused.get().copied();
-            }
-        }
-        (n > 0).then(|| (n, first.unwrap_or("?")))
+        let c = self.shared.as_ref()?;
+        let n = c.0.refused.load(Relaxed);
+        (n > 0).then(|| (n, c.0.first_refused.get().copied().unwrap_or("?")))
     }
 }
 
-/// Leaves a [`Run`]'s frame: the previous frame is current again, and what the frame gathered
-/// (refusals, a context handed out meanwhile) goes back to the run.
+/// Leaves a [`Run`]'s frame: the previous frame is current again, and a shared context the frame
+/// got meanwhile (handed out, or made by a refused write) goes back to the run.
 struct Leave<'a> {
     run: &'a mut Run,
     prev: Option<Frame>,
@@ -341,10 +317,9 @@ impl Drop for Leave<'_> {
         let Some(mine) = FRAME.try_with(|c| c.replace(self.prev)).ok().flatten() else {
             return;
         };
-        let was_shared = self.run.frame.shared;
-        self.run.frame = mine;
-        if mine.shared && !was_shared {
+        if mine.shared() && !self.run.frame.shared() {
             // `current()` made the frame shared: keep its context for the run's later entries.
+            self.run.frame.flags |= SHARED;
             self.run.shared = EXTRA.try_with(|e| e.borrow().1.clone()).ok().flatten();
         }
         if let Some(saved) = self.saved.take() {
@@ -402,18 +377,18 @@ pub fn current() -> Option<Context> {
     EXTRA
         .try_with(|e| {
             let mut e = e.borrow_mut();
-            if frame.shared {
+            if frame.shared() {
                 if let Some(c) = &e.1 {
                     return c.clone();
                 }
             }
             // The first time in this frame: a shared context, which the frame's later refusals
             // go to (a task it is carried into by `scope` reports there too).
-            let key = if frame.keyed { e.0.clone() } else { None };
+            let key = if frame.keyed() { e.0.clone() } else { None };
             let c = Context(Arc::new(Inner {
                 experiment: frame.experiment,
-                role: frame.role,
-                writes: frame.writes,
+                role: frame.role(),
+                writes: frame.writes(),
                 key: key.clone(),
                 refused: AtomicU32::new(0),
                 first_refused: std::sync::OnceLock::new(),
@@ -421,7 +396,7 @@ pub fn current() -> Option<Context> {
             *e = (key, Some(c.clone()));
             let _ = FRAME.try_with(|f| {
                 f.set(Some(Frame {
-                    shared: true,
+                    flags: frame.flags | SHARED,
                     ..frame
                 }))
             });
@@ -437,7 +412,7 @@ pub fn current() -> Option<Context> {
 /// ```
 pub fn in_shadow() -> bool {
     match FRAME.try_with(Cell::get) {
-        Ok(Some(f)) => f.role == Role::Shadow,
+        Ok(Some(f)) => f.role() == Role::Shadow,
         // A lane thread runs nothing but shadow work (a task a candidate spawned, say).
         Ok(None) => on_lane(),
         Err(_) => false,
@@ -453,7 +428,7 @@ pub fn in_shadow() -> bool {
 /// ```
 pub fn write_mode() -> WriteMode {
     match FRAME.try_with(Cell::get) {
-        Ok(Some(f)) => f.writes,
+        Ok(Some(f)) => f.writes(),
         Ok(None) if on_lane() => WriteMode::Refuse,
         _ => WriteMode::Production,
     }
@@ -480,7 +455,7 @@ pub fn is_dry_run() -> bool {
 /// ```
 pub fn idempotency_key() -> Option<Arc<str>> {
     match FRAME.try_with(Cell::get) {
-        Ok(Some(f)) if f.keyed => EXTRA.try_with(|e| e.borrow().0.clone()).ok().flatten(),
+        Ok(Some(f)) if f.keyed() => EXTRA.try_with(|e| e.borrow().0.clone()).ok().flatten(),
         _ => None,
     }
 }
@@ -564,27 +539,17 @@ pub fn guard_write(target: &'static str) -> Result<(), WriteRefused> {
             target,
             mode: WriteMode::Refuse,
         }),
-        Ok(Some(f)) if f.role == Role::Shadow => {
-            if f.shared {
-                let _ = EXTRA.try_with(|e| {
-                    if let Some(c) = &e.borrow().1 {
-                        c.0.refused.fetch_add(1, Relaxed);
-                        let _ = c.0.first_refused.set(target);
-                    }
-                });
-            } else {
-                let _ = FRAME.try_with(|c| {
-                    c.set(Some(Frame {
-                        refused: f.refused + 1,
-                        first_refused: f.first_refused.or(Some(target)),
-                        ..f
-                    }))
-                });
+        Ok(Some(f)) if f.role() == Role::Shadow => {
+            // Counted in the frame's shared context, made by the first refusal if the frame has
+            // none yet (a refused write is rare; the frame of every run stays small).
+            if let Some(c) = current() {
+                c.0.refused.fetch_add(1, Relaxed);
+                let _ = c.0.first_refused.set(target);
             }
             Some(WriteRefused {
                 experiment: f.experiment,
                 target,
-                mode: f.writes,
+                mode: f.writes(),
             })
         }
         _ => None,

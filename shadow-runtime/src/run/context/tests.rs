@@ -68,3 +68,40 @@ fn keys_nest_and_come_back() {
     });
     assert_eq!(idempotency_key(), None);
 }
+
+#[test]
+fn a_frame_keeps_every_combination_of_its_flags() {
+    let modes = [
+        WriteMode::Production,
+        WriteMode::Refuse,
+        WriteMode::DryRun,
+        WriteMode::Separate,
+    ];
+    for role in [Role::Served, Role::Shadow] {
+        for writes in modes {
+            for keyed in [false, true] {
+                for shared in [false, true] {
+                    let f = Frame::new("f", role, writes, keyed, shared);
+                    assert_eq!(
+                        (f.role(), f.writes(), f.keyed(), f.shared()),
+                        (role, writes, keyed, shared)
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_refused_write_in_a_plain_frame_gives_the_run_a_shared_context() {
+    let mut run = Run::shadow("plain", WriteMode::DryRun, None);
+    assert!(run.shared.is_none());
+    run.enter(|| assert!(guard_write("x").is_err()));
+    assert!(run.shared.is_some());
+    // The context handed out later in the run is the one the refusal went to.
+    let c = run.enter(|| current().unwrap());
+    assert_eq!((c.experiment(), c.writes()), ("plain", WriteMode::DryRun));
+    run.enter(|| assert!(guard_write("y").is_err()));
+    assert_eq!(run.refused(), Some((2, "x")));
+    assert!(!in_shadow());
+}

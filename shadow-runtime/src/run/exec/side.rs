@@ -5,6 +5,7 @@ use super::*;
 /// Runs a sync candidate that started at `start`; returns how it ended, its wall time and the
 /// instant it ended. A sync candidate cannot be interrupted: past the timeout its result is
 /// discarded.
+#[inline]
 pub(super) fn run_sync<T>(
     exp: &'static Experiment,
     start: Stamp,
