@@ -46,6 +46,7 @@ impl ShadowCall {
     }
 
     /// [`run_inline`](Self::run_inline)'s common call.
+    #[inline(always)]
     fn run_lean<F, T, L, C, P>(self, candidate: F, primary: L, compare: &C, probes: &P) -> T
     where
         F: FnOnce() -> T,
