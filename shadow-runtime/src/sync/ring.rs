@@ -22,8 +22,7 @@ pub(crate) enum Pushed {
 }
 
 pub(crate) struct Ring {
-    /// Entries written (only the writer stores it, on every push); beside it the slots' address,
-    /// which the writer reads on every push too.
+    /// Entries written (only the writer stores it, on every push).
     head: Line<AtomicU64>,
     slots: Box<[AtomicU64]>,
     /// Entries read (only a reader stores it, readers one at a time): on a cache line of its

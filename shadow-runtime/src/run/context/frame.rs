@@ -6,12 +6,12 @@ use super::{Role, WriteMode};
 /// few thread-local writes and no allocation (the runtime enters one around every shadow run).
 ///
 /// The experiment's name and one word of flags (role, write mode, whether the frame has a key
-/// and a shared [`Context`] in [`EXTRA`](super::EXTRA)); refusals are counted in the shared context, never in
-/// the frame. The flags are one field on purpose: the frame is written and read back within a
-/// few nanoseconds on every entry, and a word read back from several narrower stores cannot be
-/// forwarded from the store buffer (a stall each time: with one byte per flag and the refusals
-/// in the frame, `perf annotate` put about a sixth of an inline shadowed call's samples on these
-/// copies).
+/// and a shared [`Context`](super::Context) in [`EXTRA`](super::EXTRA)); refusals are counted in
+/// the shared context, never in the frame. The flags are one field on purpose: the frame is
+/// written and read back within a few nanoseconds on every entry, and a word read back from
+/// several narrower stores cannot be forwarded from the store buffer (a stall each time: with one
+/// byte per flag and the refusals in the frame, `perf annotate` put about a sixth of an inline
+/// shadowed call's samples on these copies).
 #[derive(Clone, Copy)]
 pub(super) struct Frame {
     pub(super) experiment: &'static str,
@@ -19,11 +19,12 @@ pub(super) struct Frame {
 }
 
 /// [`Frame::flags`]: the shadow role (else served).
-pub(super) const SHADOW: u64 = 1;
+const SHADOW: u64 = 1;
 /// The frame has an idempotency key (in [`EXTRA`](super::EXTRA)).
 pub(super) const KEYED: u64 = 1 << 1;
-/// The frame has a shared [`Context`] (in [`EXTRA`](super::EXTRA)), where its refusals are counted: one handed
-/// out by [`current`](super::current) during the frame (or made by its first refused write), or the one entered.
+/// The frame has a shared [`Context`](super::Context) (in [`EXTRA`](super::EXTRA)), where its
+/// refusals are counted: one handed out by [`current`](super::current) during the frame (or made
+/// by its first refused write), or the one entered.
 pub(super) const SHARED: u64 = 1 << 2;
 /// The write mode, in the bits from here ([`WriteMode`]'s index).
 const WRITES_SHIFT: u32 = 3;
@@ -36,12 +37,8 @@ impl Frame {
         keyed: bool,
         shared: bool,
     ) -> Frame {
-        let mode = match writes {
-            WriteMode::Production => 0,
-            WriteMode::Refuse => 1,
-            WriteMode::DryRun => 2,
-            WriteMode::Separate => 3,
-        };
+        // The declaration order, which `writes()` reads back.
+        let mode = writes as u64;
         Frame {
             experiment,
             flags: u64::from(role == Role::Shadow)
