@@ -84,9 +84,7 @@ impl Experiment {
         // The counters, with one lookup of this thread's block. Decided (CLOSED) goes last: a
         // reader that sees the call decided sees its outcome too. The breaker is fed at the
         // timer's next tick, from the counts (no lock here).
-        let (p_us, c_us, n) = timed.map_or((0, 0, 0), |(p, c)| {
-            (p.wall.as_micros() as u64, c.wall.as_micros() as u64, 1)
-        });
+        let (p_us, c_us, n) = timed.map_or((0, 0, 0), |(p, c)| (p.wall_us(), c.wall_us(), 1));
         let failed = u64::from(candidate_failed == Some(true));
         // Nothing to retain or publish (the common call): decided in the same batch, last.
         let closed = u64::from(discrepancy.is_none() && !st.gate_tracking.load(Relaxed));

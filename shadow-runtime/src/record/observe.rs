@@ -378,25 +378,25 @@ pub(crate) fn durations(
     let keys = &obs.keys;
     match keys.cached(recorder_in_effect()) {
         Some(h) if !h.batched => {
-            h.primary.record(primary.wall.as_secs_f64());
-            h.candidate.record(candidate.wall.as_secs_f64());
-            if let Some(c) = primary.cpu {
-                h.primary_cpu.record(c.as_secs_f64());
+            h.primary.record(primary.wall_secs());
+            h.candidate.record(candidate.wall_secs());
+            if let Some(c) = primary.cpu_secs() {
+                h.primary_cpu.record(c);
             }
-            if let Some(c) = candidate.cpu {
-                h.candidate_cpu.record(c.as_secs_f64());
+            if let Some(c) = candidate.cpu_secs() {
+                h.candidate_cpu.record(c);
             }
         }
         Some(h) => {
             use crate::record::pending::entry;
             let tag = h.id << 2;
             let mut samples = [0u64; 4];
-            samples[0] = entry(tag, primary.wall.as_secs_f64());
-            samples[1] = entry(tag | 1, candidate.wall.as_secs_f64());
+            samples[0] = entry(tag, primary.wall_secs());
+            samples[1] = entry(tag | 1, candidate.wall_secs());
             let mut n = 2;
-            for (kind, cpu) in [(2, primary.cpu), (3, candidate.cpu)] {
+            for (kind, cpu) in [(2, primary.cpu_secs()), (3, candidate.cpu_secs())] {
                 if let Some(c) = cpu {
-                    samples[n] = entry(tag | kind, c.as_secs_f64());
+                    samples[n] = entry(tag | kind, c);
                     n += 1;
                 }
             }
@@ -408,13 +408,13 @@ pub(crate) fn durations(
         // A recorder the timer thread has not registered with yet (installed moments ago, or
         // local to this thread).
         None => {
-            histogram(&keys.primary).record(primary.wall.as_secs_f64());
-            histogram(&keys.candidate).record(candidate.wall.as_secs_f64());
-            if let Some(c) = primary.cpu {
-                histogram(&keys.primary_cpu).record(c.as_secs_f64());
+            histogram(&keys.primary).record(primary.wall_secs());
+            histogram(&keys.candidate).record(candidate.wall_secs());
+            if let Some(c) = primary.cpu_secs() {
+                histogram(&keys.primary_cpu).record(c);
             }
-            if let Some(c) = candidate.cpu {
-                histogram(&keys.candidate_cpu).record(c.as_secs_f64());
+            if let Some(c) = candidate.cpu_secs() {
+                histogram(&keys.candidate_cpu).record(c);
             }
         }
     }

@@ -182,10 +182,7 @@ impl WatchedJob {
 
 /// Resolves a call whose candidate passed its deadline (from the timer thread).
 pub(super) fn timed_out(ticket: Ticket, primary_time: Took, timeout: Duration) {
-    let took = Took {
-        wall: timeout,
-        cpu: None,
-    };
+    let took = Took::new(timeout, None);
     settle(ticket, Outcome::Timeout, None, primary_time, took, true);
 }
 

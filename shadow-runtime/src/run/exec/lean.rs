@@ -68,10 +68,7 @@ impl ShadowCall {
         };
         // One clock read ends the primary and starts the candidate.
         let mid = Stamp::now();
-        let primary_time = Took {
-            wall: mid.since(start),
-            cpu: None,
-        };
+        let primary_time = Took::between(start, mid, None);
         ticket.phase = Phase::Candidate;
         let (ran, took, _) = run_sync(exp, mid, None, candidate);
         drop(slot); // the candidate has ended

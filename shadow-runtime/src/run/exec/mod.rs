@@ -190,10 +190,7 @@ impl<F, T> Pending<F, T> {
     fn primary_done(&mut self) -> (Took, Stamp) {
         self.ticket.phase = Phase::Candidate;
         let end = Stamp::now();
-        let took = Took {
-            wall: end.since(self.primary_start),
-            cpu: cpu_since(self.primary_cpu),
-        };
+        let took = Took::between(self.primary_start, end, cpu_since(self.primary_cpu));
         (took, end)
     }
 

@@ -17,9 +17,9 @@ pub(super) fn run_sync<T>(
     let r = catch_unwind(AssertUnwindSafe(|| run.enter(|| quietly(f))));
     let cpu = cpu_since(cpu);
     let end = Stamp::now();
-    let wall = end.since(start);
+    let took = Took::between(start, end, cpu);
     let ran = match r {
-        _ if exp.timeout().is_some_and(|t| wall > t) => Ran::TimedOut,
+        _ if exp.timeout().is_some_and(|t| took.over(t)) => Ran::TimedOut,
         _ if run.refused().is_some() => {
             let (n, first) = run.refused().unwrap_or((0, "?"));
             Ran::Refused(n, first)
@@ -27,7 +27,7 @@ pub(super) fn run_sync<T>(
         Ok(v) => Ran::Value(v),
         Err(p) => Ran::Panicked(p),
     };
-    (ran, Took { wall, cpu }, end)
+    (ran, took, end)
 }
 
 /// The context a shadow run of `exp` runs in.
@@ -71,10 +71,7 @@ pub(super) async fn run_async<F: Future>(
         (_, Some((n, first))) => Ran::Refused(n, first),
         (ran, None) => ran,
     };
-    let took = Took {
-        wall: end.since(start),
-        cpu: None,
-    };
+    let took = Took::between(start, end, None);
     (ran, took, end)
 }
 
