@@ -47,6 +47,7 @@
 //! (`metrics-exporter-prometheus`) installed, for the rows `both_back_to_back`, `inline_shadow`
 //! and `detached_async_caller` (`*_prometheus` in the closing table): a global recorder cannot
 //! be removed once installed, so the rows without one must run in a process that never had one.
+//! A thread runs the recorder's upkeep every 5 s, as `PrometheusBuilder::install` does in a service.
 //!
 //! The `report_100mb` row runs last, outside criterion: it writes
 //! `target/parallel-run/bench-100mb.jsonl` once (reused while its size fits), reads it twice with
@@ -706,9 +707,21 @@ fn prometheus_pass() {
 
 fn main() {
     let prometheus = prometheus_child().then(|| {
-        metrics_exporter_prometheus::PrometheusBuilder::new()
+        let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
             .install_recorder()
-            .expect("a Prometheus recorder")
+            .expect("a Prometheus recorder");
+        // As a service's exporter does (`install` spawns the same upkeep every 5 s): without it
+        // every histogram sample of the run stays queued in the recorder, whose memory then grows
+        // by hundreds of MB (page faults on every new block), which no deployment sees.
+        let upkeep = handle.clone();
+        std::thread::Builder::new()
+            .name("prometheus-upkeep".into())
+            .spawn(move || loop {
+                std::thread::sleep(std::time::Duration::from_secs(5));
+                upkeep.run_upkeep();
+            })
+            .expect("the upkeep thread");
+        handle
     });
     let mut c = Criterion::default()
         .sample_size(SAMPLE_SIZE)
