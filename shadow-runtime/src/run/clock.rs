@@ -82,12 +82,17 @@ pub(crate) struct Took {
 impl Took {
     const NO_CPU: u64 = u64::MAX;
 
-    /// From a wall time and, if measured, a CPU time (saturating at 584 years).
+    /// A duration's nanoseconds, saturating one short of `NO_CPU` (at 584 years).
+    #[inline]
+    fn ns(d: Duration) -> u64 {
+        u64::try_from(d.as_nanos()).unwrap_or(u64::MAX - 1)
+    }
+
+    /// From a wall time and, if measured, a CPU time.
     pub(crate) fn new(wall: Duration, cpu: Option<Duration>) -> Took {
-        let ns = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX - 1);
         Took {
-            wall_ns: ns(wall),
-            cpu_ns: cpu.map_or(Self::NO_CPU, ns),
+            wall_ns: Self::ns(wall),
+            cpu_ns: cpu.map_or(Self::NO_CPU, Self::ns),
         }
     }
 
@@ -96,10 +101,7 @@ impl Took {
     pub(crate) fn between(start: Stamp, end: Stamp, cpu: Option<Duration>) -> Took {
         Took {
             wall_ns: clock().delta_as_nanos(start.0, end.0).min(u64::MAX - 1),
-            cpu_ns: match cpu {
-                None => Self::NO_CPU,
-                Some(c) => u64::try_from(c.as_nanos()).unwrap_or(u64::MAX - 1),
-            },
+            cpu_ns: cpu.map_or(Self::NO_CPU, Self::ns),
         }
     }
 
