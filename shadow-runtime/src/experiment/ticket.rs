@@ -109,7 +109,6 @@ impl Ticket {
     }
 
     /// [`resolve`](Self::resolve) for a call whose sides ran: their durations are recorded too.
-    #[inline]
     pub(crate) fn resolve_timed(
         mut self,
         outcome: Outcome,

@@ -319,8 +319,10 @@ impl Drop for Leave<'_> {
         let Some(mine) = frame::replace(self.prev).ok().flatten() else {
             return;
         };
-        if (mine.shared() && !self.run.frame.shared()) || self.saved.is_some() {
-            self.leave_extra(mine);
+        // `current()` made the frame shared while it ran.
+        let became_shared = mine.shared() && !self.run.frame.shared();
+        if became_shared || self.saved.is_some() {
+            self.leave_extra(became_shared);
         }
     }
 }
@@ -329,9 +331,9 @@ impl Leave<'_> {
     /// [`Leave::drop`] for a frame with a key or a shared context.
     #[cold]
     #[inline(never)]
-    fn leave_extra(&mut self, mine: Frame) {
-        if mine.shared() && !self.run.frame.shared() {
-            // `current()` made the frame shared: keep its context for the run's later entries.
+    fn leave_extra(&mut self, became_shared: bool) {
+        if became_shared {
+            // Keep the frame's shared context for the run's later entries.
             self.run.frame.flags |= SHARED;
             self.run.shared = EXTRA.try_with(|e| e.borrow().1.clone()).ok().flatten();
         }
