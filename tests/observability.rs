@@ -17,6 +17,9 @@ struct Store {
     histograms: Mutex<HashMap<String, Arc<Mutex<Vec<f64>>>>>,
     /// Each gauge's value, as `f64` bits.
     gauges: Mutex<HashMap<String, Arc<AtomicU64>>>,
+    /// The histograms registered from the runtime's timer thread (its handles, used by calls
+    /// from then on) rather than at a call.
+    on_timer: Mutex<std::collections::HashSet<String>>,
 }
 
 struct Cell(Arc<AtomicU64>);
@@ -73,6 +76,9 @@ impl Recorder for TestRecorder {
         Gauge::from_arc(Arc::new(Level(m.entry(render(key)).or_default().clone())))
     }
     fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
+        if std::thread::current().name() == Some("parallel-run-timer") {
+            self.0.on_timer.lock().unwrap().insert(render(key));
+        }
         let mut m = self.0.histograms.lock().unwrap();
         Histogram::from_arc(Arc::new(Samples(m.entry(render(key)).or_default().clone())))
     }
@@ -192,9 +198,9 @@ fn busy_v2(x: u64) -> u64 {
 }
 
 /// Three threads judge inline calls for a second and a half: long enough for the timer thread to
-/// register the histograms (once a second), so that most samples travel through the threads'
-/// rings, and fast enough to fill them between ticks. When the run is idle every judged call has
-/// exactly one sample per side, whichever way it went.
+/// register the histograms (once a second), so that most samples are counted in the threads'
+/// buckets, and fast enough for millions of samples between ticks. When the run is idle every
+/// judged call has exactly one sample per side, whichever way it went.
 #[test]
 fn every_judged_call_has_its_durations_once_the_run_is_idle() {
     let store = store();
@@ -231,6 +237,78 @@ fn every_judged_call_has_its_durations_once_the_run_is_idle() {
             "{side}: a duration out of range"
         );
     }
+}
+
+#[parallel_run(candidate = spin_v2, name = "obs.spin", mode = inline)]
+fn spin(x: u64) -> u64 {
+    x
+}
+
+/// Busy for at least [`SPIN`] and up to 125 µs more, by `x`: its durations have a floor the
+/// test knows, and are spread wide enough that exact values would almost all differ.
+fn spin_v2(x: u64) -> u64 {
+    let start = std::time::Instant::now();
+    let busy = SPIN + Duration::from_nanos(x % 97 * 1_300);
+    while start.elapsed() < busy {
+        std::hint::spin_loop();
+    }
+    x
+}
+
+const SPIN: Duration = Duration::from_micros(300);
+
+/// Samples counted in a thread's buckets reach the histogram as the middle of their bucket:
+/// within 1/256 of the value, so a candidate that always takes at least 300 µs never shows
+/// under 300 µs by more than that; and as few distinct values (buckets 2 µs wide there), each
+/// recorded as many times as samples fell in its bucket, with every call counted. Exact values
+/// of the candidate's 300–425 µs would almost all differ.
+#[test]
+fn bucketed_samples_stay_within_a_256th_of_their_value() {
+    const KEY: &str = "parallel_run_candidate_duration_seconds{experiment=obs.spin}";
+    let store = store();
+    // The first call registers the experiment; its histograms get handles at the timer's next
+    // publication, and the calls after that count their samples in buckets.
+    assert_eq!(spin(0), 0);
+    let registered = std::time::Instant::now() + Duration::from_secs(20);
+    while !store.on_timer.lock().unwrap().contains(KEY) {
+        assert!(
+            std::time::Instant::now() < registered,
+            "the timer never registered {KEY}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let until = std::time::Instant::now() + Duration::from_millis(600);
+    let mut i = 1;
+    while std::time::Instant::now() < until {
+        assert_eq!(spin(i), i);
+        i += 1;
+    }
+    assert!(parallel_run::wait_idle(Duration::from_secs(20)));
+    let s = parallel_run::snapshot::experiment("obs.spin").unwrap();
+    let judged = s.counts.get(parallel_run::Outcome::Match);
+    assert_eq!(judged, i, "every call judged");
+    let hist = store.histograms.lock().unwrap();
+    let samples = hist[KEY].lock().unwrap().clone();
+    assert_eq!(
+        samples.len() as u64,
+        judged,
+        "one candidate sample per call"
+    );
+    let floor = SPIN.as_secs_f64() * (1.0 - 1.0 / 256.0);
+    let low = samples.iter().copied().fold(f64::INFINITY, f64::min);
+    assert!(
+        low >= floor,
+        "a sample of {low} s, under the candidate's floor of {floor} s"
+    );
+    let mut distinct = samples.clone();
+    distinct.sort_by(f64::total_cmp);
+    distinct.dedup();
+    assert!(
+        distinct.len() * 4 < samples.len(),
+        "{} distinct values for {} samples: not counted in buckets",
+        distinct.len(),
+        samples.len()
+    );
 }
 
 static FEE_BUG: AtomicBool = AtomicBool::new(true);

@@ -38,7 +38,7 @@ const LAYERS: &[(&str, u32)] = &[
     // The shadow lane: its runtime, admission and budget, and its worker pool.
     ("run::lane", 7),
     ("run::pool", 8),
-    // The duration samples queued per thread for the histograms (rings and the timer).
+    // The duration samples counted per thread for the histograms (buckets and the timer).
     ("record::pending", 8),
     // Record: emission, the snapshot's types, idle waiters, publishers and the log.
     ("record::observe", 9),

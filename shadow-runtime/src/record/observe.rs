@@ -9,8 +9,9 @@
 //!   a call uses them when the same recorder is in effect on its thread (a thread-local recorder
 //!   gets its own registration, recorded on the spot). A recorder installed after the first call
 //!   is picked up at the next tick. With a real global recorder, a judged call queues its samples
-//!   on its thread's ring and the timer thread records them ([`crate::record::pending`]): within
-//!   a tick, and before `publish_metrics` and `wait_idle` return.
+//!   in its thread's buckets and the timer thread records them ([`crate::record::pending`]:
+//!   counts exact, each value within 0.39%): within a tick, and before `publish_metrics` and
+//!   `wait_idle` return.
 //!
 //! | metric | kind | labels |
 //! |---|---|---|
@@ -90,9 +91,9 @@ struct Keys {
 /// The duration histograms of one experiment, registered with the recorder at `recorder`.
 struct Handles {
     recorder: usize,
-    /// Its index in [`HANDLES`]: the tag of its samples on the rings is `id << 2 | kind`.
+    /// Its index in [`HANDLES`]: how a thread's buckets name their histograms.
     id: u32,
-    /// Whether its samples go through the rings: the recorder is a real one (not the no-op
+    /// Whether its samples go through the threads' buckets: the recorder is a real one (not the no-op
     /// recorder in effect when none is installed, for which recording costs nothing).
     batched: bool,
     primary: metrics::Histogram,
@@ -101,12 +102,12 @@ struct Handles {
     candidate_cpu: metrics::Histogram,
 }
 
-/// Every set of handles the timer thread registered, by [`Handles::id`]: how a ring's tag finds
-/// its histogram.
+/// Every set of handles the timer thread registered, by [`Handles::id`]: how a thread's buckets
+/// find their histograms.
 static HANDLES: Mutex<Vec<&'static Handles>> = Mutex::new(Vec::new());
 
 impl Handles {
-    /// The histogram of a sample's kind (the low two bits of its tag).
+    /// The histogram of a sample's kind ([`crate::record::pending::KINDS`]).
     fn of_kind(&self, kind: u32) -> &metrics::Histogram {
         match kind & 3 {
             0 => &self.primary,
@@ -116,10 +117,12 @@ impl Handles {
         }
     }
 
-    fn record_now(&self, samples: &[u64]) {
-        for &e in samples {
-            let (tag, v) = crate::record::pending::parts(e);
-            self.of_kind(tag).record(v);
+    /// Records one call's samples (nanoseconds, by kind) on the spot.
+    fn record_now(&self, samples: [Option<u64>; crate::record::pending::KINDS]) {
+        for (kind, ns) in (0..).zip(samples) {
+            if let Some(ns) = ns {
+                self.of_kind(kind).record(ns as f64 / 1e9);
+            }
         }
     }
 }
@@ -185,9 +188,6 @@ impl Keys {
         let Ok(id) = u32::try_from(all.len()) else {
             return;
         };
-        if id >= u32::MAX >> 2 {
-            return;
-        }
         if let Some(free) = self.handles.iter().find(|h| h.get().is_none()) {
             let h = free.get_or_init(|| Handles {
                 recorder,
@@ -369,7 +369,8 @@ pub(crate) fn acceptable(obs: &Instruments, reason: &str) {
 }
 
 /// Records both sides' durations in the histograms (the sums are counted with the outcome):
-/// queued on this thread's ring when the recorder is a real one, recorded on the spot otherwise.
+/// counted in this thread's buckets when the recorder is a real one, recorded on the spot
+/// otherwise.
 pub(crate) fn durations(
     obs: &Instruments,
     primary: &crate::run::clock::Took,
@@ -388,20 +389,13 @@ pub(crate) fn durations(
             }
         }
         Some(h) => {
-            use crate::record::pending::entry;
-            let tag = h.id << 2;
-            let mut samples = [0u64; 4];
-            samples[0] = entry(tag, primary.wall_secs());
-            samples[1] = entry(tag | 1, candidate.wall_secs());
-            let mut n = 2;
-            for (kind, cpu) in [(2, primary.cpu_secs()), (3, candidate.cpu_secs())] {
-                if let Some(c) = cpu {
-                    samples[n] = entry(tag | kind, c);
-                    n += 1;
-                }
-            }
-            let samples = &samples[..n];
-            if !crate::record::pending::push(samples, flush_durations) {
+            let samples = [
+                Some(primary.wall_ns()),
+                Some(candidate.wall_ns()),
+                primary.cpu_ns(),
+                candidate.cpu_ns(),
+            ];
+            if !crate::record::pending::count(h.id, samples) {
                 h.record_now(samples);
             }
         }
@@ -420,13 +414,14 @@ pub(crate) fn durations(
     }
 }
 
-/// Records every duration sample queued on the threads' rings ([`crate::record::pending`]) in
-/// its histogram: on every tick, when a ring asks, and before a reader that needs them all.
+/// Records every duration sample counted in the threads' buckets ([`crate::record::pending`])
+/// in its histogram: on every tick, and before a reader that needs them all.
 pub(crate) fn flush_durations() {
     let all = HANDLES.lock().unwrap_or_else(|e| e.into_inner());
-    crate::record::pending::drain(|tag, v| {
-        if let Some(h) = all.get((tag >> 2) as usize) {
-            h.of_kind(tag).record(v);
+    crate::record::pending::drain(|id, kind, v, n| {
+        if let Some(h) = all.get(id as usize) {
+            h.of_kind(kind)
+                .record_many(v, usize::try_from(n).unwrap_or(usize::MAX));
         }
     });
 }

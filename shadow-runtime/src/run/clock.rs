@@ -117,6 +117,18 @@ impl Took {
         self.wall_ns / 1_000
     }
 
+    /// The wall time in nanoseconds.
+    #[inline]
+    pub(crate) fn wall_ns(self) -> u64 {
+        self.wall_ns
+    }
+
+    /// The CPU time in nanoseconds, if it was measured.
+    #[inline]
+    pub(crate) fn cpu_ns(self) -> Option<u64> {
+        (self.cpu_ns != Self::NO_CPU).then_some(self.cpu_ns)
+    }
+
     /// The wall time in seconds.
     #[inline]
     pub(crate) fn wall_secs(self) -> f64 {

@@ -8,7 +8,7 @@
 //! | `claim` | a detached call is resolved exactly once: by its run, or by its deadline (which then marks the run abandoned, exactly once) |
 //! | `probes` | a half-open circuit breaker lets through at most its probes |
 //! | `gate` | the one word a call reads always ends up agreeing with the state it was computed from, whatever order concurrent changes publish in |
-//! | `ring` | an entry pushed by a ring's writer is read exactly once, in order, by readers taking turns, and a push that does not fit is refused whole |
+//! | `tally` | every addition by a tally's writer is handed on exactly once by readers taking turns, and a reader never hands on a count before its addition |
 
 pub(crate) use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 pub(crate) use std::sync::Mutex;
@@ -17,4 +17,4 @@ pub(crate) mod capacity;
 pub(crate) mod claim;
 pub(crate) mod gate;
 pub(crate) mod probes;
-pub(crate) mod ring;
+pub(crate) mod tally;

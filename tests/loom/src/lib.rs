@@ -17,8 +17,8 @@ mod claim;
 mod gate;
 #[path = "../../../shadow-runtime/src/sync/probes.rs"]
 mod probes;
-#[path = "../../../shadow-runtime/src/sync/ring.rs"]
-mod ring;
+#[path = "../../../shadow-runtime/src/sync/tally.rs"]
+mod tally;
 
 use loom::sync::atomic::{AtomicU32, AtomicU64, Ordering::SeqCst};
 
@@ -208,37 +208,44 @@ fn without_the_publication_lock_a_stale_word_can_win() {
     assert!(found.is_err(), "loom should find the stale publication");
 }
 
-/// A ring's writer pushes three batches into a ring of four entries while a reader drains it
-/// (readers take turns under a lock, as the runtime's do); then the rest is drained. Every
-/// batch the writer was told was written comes out exactly once, in order, and whole; a refused
-/// batch never comes out.
+/// A tally's writer adds to counts 0 and 1, moves its mark, adds to 0 and moves it again, while
+/// a reader takes a turn when it sees the mark moved (readers take turns under a lock, as the
+/// runtime's do); then a last turn. Each count is handed on exactly as often as it was added,
+/// and the concurrent turn never hands on more than was added before it ended.
 #[test]
-fn a_ring_entry_is_read_exactly_once_in_order_and_a_refused_push_never_appears() {
+fn every_addition_to_a_tally_is_handed_on_exactly_once() {
     model(|| {
-        let r = Arc::new(ring::Ring::new(4));
-        let out = Arc::new(Mutex::new(Vec::new()));
-        let reader = {
-            let (r, out) = (r.clone(), out.clone());
-            thread::spawn(move || {
-                let mut got = out.lock().unwrap();
-                r.drain(|v| got.push(v));
-            })
-        };
-        let mut seen = 0;
-        let mut accepted = Vec::new();
-        for batch in 0..3u64 {
-            let entries = [10 * batch, 10 * batch + 1];
-            if r.push(&entries, &mut seen) != ring::Pushed::Full {
-                accepted.extend(entries);
+        let t = Arc::new(tally::Tally::new(2));
+        let mark = Arc::new(tally::Mark::new());
+        let seen = Arc::new(Mutex::new((tally::Seen::new(&t), 0u32)));
+        let turn = |t: &tally::Tally, mark: &tally::Mark, seen: &Mutex<(tally::Seen, u32)>| {
+            let mut got = [0u64; 2];
+            let mut s = seen.lock().unwrap();
+            let (seen, last) = &mut *s;
+            if mark.moved_since(last) {
+                seen.take(t, |i, n| got[i] += n);
             }
-        }
-        reader.join().unwrap();
-        let mut got = out.lock().unwrap();
-        r.drain(|v| got.push(v));
-        assert!(r.is_empty());
+            got
+        };
+        let reader = {
+            let (t, mark, seen) = (t.clone(), mark.clone(), seen.clone());
+            thread::spawn(move || turn(&t, &mark, &seen))
+        };
+        t.add(0);
+        t.add(1);
+        mark.moved();
+        t.add(0);
+        mark.moved();
+        let early = reader.join().unwrap();
+        assert!(
+            early[0] <= 2 && early[1] <= 1,
+            "handed on more than added: {early:?}"
+        );
+        let rest = turn(&t, &mark, &seen);
         assert_eq!(
-            *got, accepted,
-            "drained entries differ from the accepted pushes"
+            [early[0] + rest[0], early[1] + rest[1]],
+            [2, 1],
+            "each addition handed on exactly once"
         );
     });
 }
