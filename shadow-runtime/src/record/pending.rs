@@ -110,12 +110,17 @@ impl Reading {
     }
 }
 
-/// Every thread's buckets; readers take turns under this lock. The buckets of a thread that has
-/// exited are dropped once read.
+/// Every thread's buckets; readers take turns under this lock, held while they record. The
+/// buckets of a thread that has exited are dropped once read.
 static ALL: Mutex<Vec<Reading>> = Mutex::new(Vec::new());
 
-fn all() -> MutexGuard<'static, Vec<Reading>> {
-    ALL.lock().unwrap_or_else(|e| e.into_inner())
+/// Buckets made since the last reader's turn. A thread adds its buckets here, under a lock of
+/// their own, so that it never waits for a reader that is recording (the exporter's work for a
+/// quarter of a second of samples).
+static NEW: Mutex<Vec<Reading>> = Mutex::new(Vec::new());
+
+fn lock(list: &'static Mutex<Vec<Reading>>) -> MutexGuard<'static, Vec<Reading>> {
+    list.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// This thread's buckets, by [`Counts::id`].
@@ -144,7 +149,7 @@ fn register(local: &Local, id: u32) -> Arc<Counts> {
         mark: Mark::new(),
         exited: AtomicBool::new(false),
     });
-    all().push(Reading {
+    lock(&NEW).push(Reading {
         counts: counts.clone(),
         seen: (0..KINDS * ROWS).map(|_| None).collect(),
         mark: 0,
@@ -185,7 +190,9 @@ pub(crate) fn count(id: u32, samples: [Option<u64>; KINDS]) -> bool {
 /// Hands every sample counted since the last drain, on every thread, to `record(id, kind,
 /// seconds, how many)`: the histograms, the kind, the value standing for its bucket, the count.
 pub(crate) fn drain(mut record: impl FnMut(u32, u32, f64, u64)) {
-    let mut list = all();
+    let mut list = lock(&ALL);
+    let new = std::mem::take(&mut *lock(&NEW));
+    list.extend(new);
     list.retain_mut(|r| {
         // Acquire: pairs with the thread's exit, so the samples it counted last are read below.
         let exited = r.counts.exited.load(Ordering::Acquire);
@@ -254,11 +261,26 @@ mod tests {
         want.sort_unstable();
         assert_eq!(got, want, "the exited thread's samples");
         assert!(
-            !all()
+            !lock(&ALL)
                 .iter()
                 .any(|r| Arc::as_ptr(&r.counts) as usize == counts),
             "the exited thread's buckets are still listed"
         );
         drain(|id, _, _, _| assert_ne!(id, ID, "handed on twice"));
+    }
+
+    #[test]
+    fn a_thread_makes_its_buckets_while_a_reader_is_recording() {
+        const ID: u32 = 4_001;
+        // A reader recording holds the readers' lock for as long as the exporter takes.
+        let reading = lock(&ALL);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let counted = count(ID, [Some(1_000), Some(2_000), None, None]);
+            let _ = tx.send(counted);
+        });
+        let counted = rx.recv_timeout(std::time::Duration::from_secs(20));
+        drop(reading);
+        assert_eq!(counted, Ok(true), "the first sample waited for the reader");
     }
 }
