@@ -8,7 +8,7 @@
 //!   timer thread registers them with the recorder in effect there (the global one, or none) and
 //!   a call uses them when the same recorder is in effect on its thread (a thread-local recorder
 //!   gets its own registration, recorded on the spot). A recorder installed after the first call
-//!   is picked up at the next tick. With a real global recorder, a judged call queues its samples
+//!   is picked up at the next tick. With a real global recorder, a judged call counts its samples
 //!   in its thread's buckets and the timer thread records them ([`crate::record::pending`]:
 //!   counts exact, each value within 0.39%): within a tick, and before `publish_metrics` and
 //!   `wait_idle` return.
@@ -93,8 +93,8 @@ struct Handles {
     recorder: usize,
     /// Its index in [`HANDLES`]: how a thread's buckets name their histograms.
     id: u32,
-    /// Whether its samples go through the threads' buckets: the recorder is a real one (not the no-op
-    /// recorder in effect when none is installed, for which recording costs nothing).
+    /// Whether its samples go through the threads' buckets: the recorder is a real one (not the
+    /// no-op recorder in effect when none is installed, for which recording costs nothing).
     batched: bool,
     primary: metrics::Histogram,
     candidate: metrics::Histogram,

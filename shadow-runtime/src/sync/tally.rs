@@ -13,22 +13,26 @@
 
 use crate::sync::{AtomicU32, Ordering};
 
-pub(crate) struct Tally {
-    counts: Box<[AtomicU32]>,
+/// `N` counts (a power of two).
+pub(crate) struct Tally<const N: usize> {
+    counts: Box<[AtomicU32; N]>,
 }
 
-impl Tally {
-    /// A tally of `n` counts, all zero.
-    pub(crate) fn new(n: usize) -> Self {
+impl<const N: usize> Tally<N> {
+    /// A tally of `N` counts, all zero.
+    pub(crate) fn new() -> Self {
+        const { assert!(N.is_power_of_two()) };
         Tally {
-            counts: (0..n).map(|_| AtomicU32::new(0)).collect(),
+            counts: Box::new(std::array::from_fn(|_| AtomicU32::new(0))),
         }
     }
 
-    /// Adds one to count `i`. The writer only (one thread).
+    /// Adds one to count `i` (below `N`). The writer only (one thread).
     #[inline]
     pub(crate) fn add(&self, i: usize) {
-        let c = &self.counts[i];
+        debug_assert!(i < N, "count {i} of {N}");
+        // `% N` is a mask for a power of two: no bounds check on the caller's path.
+        let c = &self.counts[i % N];
         c.store(c.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
     }
 }
@@ -66,7 +70,7 @@ pub(crate) struct Seen {
 
 impl Seen {
     /// Nothing handed on yet from `t`.
-    pub(crate) fn new(t: &Tally) -> Self {
+    pub(crate) fn new<const N: usize>(t: &Tally<N>) -> Self {
         Seen {
             counts: vec![0; t.counts.len()].into_boxed_slice(),
         }
@@ -74,7 +78,11 @@ impl Seen {
 
     /// Hands `f` the additions to each count of `t` since the last turn, `(index, how many)`,
     /// skipping counts with none; returns how many in all. Readers must take turns.
-    pub(crate) fn take(&mut self, t: &Tally, mut f: impl FnMut(usize, u64)) -> u64 {
+    pub(crate) fn take<const N: usize>(
+        &mut self,
+        t: &Tally<N>,
+        mut f: impl FnMut(usize, u64),
+    ) -> u64 {
         let mut all = 0;
         for (i, (c, seen)) in t.counts.iter().zip(self.counts.iter_mut()).enumerate() {
             let now = c.load(Ordering::Relaxed);
@@ -95,7 +103,7 @@ mod tests {
 
     #[test]
     fn additions_are_handed_on_once_and_the_mark_says_when_there_are_any() {
-        let (t, mark) = (Tally::new(4), Mark::new());
+        let (t, mark) = (Tally::<4>::new(), Mark::new());
         let (mut seen, mut last) = (Seen::new(&t), 0);
         let mut got = Vec::new();
         assert!(!mark.moved_since(&mut last));
@@ -119,7 +127,7 @@ mod tests {
 
     #[test]
     fn a_count_that_wrapped_between_turns_is_still_exact() {
-        let t = Tally::new(1);
+        let t = Tally::<1>::new();
         let mut seen = Seen::new(&t);
         t.counts[0].store(u32::MAX - 1, Ordering::Relaxed);
         assert_eq!(seen.take(&t, |_, _| {}), u64::from(u32::MAX - 1));

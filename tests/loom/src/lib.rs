@@ -215,10 +215,10 @@ fn without_the_publication_lock_a_stale_word_can_win() {
 #[test]
 fn every_addition_to_a_tally_is_handed_on_exactly_once() {
     model(|| {
-        let t = Arc::new(tally::Tally::new(2));
+        let t = Arc::new(tally::Tally::<2>::new());
         let mark = Arc::new(tally::Mark::new());
         let seen = Arc::new(Mutex::new((tally::Seen::new(&t), 0u32)));
-        let turn = |t: &tally::Tally, mark: &tally::Mark, seen: &Mutex<(tally::Seen, u32)>| {
+        let turn = |t: &tally::Tally<2>, mark: &tally::Mark, seen: &Mutex<(tally::Seen, u32)>| {
             let mut got = [0u64; 2];
             let mut s = seen.lock().unwrap();
             let (seen, last) = &mut *s;
