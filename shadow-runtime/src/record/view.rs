@@ -226,7 +226,9 @@ impl ExperimentSnapshot {
     }
 
     /// Shadowed calls not accounted for: `shadowed - in_flight - outcomes of shadowed calls`.
-    /// Always 0 unless the library has a bug; examples and tests check it.
+    /// Always 0 at rest unless the library has a bug; examples and tests check it. A snapshot
+    /// taken while calls are being recorded can catch one between its outcome and its decided
+    /// count, which shows as a small negative value (never a positive one).
     ///
     /// ```
     /// # fn f(s: &shadow_runtime::ExperimentSnapshot) {
