@@ -121,7 +121,7 @@ impl Handles {
     fn record_now(&self, samples: [Option<u64>; crate::record::pending::KINDS]) {
         for (kind, ns) in (0..).zip(samples) {
             if let Some(ns) = ns {
-                self.of_kind(kind).record(ns as f64 / 1e9);
+                self.of_kind(kind).record(secs(ns));
             }
         }
     }
@@ -166,6 +166,16 @@ impl Keys {
             breaker_open: Key::from_parts(BREAKER_OPEN, vec![exp.clone()]),
             candidate: Key::from_parts(CANDIDATE_SECONDS, vec![exp]),
             handles: [std::sync::OnceLock::new(), std::sync::OnceLock::new()],
+        }
+    }
+
+    /// The key of a sample's kind's histogram (as [`Handles::of_kind`]).
+    fn of_kind(&self, kind: u32) -> &Key {
+        match kind & 3 {
+            0 => &self.primary,
+            1 => &self.candidate,
+            2 => &self.primary_cpu,
+            _ => &self.candidate_cpu,
         }
     }
 
@@ -377,24 +387,15 @@ pub(crate) fn durations(
     candidate: &crate::run::clock::Took,
 ) {
     let keys = &obs.keys;
+    let samples = [
+        Some(primary.wall_ns()),
+        Some(candidate.wall_ns()),
+        primary.cpu_ns(),
+        candidate.cpu_ns(),
+    ];
     match keys.cached(recorder_in_effect()) {
-        Some(h) if !h.batched => {
-            h.primary.record(primary.wall_secs());
-            h.candidate.record(candidate.wall_secs());
-            if let Some(c) = primary.cpu_secs() {
-                h.primary_cpu.record(c);
-            }
-            if let Some(c) = candidate.cpu_secs() {
-                h.candidate_cpu.record(c);
-            }
-        }
+        Some(h) if !h.batched => h.record_now(samples),
         Some(h) => {
-            let samples = [
-                Some(primary.wall_ns()),
-                Some(candidate.wall_ns()),
-                primary.cpu_ns(),
-                candidate.cpu_ns(),
-            ];
             if !crate::record::pending::count(h.id, samples) {
                 h.record_now(samples);
             }
@@ -402,16 +403,18 @@ pub(crate) fn durations(
         // A recorder the timer thread has not registered with yet (installed moments ago, or
         // local to this thread).
         None => {
-            histogram(&keys.primary).record(primary.wall_secs());
-            histogram(&keys.candidate).record(candidate.wall_secs());
-            if let Some(c) = primary.cpu_secs() {
-                histogram(&keys.primary_cpu).record(c);
-            }
-            if let Some(c) = candidate.cpu_secs() {
-                histogram(&keys.candidate_cpu).record(c);
+            for (kind, ns) in (0..).zip(samples) {
+                if let Some(ns) = ns {
+                    histogram(keys.of_kind(kind)).record(secs(ns));
+                }
             }
         }
     }
+}
+
+/// Nanoseconds in seconds, as histograms record them.
+fn secs(ns: u64) -> f64 {
+    ns as f64 / 1e9
 }
 
 /// Records every duration sample counted in the threads' buckets ([`crate::record::pending`])

@@ -129,12 +129,6 @@ impl Took {
         (self.cpu_ns != Self::NO_CPU).then_some(self.cpu_ns)
     }
 
-    /// The wall time in seconds.
-    #[inline]
-    pub(crate) fn wall_secs(self) -> f64 {
-        self.wall_ns as f64 / 1e9
-    }
-
     /// Whether the wall time is over `limit`.
     #[inline]
     pub(crate) fn over(self, limit: Duration) -> bool {
@@ -144,13 +138,7 @@ impl Took {
     /// The CPU time, if it was measured.
     #[inline]
     pub(crate) fn cpu(self) -> Option<Duration> {
-        (self.cpu_ns != Self::NO_CPU).then(|| Duration::from_nanos(self.cpu_ns))
-    }
-
-    /// The CPU time in seconds, if it was measured.
-    #[inline]
-    pub(crate) fn cpu_secs(self) -> Option<f64> {
-        (self.cpu_ns != Self::NO_CPU).then(|| self.cpu_ns as f64 / 1e9)
+        self.cpu_ns().map(Duration::from_nanos)
     }
 }
 
@@ -166,13 +154,13 @@ mod took_tests {
         );
         assert_eq!(t.wall(), Duration::from_micros(1_500));
         assert_eq!(t.wall_us(), 1_500);
-        assert_eq!(t.wall_secs(), 0.0015);
+        assert_eq!(t.wall_ns(), 1_500_000);
         assert_eq!(t.cpu(), Some(Duration::from_nanos(700)));
-        assert_eq!(t.cpu_secs(), Some(7e-7));
+        assert_eq!(t.cpu_ns(), Some(700));
         assert!(t.over(Duration::from_millis(1)));
         assert!(!t.over(Duration::from_micros(1_500)));
         let none = Took::new(Duration::ZERO, None);
-        assert_eq!((none.cpu(), none.cpu_secs()), (None, None));
+        assert_eq!((none.cpu(), none.cpu_ns()), (None, None));
         // A wall time past u64 nanoseconds saturates, and never reads as "no CPU time".
         let huge = Took::new(Duration::MAX, Some(Duration::MAX));
         assert!(huge.cpu().is_some() && huge.over(Duration::from_secs(1 << 33)));
